@@ -1,0 +1,63 @@
+/**
+ * The Device contract (DESIGN §5): code that turns (state, message) into (state', output),
+ * deterministically, and can export and import its whole state. Devices are asynchronous
+ * (the WebAssembly device runs in worker threads) and run a batch of slots per call, so
+ * catching up costs one round trip, not one per slot.
+ */
+import type { Message } from "../core/message.js";
+
+/** What a device knows of a process: its id, spawn message and (wasm) module bytes. */
+export interface ProcessContext {
+  processId: string;
+  spawn: Message;
+  module?: Uint8Array;
+}
+
+/** One slot to compute. Slot 0 is initialisation: `message` is the spawn message and
+ * `messageId` the process id. */
+export interface Step {
+  slot: bigint;
+  messageId: string;
+  message: Message;
+}
+
+/** A slot's outcome: an output, or an error (the state is then as before the slot). */
+export type StepOutcome = { output: Message } | { error: string };
+
+/** Limits every device honours; each has a documented default in the server config. */
+export interface DeviceLimits {
+  /** Wall time one slot may take; past it the slot fails. */
+  slotTimeLimitMs: number;
+}
+
+/** A kind of device, named by the spawn message's `Execution-Device` tag. */
+export interface Device {
+  readonly name: string;
+  /** True when the process needs a `Module` (wasm@1.0). */
+  readonly needsModule: boolean;
+  /** Checks the spawn parameters (and the module); throws an `invalid_argument`
+   * ProcworkerError with a clear message when they are unusable. Stores nothing. */
+  validate(ctx: ProcessContext): Promise<void>;
+  /** A fresh instance, in the state before slot 0. */
+  instantiate(ctx: ProcessContext): Promise<DeviceInstance>;
+  /** Releases shared resources (thread pools). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A live instance of a device for one process. Only one caller (the process's worker)
+ * uses an instance at a time. */
+export interface DeviceInstance {
+  /** Runs the steps in order and returns one outcome per step. A failing step leaves the
+   * state as it was before that step, and the next step goes on from there. Device faults
+   * (traps, errors, time limits) are outcomes, never rejections; a rejection means the
+   * instance itself is unusable (e.g. its thread died) and must be discarded. */
+  run(steps: Step[]): Promise<StepOutcome[]>;
+  /** The whole state, enough for `importState` on a fresh instance to continue exactly. */
+  exportState(): Promise<Uint8Array>;
+  /** Replaces the state with an exported one. */
+  importState(state: Uint8Array): Promise<void>;
+  /** Bytes of memory this instance holds (for the worker memory cap). */
+  stateBytes(): number;
+  /** Frees the instance. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,73 @@
+/**
+ * The Store: everything procworker keeps durably. Two implementations share this contract
+ * and one conformance suite (test/unit/store/conformance.ts): LMDB on disk (the default)
+ * and in memory (unit tests). Only src/store knows how the data is laid out.
+ *
+ * Guarantees every implementation gives:
+ * - every write resolves only once it is durable (for the in-memory store: visible);
+ * - a multi-message append is one atomic write, gap-free, slots assigned latest+1, +2, …;
+ * - appends to one process are serialised (two concurrent appends never share a slot);
+ * - slots are bigint end to end and round-trip exactly above 2^53.
+ */
+import type { Message } from "../core/message.js";
+import type { SlotResult } from "../core/result.js";
+
+/** One durable schedule entry: a message at a slot. Slot 0 is the spawn message. */
+export interface ScheduleEntry {
+  slot: bigint;
+  messageId: string;
+  timestampMs: number;
+  message: Message;
+}
+
+/** A device state saved after `slot` was computed. */
+export interface Snapshot {
+  slot: bigint;
+  state: Uint8Array;
+}
+
+/** A module stored by its id (base64url SHA-256 of the bytes). */
+export interface StoredModule {
+  id: string;
+  bytes: Uint8Array;
+}
+
+export interface Store {
+  /** Atomically stores the spawn message as the process definition and as schedule slot 0
+   * (message id = process id), plus the module if given. Idempotent: returns false when the
+   * process already existed (nothing is written then). */
+  createProcess(processId: string, spawn: Message, timestampMs: number, module?: StoredModule): Promise<boolean>;
+  /** The spawn message of a process, or undefined if unknown. */
+  getProcess(processId: string): Promise<Message | undefined>;
+
+  /** Stores module bytes under their id; idempotent. */
+  putModule(module: StoredModule): Promise<void>;
+  getModule(id: string): Promise<Uint8Array | undefined>;
+
+  /** Appends messages at latest+1, latest+2, … in one atomic, durable write and returns
+   * their entries (message ids computed with core/message messageId). Rejects with a
+   * `not_found` ProcworkerError for an unknown process; an empty list is a no-op. */
+  appendSchedule(processId: string, messages: Message[], timestampMs: number): Promise<ScheduleEntry[]>;
+  /** The highest scheduled slot (0 right after spawn), or undefined for an unknown process. */
+  latestScheduledSlot(processId: string): Promise<bigint | undefined>;
+  /** Entries from `fromSlot` to `toSlot` inclusive, in slot order (missing ones skipped). */
+  readSchedule(processId: string, fromSlot: bigint, toSlot: bigint): Promise<ScheduleEntry[]>;
+
+  /** Stores results (any processes, any slots) in one atomic, durable write; overwrites. */
+  putResults(results: SlotResult[]): Promise<void>;
+  getResult(processId: string, slot: bigint): Promise<SlotResult | undefined>;
+  /** Results from `fromSlot` to `toSlot` inclusive, in slot order, at most `limit` of them. */
+  readResults(processId: string, fromSlot: bigint, toSlot: bigint, limit?: number): Promise<SlotResult[]>;
+  /** The highest slot with a stored result, or undefined if none. */
+  latestResultSlot(processId: string): Promise<bigint | undefined>;
+
+  /** Stores a snapshot durably; overwrites one at the same slot. */
+  putSnapshot(processId: string, snapshot: Snapshot): Promise<void>;
+  /** The snapshot with the highest slot ≤ `atOrBelow`, or undefined. */
+  latestSnapshot(processId: string, atOrBelow: bigint): Promise<Snapshot | undefined>;
+  /** Deletes snapshots with slot < `belowSlot` (retention). */
+  deleteSnapshotsBelow(processId: string, belowSlot: bigint): Promise<void>;
+
+  /** Flushes and closes; later calls reject. Idempotent. */
+  close(): Promise<void>;
+}
