@@ -1,0 +1,38 @@
+/**
+ * Waiting with a way out. Every wait in procworker takes an AbortSignal (a gRPC deadline or
+ * a client cancellation becomes one) and is capped so that nothing waits forever.
+ */
+import { ProcworkerError } from "./errors.js";
+import { capDelay } from "./timers.js";
+
+/** The reason a signal aborts with when a deadline passes. */
+export const deadlineExceeded = (what: string): ProcworkerError => new ProcworkerError("deadline_exceeded", what);
+/** The reason a signal aborts with when the caller goes away. */
+export const cancelled = (): ProcworkerError => new ProcworkerError("cancelled", "the caller cancelled");
+
+/** A signal that aborts when `parent` does or after `capMs`, whichever is first. Call
+ * `dispose` when the wait ends: it clears the timer and the listener. */
+export function cappedSignal(parent: AbortSignal | undefined, capMs: number, what: string): {
+  signal: AbortSignal;
+  dispose: () => void;
+} {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(parent?.reason);
+  if (parent?.aborted) controller.abort(parent.reason);
+  else parent?.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(deadlineExceeded(what)), capDelay(capMs));
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
+/** The reason of an aborted signal as an Error (a bare abort becomes `cancelled`). */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error && reason.name !== "AbortError") return reason;
+  return cancelled();
+}

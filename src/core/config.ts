@@ -1,0 +1,172 @@
+/**
+ * The server's options: the one place that names them, gives their defaults and parses
+ * them. One rule for all (DESIGN §7): option `snake_name` is flag `--snake-name` and
+ * environment variable `PROCWORKER_SNAKE_NAME`; the flag wins over the variable, which wins
+ * over the default. The seed's names are kept (`process_workers`, `process_worker_max_idle`).
+ */
+import { availableParallelism } from "node:os";
+import { ProcworkerError } from "./errors.js";
+
+type Kind = "string" | "int" | "bool" | "level";
+
+interface OptionSpec {
+  kind: Kind;
+  default: string | number | boolean;
+  min?: number;
+  max?: number;
+  doc: string;
+}
+
+const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Every option, its default and what it means. README's option table is written from this. */
+export const OPTIONS = {
+  host: { kind: "string", default: "127.0.0.1", doc: "address to listen on" },
+  port: { kind: "int", default: 50051, min: 0, max: 65535, doc: "gRPC port (0: any free port)" },
+  data_dir: { kind: "string", default: "./data", doc: "directory of the LMDB store" },
+  process_workers: {
+    kind: "bool",
+    default: true,
+    doc: "keep one long-lived worker per process (off: every compute restores and replays; identical requests in flight are computed once)",
+  },
+  process_worker_max_idle: {
+    kind: "int",
+    default: 300_000,
+    min: 1,
+    doc: "ms a worker may stay idle before it snapshots and exits",
+  },
+  snapshot_interval: { kind: "int", default: 64, min: 1, doc: "slots between periodic snapshots" },
+  snapshot_keep: { kind: "int", default: 2, min: 1, doc: "snapshots kept per process (older ones are deleted)" },
+  max_worker_bytes: {
+    kind: "int",
+    default: 1024 * 1024 * 1024,
+    min: 0,
+    doc: "cap on the state bytes of all live workers; past it the least recently used idle worker snapshots and exits",
+  },
+  max_await_ms: {
+    kind: "int",
+    default: 60_000,
+    min: 1,
+    doc: "longest wait of an Await (or a Compute) that has no deadline of its own",
+  },
+  slot_time_limit_ms: { kind: "int", default: 5_000, min: 1, doc: "wall time one slot may take before it fails" },
+  wasm_max_memory_mib: { kind: "int", default: 256, min: 1, max: 65536, doc: "memory cap per WebAssembly instance (MiB)" },
+  wasm_threads: { kind: "int", default: 0, min: 0, max: 256, doc: "WebAssembly worker threads (0: one per core)" },
+  max_message_bytes: {
+    kind: "int",
+    default: 4 * 1024 * 1024,
+    min: 1024,
+    doc: "largest gRPC message accepted or sent, and the largest single scheduled message",
+  },
+  subscriber_buffer: {
+    kind: "int",
+    default: 1024,
+    min: 1,
+    doc: "results buffered per Subscribe/Compute stream whose client does not keep up; past it the stream ends with RESOURCE_EXHAUSTED",
+  },
+  shutdown_timeout_ms: { kind: "int", default: 10_000, min: 1, doc: "longest graceful shutdown before open calls are cut" },
+  log_level: { kind: "level", default: "info", doc: `log level: ${LEVELS.join(", ")}` },
+  metrics_port: { kind: "int", default: 0, min: 0, max: 65535, doc: "Prometheus metrics HTTP port on host (0: off)" },
+} satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+/** The parsed configuration, in camelCase. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  processWorkers: boolean;
+  processWorkerMaxIdle: number;
+  snapshotInterval: number;
+  snapshotKeep: number;
+  maxWorkerBytes: number;
+  maxAwaitMs: number;
+  slotTimeLimitMs: number;
+  wasmMaxMemoryMib: number;
+  wasmThreads: number;
+  maxMessageBytes: number;
+  subscriberBuffer: number;
+  shutdownTimeoutMs: number;
+  logLevel: (typeof LEVELS)[number];
+  metricsPort: number;
+}
+
+/** The flag of an option: `process_workers` → `--process-workers`. */
+export const flagOf = (name: OptionName): string => `--${name.replaceAll("_", "-")}`;
+/** The environment variable of an option: `process_workers` → `PROCWORKER_PROCESS_WORKERS`. */
+export const envOf = (name: OptionName): string => `PROCWORKER_${name.toUpperCase()}`;
+const camelOf = (name: string): string => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** The defaults, overridden by `overrides` (for tests and embedding). */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  const config: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(OPTIONS)) config[camelOf(name)] = spec.default;
+  const out = { ...(config as unknown as Config), ...overrides };
+  if (out.wasmThreads === 0) out.wasmThreads = availableParallelism();
+  return out;
+}
+
+/**
+ * Parses flags (`--name value` or `--name=value`; a bare boolean flag means true) over
+ * environment variables over defaults. Unknown flags and bad values throw an
+ * `invalid_argument` error naming the option. Returns the config and the non-flag arguments.
+ */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): { config: Config; rest: string[] } {
+  const raw = new Map<OptionName, string>();
+  for (const name of Object.keys(OPTIONS) as OptionName[]) {
+    const value = env[envOf(name)];
+    if (value !== undefined && value !== "") raw.set(name, value);
+  }
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (!arg.startsWith("--")) {
+      rest.push(arg);
+      continue;
+    }
+    const [flag, inline] = splitOnce(arg, "=");
+    const name = flag.slice(2).replaceAll("-", "_") as OptionName;
+    const spec: OptionSpec | undefined = (OPTIONS as Record<string, OptionSpec>)[name];
+    if (spec === undefined) throw new ProcworkerError("invalid_argument", `unknown option ${flag}`);
+    if (inline !== undefined) raw.set(name, inline);
+    else if (spec.kind === "bool" && (argv[i + 1] === undefined || argv[i + 1]?.startsWith("--"))) raw.set(name, "true");
+    else {
+      const next = argv[++i];
+      if (next === undefined) throw new ProcworkerError("invalid_argument", `option ${flag} needs a value`);
+      raw.set(name, next);
+    }
+  }
+  const overrides: Record<string, unknown> = {};
+  for (const [name, text] of raw) overrides[camelOf(name)] = parseValue(name, OPTIONS[name], text);
+  return { config: defaultConfig(overrides as Partial<Config>), rest };
+}
+
+function parseValue(name: OptionName, spec: OptionSpec, text: string): string | number | boolean {
+  const bad = (why: string): never => {
+    throw new ProcworkerError("invalid_argument", `option ${name} (${flagOf(name)} / ${envOf(name)}): ${why}`);
+  };
+  switch (spec.kind) {
+    case "string":
+      return text;
+    case "bool":
+      if (/^(true|1|yes|on)$/i.test(text)) return true;
+      if (/^(false|0|no|off)$/i.test(text)) return false;
+      return bad(`expected true or false, got ${JSON.stringify(text)}`);
+    case "level":
+      return (LEVELS as readonly string[]).includes(text) ? text : bad(`expected one of ${LEVELS.join(", ")}`);
+    case "int": {
+      if (!/^[0-9]+$/.test(text)) return bad(`expected a whole number, got ${JSON.stringify(text)}`);
+      const n = Number(text);
+      if (!Number.isSafeInteger(n)) return bad("too large");
+      if (spec.min !== undefined && n < spec.min) return bad(`must be at least ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) return bad(`must be at most ${spec.max}`);
+      return n;
+    }
+  }
+}
+
+function splitOnce(text: string, sep: string): [string, string | undefined] {
+  const at = text.indexOf(sep);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}

@@ -1,0 +1,58 @@
+/**
+ * A process's definition as the compute path needs it: the spawn message, the device that
+ * runs it and (for wasm@1.0) its module bytes. Loaded once per process and cached, so a
+ * worker's restart costs no extra reads.
+ */
+import { notFound, ProcworkerError } from "../core/errors.js";
+import type { Message } from "../core/message.js";
+import type { Device } from "../device/device.js";
+import type { DeviceRegistry } from "../device/registry.js";
+import type { Store } from "../store/store.js";
+
+/** The tag that names a process's device. */
+export const DEVICE_TAG = "Execution-Device";
+/** The tag that names a process's module (wasm@1.0). */
+export const MODULE_TAG = "Module";
+
+export interface ProcessDefinition {
+  processId: string;
+  spawn: Message;
+  device: Device;
+  module?: Uint8Array;
+}
+
+/** Caches definitions by process id; unknown processes are not cached. */
+export class DefinitionCache {
+  private readonly byId = new Map<string, Promise<ProcessDefinition>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly devices: DeviceRegistry,
+  ) {}
+
+  /** The definition of `processId`; rejects with not_found for an unknown process. */
+  get(processId: string): Promise<ProcessDefinition> {
+    let found = this.byId.get(processId);
+    if (found === undefined) {
+      found = this.load(processId);
+      this.byId.set(processId, found);
+      found.catch(() => this.byId.delete(processId));
+    }
+    return found;
+  }
+
+  private async load(processId: string): Promise<ProcessDefinition> {
+    const spawn = await this.store.getProcess(processId);
+    if (spawn === undefined) throw notFound(`process ${processId} not found`);
+    const name = spawn.tags[DEVICE_TAG] ?? "";
+    const device = this.devices.get(name);
+    if (device === undefined) {
+      throw new ProcworkerError("internal", `process ${processId} names device ${name}, which this server lacks`);
+    }
+    if (!device.needsModule) return { processId, spawn, device };
+    const moduleId = spawn.tags[MODULE_TAG] ?? "";
+    const module = await this.store.getModule(moduleId);
+    if (module === undefined) throw new ProcworkerError("internal", `module ${moduleId} of process ${processId} is missing`);
+    return { processId, spawn, device, module };
+  }
+}
