@@ -211,6 +211,11 @@ export class Engine {
     });
   }
 
+  /** Resolves once no worker is live (see WorkerRegistry.settled). */
+  settled(): Promise<void> {
+    return this.registry.settled();
+  }
+
   /** Callers still attached (waiters and streams), for leak checks and metrics. */
   attached(): { waiters: number; streams: number; hubs: number } {
     let waiters = 0;

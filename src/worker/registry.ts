@@ -71,6 +71,12 @@ export class WorkerRegistry {
     await Promise.all(this.list().map((w) => w.stop(snapshot)));
   }
 
+  /** Resolves once no worker is live (one-shot workers end by themselves; persistent ones
+   * when idle long enough, stopped or evicted). */
+  async settled(): Promise<void> {
+    while (this.workers.size > 0) await Promise.all(this.list().map((w) => w.done));
+  }
+
   /** Total state bytes of the live workers. */
   stateBytes(): number {
     let total = 0;

@@ -4,8 +4,8 @@
  * the leader: it fails when the worker dies) and Subscribe (open-ended, belongs to the
  * process). Memory is bounded: live results wait in a queue of at most `buffer`; when it
  * overflows the queue is dropped and the stream catches up from the store, where every
- * result already is. A stream that takes nothing at all while `buffer` results complete
- * twice in a row is too slow and ends with RESOURCE_EXHAUSTED.
+ * result already is. A stream whose consumer takes nothing while more than twice `buffer`
+ * results complete is too slow (its client is not reading) and ends with RESOURCE_EXHAUSTED.
  */
 import { abortReason, deadlineExceeded } from "../core/abort.js";
 import { ProcworkerError } from "../core/errors.js";
@@ -46,7 +46,7 @@ export class ResultStream implements AsyncIterable<SlotResult> {
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
   private delivered = 0;
-  private deliveredAtOverflow: number | undefined;
+  private publishedSinceDelivery = 0;
   private closed = false;
   private readonly onAbort = (): void => this.fail(abortReason(this.opts.signal as AbortSignal));
 
@@ -80,19 +80,16 @@ export class ResultStream implements AsyncIterable<SlotResult> {
   /** Offers a live result; results already delivered or outside the range are ignored. */
   push(result: SlotResult): void {
     if (this.closed || result.slot < this.nextSlot || (this.to !== undefined && result.slot > this.to)) return;
-    if (this.queue.length >= this.opts.buffer) {
-      if (this.deliveredAtOverflow === this.delivered) {
-        this.fail(
-          new ProcworkerError(
-            "resource_exhausted",
-            `stream fell more than ${this.opts.buffer} results behind; resubscribe from slot ${this.nextSlot}`,
-          ),
-        );
-        return;
-      }
-      this.deliveredAtOverflow = this.delivered;
-      this.queue = [];
+    if (++this.publishedSinceDelivery > 2 * this.opts.buffer) {
+      this.fail(
+        new ProcworkerError(
+          "resource_exhausted",
+          `the client took no result while ${this.publishedSinceDelivery} completed; resubscribe from slot ${this.nextSlot}`,
+        ),
+      );
+      return;
     }
+    if (this.queue.length >= this.opts.buffer) this.queue = [];
     this.queue.push(result);
     this.poke();
   }
@@ -170,6 +167,7 @@ export class ResultStream implements AsyncIterable<SlotResult> {
   private deliver(result: SlotResult): SlotResult {
     this.nextSlot = result.slot + 1n;
     this.delivered++;
+    this.publishedSinceDelivery = 0;
     return result;
   }
 

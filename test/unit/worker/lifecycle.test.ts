@@ -1,0 +1,162 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { SlotResult } from "../../../src/core/result.js";
+import { createMemoryStore } from "../../../src/store/memory-store.js";
+import { adds, closeWithoutLeaks, collect, testEngine, totals, type TestEngine } from "../../support/engine.js";
+import { heldStore } from "../../support/stores.js";
+
+let t: TestEngine;
+afterEach(async () => {
+  vi.useRealTimers();
+  if (t && !t.engine.closed) await closeWithoutLeaks(t);
+});
+
+describe("worker lifecycle", () => {
+  it("snapshots and exits after process_worker_max_idle; the next request restores from it", async () => {
+    vi.useFakeTimers();
+    t = testEngine({ processWorkerMaxIdle: 300_000, snapshotInterval: 1000 });
+    const p = await t.spawnCounter();
+    await t.engine.schedule(p, adds(2, 3));
+    expect(totals(await collect(await t.engine.compute(p, undefined)))).toEqual(["0", "2", "5"]);
+    expect(t.engine.listWorkers().map((w) => w.state)).toEqual(["running"]);
+    expect(await t.store.latestSnapshot(p, 2n)).toMatchObject({ slot: 0n });
+    await vi.advanceTimersByTimeAsync(299_999);
+    expect(t.engine.listWorkers()).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await t.engine.settled();
+    expect(t.engine.listWorkers()).toEqual([]);
+    expect(await t.store.latestSnapshot(p, 2n)).toMatchObject({ slot: 2n });
+    expect(t.probe.closed).toBe(1);
+    await t.engine.schedule(p, adds(4));
+    const stepsBefore = t.probe.steps.length;
+    expect(totals(await collect(await t.engine.compute(p, undefined)))).toEqual(["9"]);
+    expect(t.probe.steps.slice(stepsBefore).map((s) => s.slot)).toEqual([3n]);
+  });
+
+  it("serves a request that arrives while the worker is retiring", async () => {
+    vi.useFakeTimers();
+    const store = heldStore(createMemoryStore());
+    t = testEngine({ processWorkerMaxIdle: 1_000, snapshotInterval: 1000 }, { store });
+    const p = await t.spawnCounter();
+    await t.engine.schedule(p, adds(1));
+    await collect(await t.engine.compute(p, undefined));
+    store.hold("putSnapshot");
+    const snapshotting = store.waiting("putSnapshot");
+    await vi.advanceTimersByTimeAsync(1_000);
+    await snapshotting;
+    expect(t.engine.listWorkers().map((w) => w.state)).toEqual(["retiring"]);
+    await t.engine.schedule(p, adds(10));
+    const computing = t.engine.compute(p, undefined).then(collect);
+    store.release("putSnapshot");
+    expect(totals(await computing)).toEqual(["11"]);
+    expect(t.probe.instances).toBe(2);
+  });
+
+  it("stops on request: snapshot by default, none with skip_snapshot, and restarts from the store", async () => {
+    t = testEngine({ snapshotInterval: 1000 });
+    const p = await t.spawnCounter();
+    expect(await t.engine.stop(p)).toEqual({ stopped: false, atSlot: undefined });
+    await t.engine.schedule(p, adds(1, 1));
+    await collect(await t.engine.compute(p, undefined));
+    expect(await t.engine.stop(p)).toEqual({ stopped: true, atSlot: 2n });
+    expect((await t.store.latestSnapshot(p, 10n))?.slot).toBe(2n);
+    await t.engine.schedule(p, adds(1));
+    await collect(await t.engine.compute(p, undefined));
+    expect(await t.engine.stop(p, true)).toEqual({ stopped: true, atSlot: 3n });
+    expect((await t.store.latestSnapshot(p, 10n))?.slot).toBe(2n);
+    expect(t.engine.listWorkers()).toEqual([]);
+    await t.engine.schedule(p, adds(1));
+    expect(totals(await collect(await t.engine.compute(p, undefined)))).toEqual(["4"]);
+  });
+
+  it("evicts the least recently used idle worker, after a snapshot, when the memory cap is hit", async () => {
+    t = testEngine({ maxWorkerBytes: 100, snapshotInterval: 1000 });
+    const a = await t.spawnCounter({ Initial: "1" });
+    const b = await t.spawnCounter({ Initial: "2" });
+    await t.engine.schedule(a, adds(1));
+    await collect(await t.engine.compute(a, undefined));
+    expect(t.engine.listWorkers().map((w) => w.processId)).toEqual([a]);
+    await t.engine.schedule(b, adds(1));
+    await collect(await t.engine.compute(b, undefined));
+    await vi.waitUntil(() => t.engine.listWorkers().length === 1);
+    expect(t.engine.listWorkers().map((w) => w.processId)).toEqual([b]);
+    expect((await t.store.latestSnapshot(a, 10n))?.slot).toBe(1n);
+    await t.engine.schedule(a, adds(5));
+    expect(totals(await collect(await t.engine.compute(a, undefined)))).toEqual(["7"]);
+  });
+
+  it("reports live workers like the seed's sitrep", async () => {
+    t = testEngine();
+    const p = await t.spawnCounter();
+    await t.engine.schedule(p, adds(1));
+    await collect(await t.engine.compute(p, undefined));
+    const [info] = t.engine.listWorkers();
+    expect(info).toMatchObject({ group: p, processId: p, atSlot: 1n, mailbox: 0, waiters: 0, subscribers: 0, state: "running" });
+    expect(info?.stateBytes).toBeGreaterThan(0);
+  });
+});
+
+describe("subscriptions", () => {
+  async function take(iterator: AsyncIterator<SlotResult>, n: number): Promise<SlotResult[]> {
+    const out: SlotResult[] = [];
+    while (out.length < n) {
+      const next = await iterator.next();
+      if (next.done) break;
+      out.push(next.value);
+    }
+    return out;
+  }
+
+  it("receives every slot once, in order, across Stop, idle retirement and eviction", async () => {
+    t = testEngine({ processWorkerMaxIdle: 50, maxWorkerBytes: 100, snapshotInterval: 3 });
+    const p = await t.spawnCounter();
+    const other = await t.spawnCounter({ Initial: "100" });
+    await t.engine.schedule(p, adds(1, 1));
+    await collect(await t.engine.compute(p, undefined));
+    const controller = new AbortController();
+    const sub = (await t.engine.subscribe(p, 1n, controller.signal))[Symbol.asyncIterator]();
+    const seen = await take(sub, 2);
+    await t.engine.stop(p);
+    await t.engine.schedule(p, adds(1, 1));
+    seen.push(...(await take(sub, 2)));
+    await t.engine.settled(); // idle retirement (50 ms of no requests)
+    await t.engine.schedule(p, adds(1));
+    seen.push(...(await take(sub, 1)));
+    // Another process's worker pushes this one's out (eviction), then more slots come.
+    await t.engine.schedule(other, adds(1));
+    await collect(await t.engine.compute(other, undefined));
+    await t.engine.schedule(p, adds(1, 1, 1));
+    seen.push(...(await take(sub, 3)));
+    expect(seen.map((r) => r.slot)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n]);
+    expect(totals(seen)).toEqual(["1", "2", "3", "4", "5", "6", "7", "8"]);
+    controller.abort();
+    await expect(sub.next()).rejects.toMatchObject({ code: "cancelled" });
+    await t.engine.settled();
+  });
+
+  it("replays stored results and then delivers live ones", async () => {
+    t = testEngine();
+    const p = await t.spawnCounter();
+    await t.engine.schedule(p, adds(1, 2));
+    await collect(await t.engine.compute(p, undefined));
+    const controller = new AbortController();
+    const sub = (await t.engine.subscribe(p, 0n, controller.signal))[Symbol.asyncIterator]();
+    expect(totals(await take(sub, 3))).toEqual(["0", "1", "3"]);
+    await t.engine.schedule(p, adds(4));
+    expect(totals(await take(sub, 1))).toEqual(["7"]);
+    controller.abort();
+    await expect(sub.next()).rejects.toBeDefined();
+  });
+
+  it("drops a subscriber that takes nothing while more than twice its buffer completes, and keeps others going", async () => {
+    t = testEngine({ subscriberBuffer: 4, batchSlots: 2 });
+    const p = await t.spawnCounter();
+    const slow = (await t.engine.subscribe(p, 0n))[Symbol.asyncIterator]();
+    const fastController = new AbortController();
+    const fast = (await t.engine.subscribe(p, 0n, fastController.signal))[Symbol.asyncIterator]();
+    await t.engine.schedule(p, adds(...Array.from({ length: 20 }, () => 1)));
+    expect((await take(fast, 21)).map((r) => r.slot)).toEqual(Array.from({ length: 21 }, (_, i) => BigInt(i)));
+    await expect(take(slow, 21)).rejects.toMatchObject({ code: "resource_exhausted" });
+    fastController.abort();
+    await expect(fast.next()).rejects.toBeDefined();
+  });
+});
