@@ -78,7 +78,7 @@ class CounterInstance implements DeviceInstance {
   }
 
   stateBytes(): number {
-    return 64 + (this.total === undefined ? 0 : this.total.toString(16).length / 2);
+    return 64 + (this.total === undefined ? 0 : Math.ceil(this.total.toString(16).length / 2));
   }
 
   async close(): Promise<void> {}

@@ -58,6 +58,7 @@ export class Engine {
   readonly processes: Processes;
   private readonly registry: WorkerRegistry;
   private readonly hubs = new Map<string, ProcessHub>();
+  private draining = false;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: EngineOptions) {
@@ -227,12 +228,20 @@ export class Engine {
     return { waiters, streams, hubs: this.hubs.size };
   }
 
-  /** Graceful shutdown: refuse new work, end every wait and stream with UNAVAILABLE,
-   * snapshot every live worker, close devices and store. Idempotent. */
+  /** First half of shutdown: refuse new work and end every wait and stream with
+   * UNAVAILABLE. Workers keep their state until `close`. Idempotent. */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    const error = new ShuttingDownError();
+    for (const hub of [...this.hubs.values()]) hub.failAll(error);
+  }
+
+  /** Graceful shutdown: drain, then snapshot every live worker and close the devices and
+   * the store. Idempotent. */
   close(): Promise<void> {
+    this.drain();
     this.closing ??= (async () => {
-      const error = new ShuttingDownError();
-      for (const hub of [...this.hubs.values()]) hub.failAll(error);
       await this.registry.stopAll(true);
       await this.opts.devices.close();
       await this.opts.store.close();
@@ -240,9 +249,9 @@ export class Engine {
     return this.closing;
   }
 
-  /** True once close() has begun. */
+  /** True once shutdown has begun. */
   get closed(): boolean {
-    return this.closing !== undefined;
+    return this.draining;
   }
 
   private hubFor(processId: string): ProcessHub {
@@ -265,7 +274,7 @@ export class Engine {
 
   private async kickAsync(processId: string): Promise<void> {
     const hub = this.hubs.get(processId);
-    if (hub === undefined || hub.empty || this.closing) return;
+    if (hub === undefined || hub.empty || this.draining) return;
     const latest = await this.processes.latestScheduledSlot(processId);
     const interest = hub.interest();
     let target: bigint | undefined = interest.wantsLatest ? latest : undefined;
@@ -276,13 +285,13 @@ export class Engine {
     }
     if (target === undefined) return;
     const computed = await this.processes.latestResultSlot(processId);
-    if ((computed !== undefined && computed >= target) || this.closing) return;
+    if ((computed !== undefined && computed >= target) || this.draining) return;
     const group = groupOf({ processId, path: "compute", slot: target }, this.opts.config.processWorkers);
     this.registry.dispatch(group, processId, { target });
   }
 
   private workerEnded(worker: Worker, exit: WorkerExit): void {
-    if (this.closing) return;
+    if (this.draining) return;
     const hub = this.hubs.get(worker.processId);
     if (exit.kind === "stopped") hub?.failLeaderBound(new WorkerStoppedError(worker.group, "stopped"));
     if (exit.kind === "failed") hub?.failLeaderBound(new WorkerStoppedError(worker.group, "crashed", { cause: exit.error }));
@@ -290,7 +299,7 @@ export class Engine {
   }
 
   private checkOpen(): void {
-    if (this.closing) throw new ShuttingDownError();
+    if (this.draining) throw new ShuttingDownError();
   }
 }
 

@@ -44,6 +44,7 @@ export class ResultStream implements AsyncIterable<SlotResult> {
   private to: bigint | undefined;
   private queue: SlotResult[] = [];
   private failure: Error | undefined;
+  private failureListeners: ((error: Error) => void)[] = [];
   private wake: (() => void) | undefined;
   private delivered = 0;
   private publishedSinceDelivery = 0;
@@ -98,7 +99,15 @@ export class ResultStream implements AsyncIterable<SlotResult> {
   fail(error: Error): void {
     if (this.closed || this.failure !== undefined) return;
     this.failure = error;
+    this.failureListeners.splice(0).forEach((f) => f(error));
     this.poke();
+  }
+
+  /** Resolves with the error if the stream fails, so a consumer blocked elsewhere (on
+   * transport flow control) learns at once that it has been ended. */
+  whenFailed(): Promise<Error> {
+    if (this.failure !== undefined) return Promise.resolve(this.failure);
+    return new Promise((resolve) => this.failureListeners.push(resolve));
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<SlotResult> {
@@ -182,6 +191,7 @@ export class ResultStream implements AsyncIterable<SlotResult> {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
+    this.failureListeners = [];
     this.opts.signal?.removeEventListener("abort", this.onAbort);
     this.opts.onClose(this);
   }

@@ -1,0 +1,104 @@
+/**
+ * The `wasm@1.0` device (DESIGN §5, docs/wasm-abi.md): processes are WebAssembly modules
+ * whose state is their linear memory plus every mutable global. Modules are validated,
+ * rewritten (globals exported, memory capped) and compiled once per module id on a compiler
+ * thread; instances live in a pool of worker threads, never on the main thread.
+ */
+import { availableParallelism } from "node:os";
+import { ProcworkerError } from "../../core/errors.js";
+import { sha256Id } from "../../core/message.js";
+import type { Device, DeviceInstance, ProcessContext } from "../device.js";
+import { WasmInstance } from "./instance.js";
+import { ModuleCache, type PreparedModule } from "./module-cache.js";
+import { ThreadPool } from "./pool.js";
+import { maxPagesFor } from "./prepare.js";
+import { ThreadLostError, type WasmLogger } from "./thread-handle.js";
+
+export type { WasmLogger } from "./thread-handle.js";
+
+/** Defaults the server config documents (`slot_time_limit_ms`, `wasm_max_memory_mib`). */
+export const WASM_DEFAULTS = { slotTimeLimitMs: 5000, maxMemoryMib: 256 } as const;
+
+/** Bytes of original module code kept compiled in memory. */
+const MODULE_CACHE_BYTES = 256 * 1024 * 1024;
+
+export interface WasmDeviceOptions {
+  /** Wall time one slot may run (config `slot_time_limit_ms`). */
+  slotTimeLimitMs: number;
+  /** Hard cap on one instance's linear memory (config `wasm_max_memory_mib`). */
+  maxMemoryMib: number;
+  /** Worker threads for instances (config `wasm_threads`); default: available parallelism. */
+  threads?: number;
+  /** Rollback tuning: a checkpoint image is taken at least every this many successful slots
+   * (default 4096), bounding the replay a failed slot costs. Mostly for tests. */
+  maxReplaySteps?: number;
+  logger?: WasmLogger;
+}
+
+/** The device, plus what tests and operators may ask of its placement. */
+export interface WasmDevice extends Device {
+  /** The lane (thread index) a process's instances live on. */
+  laneOf(processId: string): number;
+  /** Test hook: makes the thread hosting `processId` exit abruptly, as a crash would. */
+  crashThreadForTesting(processId: string): void;
+}
+
+/** Creates the wasm@1.0 device. Threads start on first use; `close()` stops them all. */
+export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
+  const threads = opts.threads ?? availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`wasm threads must be a positive integer, got ${threads}`);
+  if (!(opts.slotTimeLimitMs > 0)) throw new RangeError(`slotTimeLimitMs must be positive, got ${opts.slotTimeLimitMs}`);
+  if (!(opts.maxMemoryMib > 0)) throw new RangeError(`maxMemoryMib must be positive, got ${opts.maxMemoryMib}`);
+  const slotTimeLimitMs = Math.min(opts.slotTimeLimitMs, 2 ** 31 - 1);
+  const maxPages = maxPagesFor(opts.maxMemoryMib);
+  const maxReplaySteps = opts.maxReplaySteps ?? 4096;
+  if (!Number.isInteger(maxReplaySteps) || maxReplaySteps < 1) throw new RangeError(`maxReplaySteps must be a positive integer, got ${maxReplaySteps}`);
+  const pool = new ThreadPool(threads, slotTimeLimitMs, opts.logger);
+  const cache = new ModuleCache(MODULE_CACHE_BYTES);
+  let nextInstance = 1;
+
+  function moduleOf(ctx: ProcessContext): Promise<PreparedModule> {
+    const bytes = ctx.module;
+    if (!bytes || bytes.byteLength === 0) {
+      return Promise.reject(new ProcworkerError("invalid_argument", "a wasm@1.0 process needs its module's bytes"));
+    }
+    const id = sha256Id(bytes);
+    return cache.get(id, bytes.byteLength, () =>
+      pool.withCompiler(async (thread) => {
+        try {
+          const prepared = await thread.request("prepared", { kind: "prepare", bytes, maxPages });
+          return { id, module: prepared.module, layout: prepared.layout };
+        } catch (err) {
+          if (err instanceof ThreadLostError && err.reason === "time_limit" && err.blamedStep !== undefined) {
+            throw new ProcworkerError("invalid_argument", `invalid wasm module: instantiating it (its start function) ran longer than ${slotTimeLimitMs} ms`);
+          }
+          if (err instanceof ProcworkerError && err.code === "invalid_argument") {
+            throw new ProcworkerError("invalid_argument", `invalid wasm module: ${err.message}`);
+          }
+          throw err;
+        }
+      }),
+    );
+  }
+
+  return {
+    name: "wasm@1.0",
+    needsModule: true,
+    async validate(ctx: ProcessContext): Promise<void> {
+      await moduleOf(ctx);
+    },
+    async instantiate(ctx: ProcessContext): Promise<DeviceInstance> {
+      const prepared = await moduleOf(ctx);
+      return WasmInstance.create(pool, prepared, ctx.processId, nextInstance++, { slotTimeLimitMs, maxReplaySteps }, opts.logger);
+    },
+    close(): Promise<void> {
+      return pool.close();
+    },
+    laneOf(processId: string): number {
+      return pool.laneOf(processId);
+    },
+    crashThreadForTesting(processId: string): void {
+      pool.crash(pool.laneOf(processId));
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * The wasm worker threads: a fixed number of instance threads ("lanes") with sticky
+ * placement (a process always lands on the same lane, so its live instance is found there),
+ * plus one compiler thread that validates and rewrites modules (it loads binaryen, which the
+ * instance threads never need). Threads start on first use; a thread that exits is replaced
+ * on the next request for its lane.
+ */
+import { ProcworkerError } from "../../core/errors.js";
+import { ThreadHandle, type WasmLogger } from "./thread-handle.js";
+
+/** The compiler thread is stopped after this long without work, to free binaryen's memory. */
+const COMPILER_IDLE_MS = 30_000;
+
+export class ThreadPool {
+  private readonly threads: (ThreadHandle | undefined)[];
+  private compilerThread: ThreadHandle | undefined;
+  private compilerIdle: NodeJS.Timeout | undefined;
+  private compilerUsers = 0;
+  private generation = 0;
+  private closed = false;
+
+  constructor(
+    size: number,
+    private readonly slotTimeLimitMs: number,
+    private readonly logger: WasmLogger | undefined,
+  ) {
+    this.threads = new Array<ThreadHandle | undefined>(size).fill(undefined);
+  }
+
+  get size(): number {
+    return this.threads.length;
+  }
+
+  /** The lane of a process: FNV-1a of its id, so placement is stable across restarts. */
+  laneOf(processId: string): number {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < processId.length; i++) {
+      hash ^= processId.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193);
+    }
+    return (hash >>> 0) % this.threads.length;
+  }
+
+  /** The running thread of a lane, started (or replaced) if needed. */
+  thread(lane: number): ThreadHandle {
+    this.assertOpen();
+    const current = this.threads[lane];
+    if (current && current.state === "running") return current;
+    const handle = new ThreadHandle(`${lane}.${++this.generation}`, this.slotTimeLimitMs, this.logger);
+    this.threads[lane] = handle;
+    return handle;
+  }
+
+  /** Runs `fn` on the compiler thread, keeping it alive meanwhile. */
+  async withCompiler<T>(fn: (thread: ThreadHandle) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    if (this.compilerIdle !== undefined) clearTimeout(this.compilerIdle);
+    this.compilerIdle = undefined;
+    if (!this.compilerThread || this.compilerThread.state !== "running") {
+      this.compilerThread = new ThreadHandle(`compiler.${++this.generation}`, this.slotTimeLimitMs, this.logger, ["binaryen"]);
+    }
+    this.compilerUsers++;
+    try {
+      return await fn(this.compilerThread);
+    } finally {
+      this.compilerUsers--;
+      if (this.compilerUsers === 0 && !this.closed) {
+        const idle = this.compilerThread;
+        this.compilerIdle = setTimeout(() => {
+          this.compilerIdle = undefined;
+          void idle?.terminate();
+        }, COMPILER_IDLE_MS);
+        this.compilerIdle.unref();
+      }
+    }
+  }
+
+  /** Test hook: makes the thread of `lane` exit as if it crashed. */
+  crash(lane: number): void {
+    const thread = this.threads[lane];
+    if (thread && thread.state === "running") void thread.request("closed", { kind: "crash" }).catch(() => {});
+  }
+
+  /** Terminates every thread; pending requests reject. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.compilerIdle !== undefined) clearTimeout(this.compilerIdle);
+    this.compilerIdle = undefined;
+    const all = [...this.threads, this.compilerThread].filter((t): t is ThreadHandle => t !== undefined);
+    await Promise.all(all.map((t) => t.terminate()));
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ProcworkerError("unavailable", "the wasm device is closed");
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The messages between the main thread and a wasm worker thread: a tagged union with a
+ * request id, answered exactly once (or rejected by the host when the thread exits).
+ * Large memories cross as SharedArrayBuffer checkpoints (shared, immutable once written)
+ * or as transferred ArrayBuffers, never as structured clones.
+ */
+import type { Step, StepOutcome } from "../device.js";
+
+/** A mutable global's value type; other types (v128, references) are refused at Spawn. */
+export type GlobalType = "i32" | "i64" | "f32" | "f64";
+
+/** What the host knows about a prepared (validated and rewritten) module. Plain data, so
+ * it can be posted to threads beside the compiled `WebAssembly.Module`. */
+export interface ModuleLayout {
+  /** SHA-256 of the module's original bytes: a state image names the module it belongs to. */
+  moduleHash: Uint8Array;
+  /** Every mutable global, in module order; `export` is the reserved name the rewritten
+   * module exports it under (f32/f64: `<export>_get` / `<export>_set` accessors, so their
+   * bits are read and written exactly). */
+  globals: { type: GlobalType; export: string }[];
+  /** Whether the module exports `pw_init`. */
+  hasInit: boolean;
+  /** Memory pages at instantiation and the enforced maximum (64 KiB pages). */
+  initialPages: number;
+  maxPages: number;
+}
+
+/** Requests the main thread sends; `id` is unique per thread. */
+export type ThreadRequest =
+  /** Validate, rewrite, compile and probe-instantiate module bytes (the compiler thread). */
+  | { kind: "prepare"; id: number; bytes: Uint8Array; maxPages: number }
+  /** (Re)build an instance: fresh, or from a checkpoint image plus the successful steps
+   * applied since it. Replaces any instance with the same number. */
+  | {
+      kind: "create";
+      id: number;
+      instance: number;
+      processId: string;
+      module: WebAssembly.Module;
+      layout: ModuleLayout;
+      checkpoint: SharedArrayBuffer | null;
+      replay: Step[];
+      /** Take a checkpoint at least every this many successful steps. */
+      maxReplaySteps: number;
+    }
+  /** Run a batch of steps in order. */
+  | { kind: "run"; id: number; instance: number; steps: Step[] }
+  /** Export the whole state into a transferred buffer. */
+  | { kind: "export"; id: number; instance: number }
+  /** Drop an instance. */
+  | { kind: "close"; id: number; instance: number }
+  /** Test hook: end the thread abruptly (as a crash would). */
+  | { kind: "crash"; id: number };
+
+/** Distributes `Omit` over the union, so a request can be written without its id. */
+export type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
+
+/** Answers from the thread. `checkpoint` is a new rollback image taken at the end of the
+ * request (the host then forgets the steps before it), or null when none was taken. */
+export type ThreadResponse =
+  | { kind: "prepared"; id: number; module: WebAssembly.Module; layout: ModuleLayout }
+  | { kind: "created"; id: number; memoryBytes: number; checkpoint: SharedArrayBuffer | null }
+  | { kind: "ran"; id: number; outcomes: StepOutcome[]; memoryBytes: number; checkpoint: SharedArrayBuffer | null }
+  | { kind: "exported"; id: number; state: Uint8Array }
+  | { kind: "closed"; id: number }
+  | { kind: "failed"; id: number; code: "invalid_argument" | "internal"; message: string };
+
+/**
+ * The progress word a thread shares with the host, so the host can see which step has run
+ * process code for how long without a message per step: Int32 [0] sequence, [1] busy flag,
+ * [2] request id, [3] step index (-1: not a step, e.g. instantiation or replay); Float64 at
+ * byte 16: when the current call into the module started (ms, `performance.timeOrigin + now()`).
+ */
+export const PROGRESS_BYTES = 24;
+
+export interface ProgressView {
+  ints: Int32Array;
+  started: Float64Array;
+}
+
+export function progressView(buffer: SharedArrayBuffer): ProgressView {
+  return { ints: new Int32Array(buffer, 0, 4), started: new Float64Array(buffer, 16, 1) };
+}
+
+/** Milliseconds on a clock both threads share. */
+export function sharedClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}

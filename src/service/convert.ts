@@ -1,0 +1,70 @@
+/**
+ * Conversions between the wire types (ts-proto, src/generated) and the engine's domain
+ * types. Slots stay bigint on both sides; bytes are shared, not copied.
+ */
+import type { Message } from "../core/message.js";
+import type { SlotResult } from "../core/result.js";
+import { GroupKind, type Message as WireMessage, type SlotResult as WireSlotResult, type WorkerInfo as WireWorkerInfo } from "../generated/procworker/v1/types.js";
+import { SubscribeResponse } from "../generated/procworker/v1/process_worker_service.js";
+import type { GroupKind as DomainGroupKind } from "../worker/group.js";
+import type { WorkerInfo } from "../worker/engine.js";
+
+/** A wire message as a domain message (a missing one is the empty message). Tags become
+ * own data properties (Object.fromEntries), so even a tag named `__proto__` survives. */
+export function fromWireMessage(message: WireMessage | undefined): Message {
+  return { tags: Object.fromEntries(message?.tags ?? []), data: message?.data ?? new Uint8Array() };
+}
+
+/** A domain message on the wire. */
+export function toWireMessage(message: Message): WireMessage {
+  return { tags: new Map(Object.entries(message.tags)), data: Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength) };
+}
+
+/** A slot result on the wire: exactly one of output and error is set. */
+export function toWireResult(result: SlotResult): WireSlotResult {
+  return {
+    processId: result.processId,
+    slot: result.slot,
+    messageId: result.messageId,
+    ...(result.output ? { output: toWireMessage(result.output) } : {}),
+    ...(result.error
+      ? { error: { phase: result.error.phase, attemptedSlot: result.error.attemptedSlot, message: result.error.message } }
+      : {}),
+  };
+}
+
+const encoded = new WeakMap<SlotResult, Buffer>();
+
+/**
+ * The bytes of `{ result }` as ComputeResponse and SubscribeResponse both encode it (each is
+ * one `SlotResult result = 1` field), made once per result and shared by every stream that
+ * sends it: a slot broadcast to N subscribers is encoded once, not N times.
+ */
+export function encodedResultResponse(result: SlotResult): Buffer {
+  let bytes = encoded.get(result);
+  if (bytes === undefined) {
+    bytes = Buffer.from(SubscribeResponse.encode({ result: toWireResult(result) }).finish());
+    encoded.set(result, bytes);
+  }
+  return bytes;
+}
+
+/** A group kind on the wire. */
+export function toWireGroupKind(kind: DomainGroupKind): GroupKind {
+  return kind === "worker" ? GroupKind.GROUP_KIND_WORKER : GroupKind.GROUP_KIND_DEFAULT;
+}
+
+/** A live worker on the wire. */
+export function toWireWorkerInfo(info: WorkerInfo): WireWorkerInfo {
+  return {
+    group: info.group,
+    processId: info.processId,
+    ...(info.atSlot !== undefined ? { atSlot: info.atSlot } : {}),
+    mailbox: info.mailbox,
+    waiters: info.waiters,
+    subscribers: info.subscribers,
+    idleMs: BigInt(Math.round(info.idleMs)),
+    stateBytes: BigInt(Math.ceil(info.stateBytes)),
+    state: info.state,
+  };
+}

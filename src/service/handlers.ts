@@ -1,0 +1,161 @@
+/**
+ * The ProcessWorkerService handlers: each RPC of DESIGN §3 on the engine. Deadlines and
+ * cancellation reach the engine as an AbortSignal; every error leaves through
+ * `toServiceError`; streams honour HTTP/2 flow control (they wait for `drain` before taking
+ * the next result, so a slow client never makes the server buffer without bound).
+ */
+import { once } from "node:events";
+import type { handleServerStreamingCall, handleUnaryCall, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { invalidArgument } from "../core/errors.js";
+import type { Logger } from "../core/log.js";
+import type { SlotResult } from "../core/result.js";
+import {
+  ComputeResponse,
+  ProcessWorkerServiceService,
+  SubscribeResponse,
+  type ComputeRequest,
+  type ProcessWorkerServiceServer,
+  type SubscribeRequest,
+} from "../generated/procworker/v1/process_worker_service.js";
+import type { Engine } from "../worker/engine.js";
+import { callSignal, type CancellableCall } from "./call-signal.js";
+import { encodedResultResponse, fromWireMessage, toWireGroupKind, toWireResult, toWireWorkerInfo } from "./convert.js";
+import type { InFlight } from "./in-flight.js";
+import type { Metrics } from "./metrics.js";
+import { toServiceError } from "./status.js";
+
+/**
+ * The service definition with one change: Compute and Subscribe responses may be handed
+ * over already encoded (a Buffer), so a result broadcast to many streams is encoded once.
+ */
+export const processWorkerServiceDefinition = {
+  ...ProcessWorkerServiceService,
+  compute: {
+    ...ProcessWorkerServiceService.compute,
+    responseSerialize: (value: ComputeResponse | Buffer): Buffer =>
+      Buffer.isBuffer(value) ? value : Buffer.from(ComputeResponse.encode(value).finish()),
+  },
+  subscribe: {
+    ...ProcessWorkerServiceService.subscribe,
+    responseSerialize: (value: SubscribeResponse | Buffer): Buffer =>
+      Buffer.isBuffer(value) ? value : Buffer.from(SubscribeResponse.encode(value).finish()),
+  },
+} as const;
+
+export interface HandlerDeps {
+  engine: Engine;
+  logger: Logger;
+  metrics: Metrics;
+  inFlight: InFlight;
+}
+
+/** The handlers, ready for `server.addService(processWorkerServiceDefinition, …)`. */
+export function createHandlers({ engine, logger, metrics, inFlight }: HandlerDeps): ProcessWorkerServiceServer & UntypedServiceImplementation {
+  const unary =
+    <Req, Res>(method: string, run: (request: Req, signal: AbortSignal) => Promise<Res>): handleUnaryCall<Req, Res> =>
+    (call, callback) => {
+      const { signal, dispose: disposeSignal } = callSignal(call);
+      const exit = inFlight.enter();
+      const dispose = (): void => {
+        disposeSignal();
+        exit();
+      };
+      const done = metrics.startCall(method);
+      run(call.request, signal).then(
+        (response) => {
+          dispose();
+          done("OK");
+          callback(null, response);
+        },
+        (error: unknown) => {
+          dispose();
+          const serviceError = toServiceError(error, logger, method);
+          done(serviceError.code);
+          callback(serviceError);
+        },
+      );
+    };
+
+  const streaming =
+    <Req>(
+      method: string,
+      open: (request: Req, signal: AbortSignal, hasDeadline: boolean) => Promise<AsyncIterable<SlotResult>>,
+    ): handleServerStreamingCall<Req, ComputeResponse | SubscribeResponse> =>
+    (call) => {
+      const { signal, hasDeadline, dispose: disposeSignal } = callSignal(call as unknown as CancellableCall);
+      const exit = inFlight.enter();
+      const dispose = (): void => {
+        disposeSignal();
+        exit();
+      };
+      const done = metrics.startCall(method);
+      metrics.streamOpened();
+      pipe(call, signal, () => open(call.request, signal, hasDeadline)).then(
+        () => {
+          dispose();
+          metrics.streamClosed();
+          done("OK");
+          call.end();
+        },
+        (error: unknown) => {
+          dispose();
+          metrics.streamClosed();
+          const serviceError = toServiceError(error, logger, method);
+          done(serviceError.code);
+          if (!call.cancelled) call.emit("error", serviceError);
+        },
+      );
+    };
+
+  return {
+    spawn: unary("Spawn", async (request) => {
+      if (request.process === undefined) throw invalidArgument("process (the spawn message) is required");
+      const processId = await engine.spawn(fromWireMessage(request.process), request.module);
+      return { processId };
+    }),
+    schedule: unary("Schedule", async (request) => {
+      const entries = await engine.schedule(request.processId, request.messages.map(fromWireMessage));
+      metrics.scheduled(entries.length);
+      return { assignments: entries.map((e) => ({ slot: e.slot, messageId: e.messageId })) };
+    }),
+    group: unary("Group", async (request) => {
+      const group = await engine.group(request.processId, request.path, request.slot);
+      return { group: group.name, kind: toWireGroupKind(group.kind) };
+    }),
+    compute: streaming("Compute", (request: ComputeRequest, signal, hasDeadline) =>
+      engine.compute(request.processId, request.slot, signal, hasDeadline),
+    ),
+    await: unary("Await", async (request, signal) => ({
+      result: toWireResult(await engine.await(request.processId, request.slot, signal)),
+    })),
+    subscribe: streaming("Subscribe", (request: SubscribeRequest, signal) =>
+      engine.subscribe(request.processId, request.fromSlot, signal),
+    ),
+    stop: unary("Stop", async (request) => {
+      const { stopped, atSlot } = await engine.stop(request.processId, request.skipSnapshot);
+      return { stopped, ...(atSlot !== undefined ? { atSlot } : {}) };
+    }),
+    listWorkers: unary("ListWorkers", async () => ({ workers: engine.listWorkers().map(toWireWorkerInfo) })),
+  };
+}
+
+/** Writes every result to the call, waiting for `drain` whenever the transport is full.
+ * Ends early (without error) if the client cancels; rejects at once if the engine ends the
+ * stream meanwhile (a client too slow to keep up), even while blocked on flow control. */
+async function pipe<Req>(
+  call: ServerWritableStream<Req, ComputeResponse | SubscribeResponse>,
+  signal: AbortSignal,
+  open: () => Promise<AsyncIterable<SlotResult> & { whenFailed?: () => Promise<Error> }>,
+): Promise<void> {
+  const results = await open();
+  const failed = results.whenFailed?.().then((error) => Promise.reject(error));
+  failed?.catch(() => undefined);
+  for await (const result of results) {
+    if (call.cancelled) return;
+    // The definition's serializer passes pre-encoded bytes through (see above).
+    if (!call.write(encodedResultResponse(result) as unknown as SubscribeResponse)) {
+      const drained = once(call, "drain", { signal }).catch(() => undefined);
+      await (failed ? Promise.race([drained, failed]) : drained);
+    }
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Starting and stopping a procworker server: the store, the devices, the engine, and a
+ * grpc-js server with ProcessWorkerService, reflection (buf's exact descriptors) and
+ * health. `close` is the graceful shutdown of DESIGN §7: health goes NOT_SERVING, new calls
+ * are refused, open calls end with UNAVAILABLE, every live worker snapshots, the store
+ * closes — within `shutdown_timeout_ms`, after which remaining calls are cut.
+ */
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { Config } from "../core/config.js";
+import type { Logger } from "../core/log.js";
+import { createCounterDevice } from "../device/counter.js";
+import type { Device } from "../device/device.js";
+import { createDeviceRegistry } from "../device/registry.js";
+import { openLmdbStore } from "../store/lmdb-store.js";
+import type { Store } from "../store/store.js";
+import { Engine } from "../worker/engine.js";
+import { loadDescriptorSet } from "./descriptor-set.js";
+import { createHandlers, processWorkerServiceDefinition } from "./handlers.js";
+import { addHealth, type Health } from "./health.js";
+import { createMetrics, serveMetrics, type Metrics } from "./metrics.js";
+import { InFlight } from "./in-flight.js";
+import { addReflection } from "./reflection.js";
+import { capDelay } from "../core/timers.js";
+import { createWasmDevice } from "../device/wasm/index.js";
+
+export interface RunningServer {
+  /** The bound gRPC port (useful with port 0). */
+  port: number;
+  /** The bound metrics port, if metrics are served. */
+  metricsPort: number | undefined;
+  engine: Engine;
+  health: Health;
+  metrics: Metrics;
+  /** Calls in progress. */
+  inFlight: InFlight;
+  /** Graceful shutdown; idempotent. */
+  close: () => Promise<void>;
+}
+
+export interface StartOptions {
+  config: Config;
+  logger: Logger;
+  /** A store to use instead of LMDB in `config.dataDir` (tests). */
+  store?: Store;
+  /** Devices to offer instead of the built-in ones. */
+  devices?: Device[];
+}
+
+/** The devices a server offers by default: counter@1.0 and wasm@1.0. */
+export function defaultDevices(config: Config, logger: Logger): Device[] {
+  return [
+    createCounterDevice({ slotTimeLimitMs: config.slotTimeLimitMs }),
+    createWasmDevice({
+      slotTimeLimitMs: config.slotTimeLimitMs,
+      maxMemoryMib: config.wasmMaxMemoryMib,
+      threads: config.wasmThreads,
+      logger,
+    }),
+  ];
+}
+
+/** Starts a server; resolves once it listens and reports SERVING. */
+export async function startServer({ config, logger, ...opts }: StartOptions): Promise<RunningServer> {
+  const store = opts.store ?? (await openLmdbStore({ path: config.dataDir }));
+  const devices = createDeviceRegistry(opts.devices ?? defaultDevices(config, logger));
+  const engine = new Engine({ store, devices, logger, config });
+  const metrics = createMetrics(opts.store === undefined);
+  metrics.onScrape(() => ({
+    workers: engine.listWorkers().length,
+    waiters: engine.attached().waiters,
+    workerBytes: engine.listWorkers().reduce((sum, w) => sum + w.stateBytes, 0),
+  }));
+  const server = new Server({
+    "grpc.max_receive_message_length": config.maxMessageBytes,
+    "grpc.max_send_message_length": config.maxMessageBytes,
+  });
+  const health = addHealth(server);
+  const inFlight = new InFlight();
+  server.addService(processWorkerServiceDefinition, createHandlers({ engine, logger, metrics, inFlight }));
+  addReflection(server, loadDescriptorSet());
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${config.host}:${config.port}`, ServerCredentials.createInsecure(), (err, bound) =>
+        err ? reject(err) : resolve(bound),
+      ),
+    );
+  } catch (error) {
+    server.forceShutdown();
+    await engine.close();
+    throw error;
+  }
+  const metricsServer = config.metricsPort > 0 ? await serveMetrics(metrics, config.host, config.metricsPort) : undefined;
+  health.setStatus("SERVING");
+  logger.info({ event: "listening", host: config.host, port, metricsPort: metricsServer?.port }, "procworker listening");
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      logger.info({ event: "draining", calls: inFlight.size }, "shutting down: draining calls and snapshotting workers");
+      health.setStatus("NOT_SERVING");
+      server.tryShutdown(() => undefined); // no new calls from here on
+      engine.drain(); // Await, Compute and Subscribe end with UNAVAILABLE
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), capDelay(config.shutdownTimeoutMs));
+      });
+      if (await Promise.race([inFlight.idle().then(() => false), timedOut])) {
+        logger.warn({ event: "shutdown_timeout", calls: inFlight.size }, "shutdown timeout: cutting the remaining calls");
+      }
+      clearTimeout(timer);
+      server.forceShutdown(); // what is left: health Watch streams, calls past the timeout
+      await engine.close(); // snapshot every live worker, close devices and store
+      await metricsServer?.close();
+      logger.info({ event: "stopped" }, "procworker stopped");
+    })());
+
+  return { port, metricsPort: metricsServer?.port, engine, health, metrics, inFlight, close };
+}

@@ -1,0 +1,205 @@
+/**
+ * The LMDB Store (the default, on disk), on lmdb-js. One database, binary keys laid out by
+ * keys.ts, binary values encoded by codec.ts; nothing else in procworker knows LMDB.
+ *
+ * Durability: writes use lmdb-js defaults, with `noSync` off and `overlappingSync` on
+ * (Linux, macOS). In that mode `mdb_txn_commit` releases the write lock, then fdatasyncs the
+ * data file and writes the synced meta page before it returns, and lmdb-js resolves a write
+ * promise only after the commit returns: so every promise here resolves once the write is
+ * on disk (checked with strace: fdatasync precedes the resolution). `separateFlushed` stays
+ * off, since it would resolve on commit, before the flush.
+ *
+ * Atomicity: each write is one `db.transaction(cb)`; lmdb-js runs the callbacks one at a
+ * time inside the single write transaction, so a callback that reads the latest slot and
+ * writes after it can never interleave with another. A callback that throws does not roll
+ * back its own puts, so every callback checks and encodes everything before its first put.
+ */
+import { open, type Database, type Key } from "lmdb";
+import { messageId, type Message } from "../core/message.js";
+import type { SlotResult } from "../core/result.js";
+import {
+  decodeMessage,
+  decodeResult,
+  decodeScheduleEntry,
+  encodeMessage,
+  encodeResult,
+  encodeScheduleEntry,
+} from "./codec.js";
+import { checkLimit, storeClosed, unknownProcess } from "./guards.js";
+import { KeyKind, MAX_SLOT, checkSlot, idKey, prefixKey, slotKey, slotKeyAfter, slotOfKey, type SlotKind } from "./keys.js";
+import type { ScheduleEntry, Snapshot, Store, StoredModule } from "./store.js";
+
+/** Where and how big: `path` is a directory (created if missing). */
+export interface LmdbStoreOptions {
+  path: string;
+  /** LMDB map size; lmdb-js's default (a growable map) when omitted. */
+  mapSizeBytes?: number;
+}
+
+type Db = Database<Uint8Array, Key>;
+
+/** Opens (or creates) the store at `opts.path`. Every write resolves once durable on disk;
+ * appends are atomic and serialised; `close()` waits for writes in flight. */
+export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
+  const db: Db = open<Uint8Array, Key>({
+    path: opts.path,
+    // Always a directory: lmdb-js would otherwise treat a path with a dot ("data.v1",
+    // mkdtemp's "tmp.x1y2") as a single file.
+    noSubdir: false,
+    keyEncoding: "binary",
+    encoding: "binary",
+    noSync: false,
+    ...(opts.mapSizeBytes === undefined ? {} : { mapSize: opts.mapSizeBytes }),
+  });
+  let closing: Promise<void> | undefined;
+  // lmdb-js's close() makes puts throw at once, even inside transactions already queued,
+  // so close() first waits for the writes this store started.
+  const inFlight = new Set<Promise<unknown>>();
+
+  /** Runs `fn` as one call: rejects after close, turns throws into rejections. */
+  const call = async <T>(fn: () => T | Promise<T>): Promise<T> => {
+    if (closing) throw storeClosed();
+    return fn();
+  };
+  /** Runs `fn` in the write transaction; resolves with its value once durable. */
+  const write = <T>(fn: () => T): Promise<T> =>
+    call(() => {
+      const done = db.transaction(fn) as Promise<T>;
+      inFlight.add(done);
+      const forget = () => inFlight.delete(done);
+      done.then(forget, forget);
+      return done;
+    });
+  /** Values of slot records from..to inclusive, in slot order, at most `limit`. */
+  const range = (kind: SlotKind, processId: string, from: bigint, to: bigint, limit?: number): Uint8Array[] => {
+    const opts = { start: slotKey(kind, processId, from), end: slotKeyAfter(kind, processId, to), limit };
+    if (from > to || limit === 0) return [];
+    const out: Uint8Array[] = [];
+    for (const { value } of db.getRange(opts)) out.push(value);
+    return out;
+  };
+  /** A descending range over the slot records of `kind` at or below `atOrBelow`. Reverse
+   * ranges run from `start` down to `end` (exclusive); the bare id prefix sorts before every
+   * slot key of this process and after every key of any other. */
+  const lastOpts = (kind: SlotKind, processId: string, atOrBelow: bigint) => ({
+    start: slotKeyAfter(kind, processId, atOrBelow),
+    end: prefixKey(kind, processId),
+    reverse: true,
+  });
+  /** The highest slot of `kind` at or below `atOrBelow`, or undefined. */
+  const lastSlot = (kind: SlotKind, processId: string, atOrBelow: bigint): bigint | undefined => {
+    for (const key of db.getKeys({ ...lastOpts(kind, processId, atOrBelow), limit: 1 })) return slotOfKey(key as Uint8Array);
+    return undefined;
+  };
+  const copy = (bytes: Uint8Array | undefined): Uint8Array | undefined =>
+    bytes === undefined ? undefined : new Uint8Array(bytes);
+  const putModuleInTxn = (key: Buffer, module: StoredModule): void => {
+    if (!db.doesExist(key)) db.put(key, module.bytes);
+  };
+
+  return {
+    createProcess: (processId, spawn, timestampMs, module) =>
+      call(() => {
+        const procKey = idKey(KeyKind.process, processId);
+        const entryKey = slotKey(KeyKind.schedule, processId, 0n);
+        // The callback runs later, in the write transaction: copy what the caller may mutate.
+        const stored = module && { key: idKey(KeyKind.module, module.id), module: { id: module.id, bytes: new Uint8Array(module.bytes) } };
+        const definition = encodeMessage(spawn);
+        const entry = encodeScheduleEntry({ slot: 0n, messageId: processId, timestampMs, message: spawn });
+        return write(() => {
+          if (db.doesExist(procKey)) return false;
+          if (stored) putModuleInTxn(stored.key, stored.module);
+          db.put(procKey, definition);
+          db.put(entryKey, entry);
+          return true;
+        });
+      }),
+    getProcess: (processId) =>
+      call(() => {
+        const bytes = db.get(idKey(KeyKind.process, processId));
+        return bytes === undefined ? undefined : decodeMessage(bytes);
+      }),
+
+    putModule: (module) =>
+      call(() => {
+        const key = idKey(KeyKind.module, module.id);
+        const bytes = new Uint8Array(module.bytes);
+        return write(() => putModuleInTxn(key, { id: module.id, bytes }));
+      }),
+    getModule: (id) => call(() => copy(db.get(idKey(KeyKind.module, id)))),
+
+    appendSchedule: (processId, messages, timestampMs) =>
+      call(async () => {
+        const procKey = idKey(KeyKind.process, processId);
+        // The callback runs later, in the write transaction: copy the messages now, and
+        // compute their ids (which do not depend on the slot) outside the write lock.
+        const copies = messages.map((m): Message => ({ tags: { ...m.tags }, data: m.data.slice() }));
+        const ids = copies.map((m) => messageId(m));
+        const written = await write((): ScheduleEntry[] | undefined => {
+          if (!db.doesExist(procKey)) return undefined;
+          let slot = lastSlot(KeyKind.schedule, processId, MAX_SLOT) ?? 0n;
+          const entries = copies.map(
+            (message: Message, i): ScheduleEntry => ({ slot: ++slot, messageId: ids[i]!, timestampMs, message }),
+          );
+          const encoded = entries.map((e) => [slotKey(KeyKind.schedule, processId, e.slot), encodeScheduleEntry(e)] as const);
+          for (const [key, value] of encoded) db.put(key, value);
+          return entries;
+        });
+        if (written === undefined) throw unknownProcess(processId);
+        return written;
+      }),
+    latestScheduledSlot: (processId) => call(() => lastSlot(KeyKind.schedule, processId, MAX_SLOT)),
+    readSchedule: (processId, fromSlot, toSlot) =>
+      call(() => range(KeyKind.schedule, processId, fromSlot, toSlot).map(decodeScheduleEntry)),
+
+    putResults: (results: SlotResult[]) =>
+      call(() => {
+        const encoded = results.map((r) => [slotKey(KeyKind.result, r.processId, r.slot), encodeResult(r)] as const);
+        return write(() => {
+          for (const [key, value] of encoded) db.put(key, value);
+        });
+      }),
+    getResult: (processId, slot) =>
+      call(() => {
+        const bytes = db.get(slotKey(KeyKind.result, processId, slot));
+        return bytes === undefined ? undefined : decodeResult(bytes);
+      }),
+    readResults: (processId, fromSlot, toSlot, limit) =>
+      call(() => {
+        checkLimit(limit);
+        return range(KeyKind.result, processId, fromSlot, toSlot, limit).map(decodeResult);
+      }),
+    latestResultSlot: (processId) => call(() => lastSlot(KeyKind.result, processId, MAX_SLOT)),
+
+    putSnapshot: (processId, snapshot) =>
+      call(() => {
+        const key = slotKey(KeyKind.snapshot, processId, snapshot.slot);
+        const state = new Uint8Array(snapshot.state);
+        return write(() => {
+          db.put(key, state);
+        });
+      }),
+    latestSnapshot: (processId, atOrBelow) =>
+      call((): Snapshot | undefined => {
+        const opts = { ...lastOpts(KeyKind.snapshot, processId, atOrBelow), limit: 1 };
+        for (const { key, value } of db.getRange(opts)) return { slot: slotOfKey(key as Uint8Array), state: new Uint8Array(value) };
+        return undefined;
+      }),
+    deleteSnapshotsBelow: (processId, belowSlot) =>
+      call(() => {
+        checkSlot(belowSlot);
+        const opts = { start: prefixKey(KeyKind.snapshot, processId), end: slotKey(KeyKind.snapshot, processId, belowSlot) };
+        return write(() => {
+          // Collect first: removing under a live cursor is not something to rely on.
+          const keys = Array.from(db.getKeys(opts));
+          for (const key of keys) db.remove(key);
+        });
+      }),
+
+    close: () =>
+      (closing ??= (async () => {
+        await Promise.allSettled(inFlight);
+        await db.close();
+      })()),
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * The in-memory Store, for unit tests: the same contract and conformance suite as LMDB,
+ * nothing survives the process. Values are kept encoded with codec.ts, so every read
+ * returns fresh objects and no caller can mutate stored data (and the codec is exercised).
+ */
+import { messageId, type Message } from "../core/message.js";
+import type { SlotResult } from "../core/result.js";
+import {
+  decodeMessage,
+  decodeResult,
+  decodeScheduleEntry,
+  encodeMessage,
+  encodeResult,
+  encodeScheduleEntry,
+} from "./codec.js";
+import { checkLimit, storeClosed, unknownProcess } from "./guards.js";
+import { checkId, checkSlot } from "./keys.js";
+import type { ScheduleEntry, Snapshot, Store, StoredModule } from "./store.js";
+
+/** A new, empty in-memory store. Every call completes atomically before it resolves, and
+ * calls never interleave (each runs to completion synchronously), so appends are serialised. */
+export function createMemoryStore(): Store {
+  const processes = new Map<string, Uint8Array>();
+  const modules = new Map<string, Uint8Array>();
+  const schedules = new Map<string, SlotMap>();
+  const results = new Map<string, SlotMap>();
+  const snapshots = new Map<string, SlotMap>();
+  let closed = false;
+
+  /** Runs `fn` as one call: rejects after close, turns throws into rejections. */
+  const call = async <T>(fn: () => T): Promise<T> => {
+    if (closed) throw storeClosed();
+    return fn();
+  };
+  const slotsOf = (maps: Map<string, SlotMap>, processId: string): SlotMap => {
+    let m = maps.get(processId);
+    if (m === undefined) maps.set(processId, (m = new SlotMap()));
+    return m;
+  };
+  const storeModule = (module: StoredModule): void => {
+    checkId(module.id);
+    if (!modules.has(module.id)) modules.set(module.id, module.bytes.slice());
+  };
+
+  return {
+    createProcess: (processId, spawn, timestampMs, module) =>
+      call(() => {
+        checkId(processId);
+        if (processes.has(processId)) return false;
+        const definition = encodeMessage(spawn);
+        const entry = encodeScheduleEntry({ slot: 0n, messageId: processId, timestampMs, message: spawn });
+        if (module) storeModule(module);
+        processes.set(processId, definition);
+        slotsOf(schedules, processId).set(0n, entry);
+        return true;
+      }),
+    getProcess: (processId) =>
+      call(() => {
+        checkId(processId);
+        const bytes = processes.get(processId);
+        return bytes === undefined ? undefined : decodeMessage(bytes);
+      }),
+
+    putModule: (module) => call(() => storeModule(module)),
+    getModule: (id) =>
+      call(() => {
+        checkId(id);
+        return modules.get(id)?.slice();
+      }),
+
+    appendSchedule: (processId, messages, timestampMs) =>
+      call(() => {
+        checkId(processId);
+        if (!processes.has(processId)) throw unknownProcess(processId);
+        const schedule = slotsOf(schedules, processId);
+        let slot = schedule.last() ?? 0n;
+        const entries = messages.map(
+          (message: Message): ScheduleEntry => ({ slot: ++slot, messageId: messageId(message), timestampMs, message }),
+        );
+        entries.forEach((e) => checkSlot(e.slot));
+        const encoded = entries.map(encodeScheduleEntry); // all or nothing: encode before writing
+        entries.forEach((e, i) => schedule.set(e.slot, encoded[i]!));
+        return entries;
+      }),
+    latestScheduledSlot: (processId) =>
+      call(() => {
+        checkId(processId);
+        return schedules.get(processId)?.last();
+      }),
+    readSchedule: (processId, fromSlot, toSlot) =>
+      call(() => {
+        checkId(processId);
+        checkSlot(fromSlot);
+        checkSlot(toSlot);
+        return (schedules.get(processId)?.range(fromSlot, toSlot) ?? []).map(decodeScheduleEntry);
+      }),
+
+    putResults: (list: SlotResult[]) =>
+      call(() => {
+        const encoded = list.map((r) => {
+          checkId(r.processId);
+          checkSlot(r.slot);
+          return encodeResult(r);
+        });
+        list.forEach((r, i) => slotsOf(results, r.processId).set(r.slot, encoded[i]!));
+      }),
+    getResult: (processId, slot) =>
+      call(() => {
+        checkId(processId);
+        checkSlot(slot);
+        const bytes = results.get(processId)?.get(slot);
+        return bytes === undefined ? undefined : decodeResult(bytes);
+      }),
+    readResults: (processId, fromSlot, toSlot, limit) =>
+      call(() => {
+        checkId(processId);
+        checkSlot(fromSlot);
+        checkSlot(toSlot);
+        checkLimit(limit);
+        return (results.get(processId)?.range(fromSlot, toSlot, limit) ?? []).map(decodeResult);
+      }),
+    latestResultSlot: (processId) =>
+      call(() => {
+        checkId(processId);
+        return results.get(processId)?.last();
+      }),
+
+    putSnapshot: (processId, snapshot) =>
+      call(() => {
+        checkId(processId);
+        checkSlot(snapshot.slot);
+        slotsOf(snapshots, processId).set(snapshot.slot, snapshot.state.slice());
+      }),
+    latestSnapshot: (processId, atOrBelow) =>
+      call((): Snapshot | undefined => {
+        checkId(processId);
+        checkSlot(atOrBelow);
+        const slot = snapshots.get(processId)?.lastAtOrBelow(atOrBelow);
+        const state = slot === undefined ? undefined : snapshots.get(processId)?.get(slot);
+        return slot === undefined || state === undefined ? undefined : { slot, state: state.slice() };
+      }),
+    deleteSnapshotsBelow: (processId, belowSlot) =>
+      call(() => {
+        checkId(processId);
+        checkSlot(belowSlot);
+        snapshots.get(processId)?.deleteBelow(belowSlot);
+      }),
+
+    close: async () => {
+      closed = true;
+    },
+  };
+}
+
+/** Values by bigint slot with the slots kept sorted, so ranges cost O(log n + k) even
+ * when slots are sparse (2^53 + 7 next to 1). Appends at the end are O(1). */
+class SlotMap {
+  private readonly slots: bigint[] = [];
+  private readonly values = new Map<bigint, Uint8Array>();
+
+  get(slot: bigint): Uint8Array | undefined {
+    return this.values.get(slot);
+  }
+  set(slot: bigint, value: Uint8Array): void {
+    if (!this.values.has(slot)) this.slots.splice(this.lowerBound(slot), 0, slot);
+    this.values.set(slot, value);
+  }
+  last(): bigint | undefined {
+    return this.slots[this.slots.length - 1];
+  }
+  lastAtOrBelow(slot: bigint): bigint | undefined {
+    const i = this.lowerBound(slot + 1n);
+    return i === 0 ? undefined : this.slots[i - 1];
+  }
+  range(from: bigint, to: bigint, limit = Infinity): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let i = this.lowerBound(from); i < this.slots.length && out.length < limit; i++) {
+      const slot = this.slots[i]!;
+      if (slot > to) break;
+      out.push(this.values.get(slot)!);
+    }
+    return out;
+  }
+  deleteBelow(slot: bigint): void {
+    const removed = this.slots.splice(0, this.lowerBound(slot));
+    for (const s of removed) this.values.delete(s);
+  }
+  /** The index of the first slot ≥ `slot`. */
+  private lowerBound(slot: bigint): number {
+    let lo = 0;
+    let hi = this.slots.length;
+    if (hi > 0 && this.slots[hi - 1]! < slot) return hi; // the common case: appending
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.slots[mid]! < slot) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * A real server for integration tests: 127.0.0.1 port 0, LMDB in a fresh temp dir, a
+ * client, and a close that first asserts nothing leaked (no waiters, streams or calls left).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "vitest";
+import { defaultConfig, type Config } from "../../src/core/config.js";
+import { silentLogger } from "../../src/core/log.js";
+import type { Device } from "../../src/device/device.js";
+import { ProcworkerClient } from "../../src/service/client.js";
+import { startServer, type RunningServer } from "../../src/service/server.js";
+
+export interface TestServer {
+  server: RunningServer;
+  client: ProcworkerClient;
+  address: string;
+  dataDir: string;
+  config: Config;
+  /** A second client on the same server (each has its own HTTP/2 connection). */
+  newClient: () => ProcworkerClient;
+  /** Asserts no leaks (unless told which workers may stay), closes everything, removes the data dir. */
+  close: (opts?: { keepData?: boolean }) => Promise<void>;
+}
+
+export async function startTestServer(
+  overrides: Partial<Config> = {},
+  opts: { dataDir?: string; devices?: Device[] } = {},
+): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "procworker-test-")));
+  const config = defaultConfig({ host: "127.0.0.1", port: 0, dataDir, wasmThreads: 2, logLevel: "silent", ...overrides });
+  const server = await startServer({ config, logger: silentLogger(), ...(opts.devices ? { devices: opts.devices } : {}) });
+  const address = `127.0.0.1:${server.port}`;
+  const clients: ProcworkerClient[] = [];
+  const newClient = (): ProcworkerClient => {
+    const c = new ProcworkerClient(address);
+    clients.push(c);
+    return c;
+  };
+  const client = newClient();
+  return {
+    server,
+    client,
+    address,
+    dataDir,
+    config,
+    newClient,
+    async close({ keepData = false } = {}) {
+      try {
+        await expect.poll(() => server.engine.attached(), { timeout: 5_000 }).toEqual({ waiters: 0, streams: 0, hubs: 0 });
+        expect(server.inFlight.size).toBe(0);
+      } finally {
+        clients.forEach((c) => c.close());
+        await server.close();
+        if (!keepData) await rm(dataDir, { recursive: true, force: true });
+      }
+      expect(server.engine.listWorkers()).toEqual([]);
+    },
+  };
+}
