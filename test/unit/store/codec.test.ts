@@ -1,0 +1,92 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { Message } from "../../../src/core/message.js";
+import type { SlotResult } from "../../../src/core/result.js";
+import {
+  decodeMessage,
+  decodeResult,
+  decodeScheduleEntry,
+  encodeMessage,
+  encodeResult,
+  encodeScheduleEntry,
+} from "../../../src/store/codec.js";
+import type { ScheduleEntry } from "../../../src/store/index.js";
+
+const text = fc.string({ unit: "binary", maxLength: 20 }); // any code point, no lone surrogates
+const slot = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(0n, 2n ** 53n + 7n, 2n ** 64n - 1n));
+const messageArb: fc.Arbitrary<Message> = fc.record({
+  tags: fc.dictionary(fc.oneof(text, fc.constantFrom("__proto__", "Ünïcödé-名前-🚀", "")), text, { noNullPrototype: true }),
+  data: fc.uint8Array({ maxLength: 64 }),
+});
+const entryArb: fc.Arbitrary<ScheduleEntry> = fc.record({
+  slot,
+  messageId: text,
+  timestampMs: fc.double(),
+  message: messageArb,
+});
+const resultArb: fc.Arbitrary<SlotResult> = fc.oneof(
+  fc.record({ processId: text, slot, messageId: text, output: messageArb }),
+  fc.record({
+    processId: text,
+    slot,
+    messageId: text,
+    error: fc.record({ phase: fc.constantFrom("compute" as const, "schedule" as const), attemptedSlot: slot, message: text }),
+  }),
+);
+
+/** decode(encode(x)) equals x, and re-encoding gives the very same bytes. */
+function roundTrips<T>(value: T, encode: (v: T) => Uint8Array, decode: (b: Uint8Array) => T): void {
+  const bytes = encode(value);
+  const decoded = decode(bytes);
+  expect(decoded).toEqual(value);
+  expect(encode(decoded)).toEqual(bytes);
+}
+
+describe("store codec", () => {
+  it("messages round-trip byte-exactly, unicode and __proto__ tag names included", () => {
+    fc.assert(fc.property(messageArb, (m) => roundTrips(m, encodeMessage, decodeMessage)));
+  });
+
+  it("schedule entries round-trip exactly, u64 slots and any f64 timestamp included", () => {
+    fc.assert(fc.property(entryArb, (e) => roundTrips(e, encodeScheduleEntry, decodeScheduleEntry)));
+  });
+
+  it("results round-trip exactly with output or error, and absent parts stay absent", () => {
+    fc.assert(
+      fc.property(resultArb, (r) => {
+        roundTrips(r, encodeResult, decodeResult);
+        expect(Object.keys(decodeResult(encodeResult(r))).sort()).toEqual(Object.keys(r).sort());
+      }),
+    );
+  });
+
+  it("a tag named __proto__ decodes as an own tag, not a prototype", () => {
+    const m: Message = { tags: Object.fromEntries([["__proto__", "x"]]), data: new Uint8Array() };
+    const decoded = decodeMessage(encodeMessage(m));
+    expect(Object.getPrototypeOf(decoded.tags)).toBe(Object.prototype);
+    expect(Object.keys(decoded.tags)).toEqual(["__proto__"]);
+  });
+
+  it("decoded data is a copy that does not alias the encoded bytes", () => {
+    const bytes = encodeMessage({ tags: {}, data: Uint8Array.of(1, 2, 3) });
+    const decoded = decodeMessage(bytes);
+    bytes[bytes.length - 1] = 99;
+    expect(decoded.data).toEqual(Uint8Array.of(1, 2, 3));
+  });
+
+  it("rejects every truncation and any trailing byte", () => {
+    fc.assert(
+      fc.property(resultArb, fc.nat(), (r, cut) => {
+        const bytes = encodeResult(r);
+        expect(() => decodeResult(bytes.subarray(0, cut % bytes.length))).toThrow();
+        expect(() => decodeResult(Uint8Array.of(...bytes, 0))).toThrow();
+      }),
+    );
+  });
+
+  it("rejects an unknown format byte", () => {
+    const bytes = encodeMessage({ tags: {}, data: new Uint8Array() });
+    bytes[0] = 2;
+    expect(() => decodeMessage(bytes)).toThrow(/format/);
+  });
+});
