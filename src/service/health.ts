@@ -3,7 +3,7 @@
  * by grpc-health-check. The server reports NOT_SERVING while it starts and while it
  * drains, SERVING in between, for the whole server ("") and for the API service alike.
  */
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 
 /** The API's fully-qualified service name, as health and reflection report it. */
@@ -21,6 +21,8 @@ export interface Health {
   readonly status: HealthStatus;
   /** Reports `status` for every name; Watch streams see the change at once. */
   setStatus(status: HealthStatus): void;
+  /** Ends every open Watch stream with UNAVAILABLE (shutdown). */
+  endWatches(): void;
 }
 
 /**
@@ -33,8 +35,30 @@ export function addHealth(server: grpc.Server): Health {
   const implementation = new HealthImplementation(
     Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, current])),
   );
-  implementation.addToServer(server);
+  // Register through a shim that keeps the open Watch streams, so shutdown can end them:
+  // otherwise they would hold a graceful server shutdown open forever.
+  const watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+  const shim = {
+    addService(service: grpc.ServiceDefinition, handlers: grpc.UntypedServiceImplementation) {
+      const watch = handlers["watch"] as grpc.handleServerStreamingCall<unknown, unknown>;
+      server.addService(service, {
+        ...handlers,
+        watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+          watches.add(call);
+          call.on("cancelled", () => watches.delete(call));
+          watch(call);
+        },
+      });
+    },
+  };
+  implementation.addToServer(shim as unknown as grpc.Server);
   return {
+    endWatches() {
+      for (const call of watches) {
+        call.emit("error", { code: grpc.status.UNAVAILABLE, details: "server is shutting down" });
+      }
+      watches.clear();
+    },
     get status() {
       return current;
     },

@@ -99,17 +99,19 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
     (closing ??= (async () => {
       logger.info({ event: "draining", calls: inFlight.size }, "shutting down: draining calls and snapshotting workers");
       health.setStatus("NOT_SERVING");
-      server.tryShutdown(() => undefined); // no new calls from here on
+      // No new calls from here on; resolves once every open call has ended.
+      const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       engine.drain(); // Await, Compute and Subscribe end with UNAVAILABLE
+      health.endWatches();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(true), capDelay(config.shutdownTimeoutMs));
       });
-      if (await Promise.race([inFlight.idle().then(() => false), timedOut])) {
+      if (await Promise.race([drained.then(() => false), timedOut])) {
         logger.warn({ event: "shutdown_timeout", calls: inFlight.size }, "shutdown timeout: cutting the remaining calls");
+        server.forceShutdown();
       }
       clearTimeout(timer);
-      server.forceShutdown(); // what is left: health Watch streams, calls past the timeout
       await engine.close(); // snapshot every live worker, close devices and store
       await metricsServer?.close();
       logger.info({ event: "stopped" }, "procworker stopped");
