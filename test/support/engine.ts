@@ -4,7 +4,7 @@
  */
 import { expect } from "vitest";
 import { defaultConfig } from "../../src/core/config.js";
-import { silentLogger } from "../../src/core/log.js";
+import { silentLogger, type Logger } from "../../src/core/log.js";
 import { message, type Message } from "../../src/core/message.js";
 import type { Device } from "../../src/device/device.js";
 import { createDeviceRegistry } from "../../src/device/registry.js";
@@ -24,7 +24,7 @@ export interface TestEngine {
 /** An engine with a memory store (unless given) and the probed counter. */
 export function testEngine(
   config: Partial<EngineConfig> = {},
-  opts: { store?: Store; devices?: Device[]; slotTimeLimitMs?: number } = {},
+  opts: { store?: Store; devices?: Device[]; slotTimeLimitMs?: number; logger?: Logger } = {},
 ): TestEngine {
   const { device, probe } = probedCounter(opts.slotTimeLimitMs);
   const store = opts.store ?? createMemoryStore();
@@ -32,7 +32,7 @@ export function testEngine(
   const engine = new Engine({
     store,
     devices: createDeviceRegistry([device, ...(opts.devices ?? [])]),
-    logger: silentLogger(),
+    logger: opts.logger ?? silentLogger(),
     config: {
       processWorkers: base.processWorkers,
       processWorkerMaxIdle: base.processWorkerMaxIdle,

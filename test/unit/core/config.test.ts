@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { defaultConfig, envOf, flagOf, OPTIONS, parseConfig } from "../../../src/core/config.js";
+
+describe("configuration", () => {
+  it("has the documented defaults", () => {
+    const c = defaultConfig();
+    expect(c).toMatchObject({
+      host: "127.0.0.1",
+      port: 50051,
+      dataDir: "./data",
+      processWorkers: true,
+      processWorkerMaxIdle: 300_000,
+      maxAwaitMs: 60_000,
+      logLevel: "info",
+    });
+    expect(c.wasmThreads).toBeGreaterThan(0);
+  });
+
+  it("names every option's flag and variable by one rule", () => {
+    expect(flagOf("process_worker_max_idle")).toBe("--process-worker-max-idle");
+    expect(envOf("process_worker_max_idle")).toBe("PROCWORKER_PROCESS_WORKER_MAX_IDLE");
+    for (const name of Object.keys(OPTIONS)) expect(OPTIONS[name as keyof typeof OPTIONS].doc.length).toBeGreaterThan(5);
+  });
+
+  it("reads variables, and flags win over them", () => {
+    const env = { PROCWORKER_PORT: "7000", PROCWORKER_PROCESS_WORKERS: "false", PROCWORKER_LOG_LEVEL: "debug" };
+    expect(parseConfig([], env).config).toMatchObject({ port: 7000, processWorkers: false, logLevel: "debug" });
+    const { config, rest } = parseConfig(["--port", "7001", "--process-workers", "--data-dir=/tmp/x", "extra"], env);
+    expect(config).toMatchObject({ port: 7001, processWorkers: true, dataDir: "/tmp/x", logLevel: "debug" });
+    expect(rest).toEqual(["extra"]);
+  });
+
+  it("refuses unknown options and bad values, naming the option", () => {
+    expect(() => parseConfig(["--nope", "1"], {})).toThrow(/unknown option --nope/);
+    expect(() => parseConfig(["--port", "seventy"], {})).toThrow(/port.*whole number/);
+    expect(() => parseConfig(["--port", "70000"], {})).toThrow(/at most 65535/);
+    expect(() => parseConfig([], { PROCWORKER_PROCESS_WORKERS: "maybe" })).toThrow(/PROCWORKER_PROCESS_WORKERS/);
+    expect(() => parseConfig(["--log-level", "loud"], {})).toThrow(/log_level/);
+    expect(() => parseConfig(["--subscriber-buffer", "8"], {})).toThrow(/at least 64/);
+    expect(() => parseConfig(["--port"], {})).toThrow(/needs a value/);
+  });
+});
