@@ -21,9 +21,11 @@ export interface ProcessDefinition {
   module?: Uint8Array;
 }
 
-/** Caches definitions by process id; unknown processes are not cached. */
+/** Caches definitions by process id (unknown processes are not cached) and module bytes by
+ * module id, so processes that share a module share one copy of its bytes. */
 export class DefinitionCache {
   private readonly byId = new Map<string, Promise<ProcessDefinition>>();
+  private readonly modules = new Map<string, Promise<Uint8Array | undefined>>();
 
   constructor(
     private readonly store: Store,
@@ -51,7 +53,16 @@ export class DefinitionCache {
     }
     if (!device.needsModule) return { processId, spawn, device };
     const moduleId = spawn.tags[MODULE_TAG] ?? "";
-    const module = await this.store.getModule(moduleId);
+    let loading = this.modules.get(moduleId);
+    if (loading === undefined) {
+      loading = this.store.getModule(moduleId);
+      this.modules.set(moduleId, loading);
+      void loading.then(
+        (bytes) => bytes === undefined && this.modules.delete(moduleId),
+        () => this.modules.delete(moduleId),
+      );
+    }
+    const module = await loading;
     if (module === undefined) throw new ProcworkerError("internal", `module ${moduleId} of process ${processId} is missing`);
     return { processId, spawn, device, module };
   }
