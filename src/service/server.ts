@@ -54,6 +54,7 @@ export function defaultDevices(config: Config, logger: Logger): Device[] {
       slotTimeLimitMs: config.slotTimeLimitMs,
       maxMemoryMib: config.wasmMaxMemoryMib,
       threads: config.wasmThreads,
+      maxOutputBytes: config.maxMessageBytes,
       logger,
     }),
   ];

@@ -4,7 +4,7 @@
  * the end, and return everything a test compares byte for byte.
  */
 import { expect } from "vitest";
-import type { Message } from "../../src/core/message.js";
+import { canonicalBytes, type Message } from "../../src/core/message.js";
 import type { SlotResult } from "../../src/core/result.js";
 import { silentLogger } from "../../src/core/log.js";
 import { ProcessRuntime } from "../../src/process/runtime.js";
@@ -39,10 +39,12 @@ export function viewAt(store: Store, slot: bigint | undefined): Store {
   };
 }
 
-/** Results encoded for byte comparison. */
+/** Results encoded for byte comparison; a message is its canonical bytes (DESIGN §1.1),
+ * so tags compare as the map they are, whatever order a device wrote them in. */
 export function resultBytes(results: SlotResult[]): string {
-  return JSON.stringify(results, (_, v: unknown) =>
-    typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v,
+  return JSON.stringify(
+    results.map((r) => ({ ...r, output: r.output === undefined ? undefined : canonicalBytes(r.output).toString("base64") })),
+    (_, v: unknown) => (typeof v === "bigint" ? `${v}n` : v),
   );
 }
 

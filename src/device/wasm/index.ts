@@ -32,6 +32,9 @@ export interface WasmDeviceOptions {
   /** Rollback tuning: a checkpoint image is taken at least every this many successful slots
    * (default 4096), bounding the replay a failed slot costs. Mostly for tests. */
   maxReplaySteps?: number;
+  /** An output longer than this (in bytes, as the module returned it) fails its slot;
+   * default 4 MiB, gRPC's usual message limit. */
+  maxOutputBytes?: number;
   logger?: WasmLogger;
 }
 
@@ -46,13 +49,19 @@ export interface WasmDevice extends Device {
 /** Creates the wasm@1.0 device. Threads start on first use; `close()` stops them all. */
 export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
   const threads = opts.threads ?? availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`wasm threads must be a positive integer, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(`wasm threads must be a positive integer, got ${threads}`);
+  }
   if (!(opts.slotTimeLimitMs > 0)) throw new RangeError(`slotTimeLimitMs must be positive, got ${opts.slotTimeLimitMs}`);
   if (!(opts.maxMemoryMib > 0)) throw new RangeError(`maxMemoryMib must be positive, got ${opts.maxMemoryMib}`);
   const slotTimeLimitMs = Math.min(opts.slotTimeLimitMs, 2 ** 31 - 1);
   const maxPages = maxPagesFor(opts.maxMemoryMib);
   const maxReplaySteps = opts.maxReplaySteps ?? 4096;
-  if (!Number.isInteger(maxReplaySteps) || maxReplaySteps < 1) throw new RangeError(`maxReplaySteps must be a positive integer, got ${maxReplaySteps}`);
+  if (!Number.isInteger(maxReplaySteps) || maxReplaySteps < 1) {
+    throw new RangeError(`maxReplaySteps must be a positive integer, got ${maxReplaySteps}`);
+  }
+  const maxOutputBytes = opts.maxOutputBytes ?? 4 * 1024 * 1024;
+  if (!(maxOutputBytes >= 0)) throw new RangeError(`maxOutputBytes must not be negative, got ${maxOutputBytes}`);
   const pool = new ThreadPool(threads, slotTimeLimitMs, opts.logger);
   const cache = new ModuleCache(MODULE_CACHE_BYTES);
   let nextInstance = 1;
@@ -70,7 +79,10 @@ export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
           return { id, module: prepared.module, layout: prepared.layout };
         } catch (err) {
           if (err instanceof ThreadLostError && err.reason === "time_limit" && err.blamedStep !== undefined) {
-            throw new ProcworkerError("invalid_argument", `invalid wasm module: instantiating it (its start function) ran longer than ${slotTimeLimitMs} ms`);
+            throw new ProcworkerError(
+              "invalid_argument",
+              `invalid wasm module: instantiating it (its start function) ran longer than ${slotTimeLimitMs} ms`,
+            );
           }
           if (err instanceof ProcworkerError && err.code === "invalid_argument") {
             throw new ProcworkerError("invalid_argument", `invalid wasm module: ${err.message}`);
@@ -89,7 +101,8 @@ export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
     },
     async instantiate(ctx: ProcessContext): Promise<DeviceInstance> {
       const prepared = await moduleOf(ctx);
-      return WasmInstance.create(pool, prepared, ctx.processId, nextInstance++, { slotTimeLimitMs, maxReplaySteps }, opts.logger);
+      const limits = { slotTimeLimitMs, maxReplaySteps, maxOutputBytes };
+      return WasmInstance.create(pool, prepared, ctx.processId, nextInstance++, limits, opts.logger);
     },
     close(): Promise<void> {
       return pool.close();

@@ -10,7 +10,7 @@ import { ProcworkerError } from "../../core/errors.js";
 import type { DeviceInstance, Step, StepOutcome } from "../device.js";
 import type { PreparedModule } from "./module-cache.js";
 import type { ThreadPool } from "./pool.js";
-import type { ThreadResponse } from "./protocol.js";
+import type { RunnerLimits, ThreadResponse } from "./protocol.js";
 import { checkImage } from "./state-format.js";
 import { ThreadHandle, ThreadLostError, type WasmLogger } from "./thread-handle.js";
 
@@ -20,11 +20,11 @@ function isBystander(err: unknown): err is ThreadLostError {
 }
 
 /** What an instance needs to know of the device's limits. */
-export interface InstanceLimits {
+export interface InstanceLimits extends RunnerLimits {
   slotTimeLimitMs: number;
-  maxReplaySteps: number;
 }
 
+/** A DeviceInstance whose live state is in a worker thread (see the file comment). */
 export class WasmInstance implements DeviceInstance {
   /** The thread holding the live instance; undefined when it must be rebuilt first. */
   private thread: ThreadHandle | undefined;
@@ -123,8 +123,9 @@ export class WasmInstance implements DeviceInstance {
     } catch (err) {
       this.thread = undefined;
       if (isBystander(err)) return this.runSteps(steps);
-      if (err instanceof ThreadLostError && err.reason === "time_limit" && err.blamedStep !== undefined && err.blamedStep >= 0) {
-        const k = err.blamedStep;
+      const overran = err instanceof ThreadLostError && err.reason === "time_limit" ? err.blamedStep : undefined;
+      if (overran !== undefined && overran >= 0) {
+        const k = overran;
         this.logger?.debug({ processId: this.processId, slot: steps[k]?.slot }, "wasm slot stopped at its time limit");
         const before = await this.runSteps(steps.slice(0, k));
         const failed: StepOutcome = { error: `time limit: the slot ran longer than ${this.limits.slotTimeLimitMs} ms` };
@@ -135,14 +136,17 @@ export class WasmInstance implements DeviceInstance {
     }
   }
 
+  /** Mirrors the thread: successful steps join the log, a checkpoint replaces the steps before it. */
   private record(steps: Step[], ran: Extract<ThreadResponse, { kind: "ran" }>): void {
-    steps.forEach((step, i) => {
-      const outcome = ran.outcomes[i];
-      if (outcome && "output" in outcome) this.log.push(step);
-    });
+    let from = 0;
     if (ran.checkpoint) {
-      this.checkpoint = ran.checkpoint;
+      this.checkpoint = ran.checkpoint.image;
       this.log = [];
+      from = ran.checkpoint.afterStep + 1;
+    }
+    for (let i = from; i < steps.length; i++) {
+      const outcome = ran.outcomes[i];
+      if (outcome && "output" in outcome) this.log.push(steps[i]!);
     }
     this.memoryBytes = ran.memoryBytes;
   }
@@ -162,10 +166,10 @@ export class WasmInstance implements DeviceInstance {
           layout: this.prepared.layout,
           checkpoint: this.checkpoint,
           replay: this.log,
-          maxReplaySteps: this.limits.maxReplaySteps,
+          limits: { maxReplaySteps: this.limits.maxReplaySteps, maxOutputBytes: this.limits.maxOutputBytes },
         });
         if (created.checkpoint) {
-          this.checkpoint = created.checkpoint;
+          this.checkpoint = created.checkpoint.image;
           this.log = [];
         }
         this.memoryBytes = created.memoryBytes;

@@ -13,6 +13,7 @@ export interface PreparedModule {
   layout: ModuleLayout;
 }
 
+/** Prepared modules by id, bounded by bytes (see the file comment). */
 export class ModuleCache {
   private readonly entries = new Map<string, { bytes: number; prepared: Promise<PreparedModule> }>();
   private totalBytes = 0;

@@ -11,6 +11,7 @@ import { ThreadHandle, type WasmLogger } from "./thread-handle.js";
 /** The compiler thread is stopped after this long without work, to free binaryen's memory. */
 const COMPILER_IDLE_MS = 30_000;
 
+/** The device's threads (see the file comment). */
 export class ThreadPool {
   private readonly threads: (ThreadHandle | undefined)[];
   private compilerThread: ThreadHandle | undefined;
@@ -57,7 +58,8 @@ export class ThreadPool {
     if (this.compilerIdle !== undefined) clearTimeout(this.compilerIdle);
     this.compilerIdle = undefined;
     if (!this.compilerThread || this.compilerThread.state !== "running") {
-      this.compilerThread = new ThreadHandle(`compiler.${++this.generation}`, this.slotTimeLimitMs, this.logger, ["binaryen"]);
+      const name = `compiler.${++this.generation}`;
+      this.compilerThread = new ThreadHandle(name, this.slotTimeLimitMs, this.logger, ["binaryen"]);
     }
     this.compilerUsers++;
     try {

@@ -47,8 +47,8 @@ export async function prepareModule(
   const F = binaryen.Features;
   const features =
     F.MutableGlobals | F.NontrappingFPToInt | F.SIMD128 | F.BulkMemory | F.BulkMemoryOpt | F.SignExt |
-    F.Multivalue | F.ReferenceTypes | F.TailCall | F.ExtendedConst | F.CallIndirectOverlong;
-  let mod: ReturnType<Binaryen["readBinary"]>;
+    F.Multivalue | F.ReferenceTypes | F.TailCall | F.CallIndirectOverlong;
+  let mod: BinaryenModule;
   try {
     mod = (binaryen.readBinary as (data: Uint8Array, features?: number) => typeof mod)(bytes, features);
   } catch (err) {
@@ -85,15 +85,21 @@ function checkImportsAndExports(module: WebAssembly.Module): void {
   }
   const exports = new Map(WebAssembly.Module.exports(module).map((e) => [e.name, e.kind]));
   for (const name of exports.keys()) {
-    if (name.startsWith(RESERVED_PREFIX)) throw new InvalidModuleError(`export ${name}: names starting with ${RESERVED_PREFIX} are reserved`);
+    if (name.startsWith(RESERVED_PREFIX)) {
+      throw new InvalidModuleError(`export ${name}: names starting with ${RESERVED_PREFIX} are reserved`);
+    }
   }
-  if (exports.get("memory") !== "memory") throw new InvalidModuleError("module does not export its memory as \"memory\"");
+  if (exports.get("memory") !== "memory") {
+    throw new InvalidModuleError('module does not export its memory as "memory"');
+  }
   for (const name of ["pw_alloc", "pw_handle"]) {
     if (!exports.has(name)) throw new InvalidModuleError(`module does not export ${name}`);
   }
   for (const name of ["pw_alloc", "pw_handle", "pw_init"]) {
     const kind = exports.get(name);
-    if (kind !== undefined && kind !== "function") throw new InvalidModuleError(`export ${name} is a ${kind}, not a function`);
+    if (kind !== undefined && kind !== "function") {
+      throw new InvalidModuleError(`export ${name} is a ${kind}, not a function`);
+    }
   }
 }
 
@@ -103,10 +109,16 @@ const SIGNATURES: Record<string, { params: string[]; results: string[] }> = {
   pw_init: { params: ["i32", "i32"], results: ["i64"] },
 };
 
-function rewrite(binaryen: Binaryen, mod: ReturnType<Binaryen["readBinary"]>, bytes: Uint8Array, maxPages: number): ModuleLayout {
+type BinaryenModule = ReturnType<Binaryen["readBinary"]>;
+
+function rewrite(binaryen: Binaryen, mod: BinaryenModule, bytes: Uint8Array, maxPages: number): ModuleLayout {
   const typeName = (type: number): string => {
     const names: [number, string][] = [
-      [binaryen.i32, "i32"], [binaryen.i64, "i64"], [binaryen.f32, "f32"], [binaryen.f64, "f64"], [binaryen.v128, "v128"],
+      [binaryen.i32, "i32"],
+      [binaryen.i64, "i64"],
+      [binaryen.f32, "f32"],
+      [binaryen.f64, "f64"],
+      [binaryen.v128, "v128"],
     ];
     return names.find(([t]) => t === type)?.[1] ?? "a reference";
   };
@@ -126,7 +138,9 @@ function rewrite(binaryen: Binaryen, mod: ReturnType<Binaryen["readBinary"]>, by
     const want = SIGNATURES[info.name];
     if (want && info.kind === binaryen.ExternalFunction) {
       const got = signature(mod.getFunction(info.value));
-      if (show(got) !== show(want)) throw new InvalidModuleError(`export ${info.name} has type ${show(got)}; want ${show(want)}`);
+      if (show(got) !== show(want)) {
+        throw new InvalidModuleError(`export ${info.name} has type ${show(got)}; want ${show(want)}`);
+      }
     }
   }
   for (let i = 0; i < mod.getNumFunctions(); i++) {
@@ -135,7 +149,9 @@ function rewrite(binaryen: Binaryen, mod: ReturnType<Binaryen["readBinary"]>, by
     if (info.module === ABORT_IMPORT.module && info.base === ABORT_IMPORT.name) {
       const got = signature(fn);
       const want = { params: ["i32", "i32", "i32", "i32"], results: [] };
-      if (show(got) !== show(want)) throw new InvalidModuleError(`import env.abort has type ${show(got)}; want ${show(want)}`);
+      if (show(got) !== show(want)) {
+        throw new InvalidModuleError(`import env.abort has type ${show(got)}; want ${show(want)}`);
+      }
     }
   }
 

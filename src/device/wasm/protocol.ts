@@ -25,6 +25,14 @@ export interface ModuleLayout {
   maxPages: number;
 }
 
+/** Per-instance limits the thread applies. */
+export interface RunnerLimits {
+  /** Take a checkpoint at least every this many successful steps. */
+  maxReplaySteps: number;
+  /** An output longer than this fails its slot. */
+  maxOutputBytes: number;
+}
+
 /** Requests the main thread sends; `id` is unique per thread. */
 export type ThreadRequest =
   /** Validate, rewrite, compile and probe-instantiate module bytes (the compiler thread). */
@@ -40,8 +48,7 @@ export type ThreadRequest =
       layout: ModuleLayout;
       checkpoint: SharedArrayBuffer | null;
       replay: Step[];
-      /** Take a checkpoint at least every this many successful steps. */
-      maxReplaySteps: number;
+      limits: RunnerLimits;
     }
   /** Run a batch of steps in order. */
   | { kind: "run"; id: number; instance: number; steps: Step[] }
@@ -55,12 +62,18 @@ export type ThreadRequest =
 /** Distributes `Omit` over the union, so a request can be written without its id. */
 export type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 
-/** Answers from the thread. `checkpoint` is a new rollback image taken at the end of the
- * request (the host then forgets the steps before it), or null when none was taken. */
+/** A rollback image the thread took, and after which step of the request (the host then
+ * forgets the steps up to it). For `created`, the image is taken after the whole replay. */
+export interface Checkpoint {
+  image: SharedArrayBuffer;
+  afterStep: number;
+}
+
+/** Answers from the thread; `checkpoint` is null when none was taken. */
 export type ThreadResponse =
   | { kind: "prepared"; id: number; module: WebAssembly.Module; layout: ModuleLayout }
-  | { kind: "created"; id: number; memoryBytes: number; checkpoint: SharedArrayBuffer | null }
-  | { kind: "ran"; id: number; outcomes: StepOutcome[]; memoryBytes: number; checkpoint: SharedArrayBuffer | null }
+  | { kind: "created"; id: number; memoryBytes: number; checkpoint: Checkpoint | null }
+  | { kind: "ran"; id: number; outcomes: StepOutcome[]; memoryBytes: number; checkpoint: Checkpoint | null }
   | { kind: "exported"; id: number; state: Uint8Array }
   | { kind: "closed"; id: number }
   | { kind: "failed"; id: number; code: "invalid_argument" | "internal"; message: string };
@@ -73,11 +86,13 @@ export type ThreadResponse =
  */
 export const PROGRESS_BYTES = 24;
 
+/** The progress word's fields (see PROGRESS_BYTES). */
 export interface ProgressView {
   ints: Int32Array;
   started: Float64Array;
 }
 
+/** Typed views of a progress word. */
 export function progressView(buffer: SharedArrayBuffer): ProgressView {
   return { ints: new Int32Array(buffer, 0, 4), started: new Float64Array(buffer, 16, 1) };
 }

@@ -9,7 +9,7 @@
  */
 import type { Step, StepOutcome } from "../device.js";
 import { decodeOutput, encodeInput } from "./abi.js";
-import type { ModuleLayout, ProgressView } from "./protocol.js";
+import type { Checkpoint, ModuleLayout, ProgressView, RunnerLimits } from "./protocol.js";
 import { sharedClockMs } from "./protocol.js";
 import { PAGE_BYTES, checkImage, imageBytes, imageLayout, writeImageHeader } from "./state-format.js";
 
@@ -75,8 +75,7 @@ export class Runner {
     private readonly processId: string,
     private readonly progress: ProgressMarker,
     private checkpoint: SharedArrayBuffer | null,
-    /** A checkpoint is due after this many successful steps at the latest. */
-    private readonly maxReplaySteps: number,
+    private readonly limits: RunnerLimits,
   ) {}
 
   /** Builds the instance from the checkpoint and replays `steps` (all succeeded before). */
@@ -91,9 +90,17 @@ export class Runner {
     }
   }
 
-  /** Runs steps in order; a failing step is rolled back before the next one runs. */
-  run(steps: Step[], requestId: number): StepOutcome[] {
-    return steps.map((step, index) => this.execute(step, requestId, index));
+  /** Runs steps in order; a failing step is rolled back before the next one runs. Returns
+   * the last checkpoint taken along the way, so a long batch never makes a long replay. */
+  run(steps: Step[], requestId: number): { outcomes: StepOutcome[]; checkpoint: Checkpoint | null } {
+    let checkpoint: Checkpoint | null = null;
+    const outcomes = steps.map((step, index) => {
+      const outcome = this.execute(step, requestId, index);
+      const image = "output" in outcome ? this.maybeCheckpoint() : null;
+      if (image) checkpoint = { image, afterStep: index };
+      return outcome;
+    });
+    return { outcomes, checkpoint };
   }
 
   /** Bytes of linear memory now. */
@@ -101,13 +108,13 @@ export class Runner {
     return this.exports.memory.buffer.byteLength;
   }
 
-  /** A new checkpoint when replay since the last one got too costly, else null. */
+  /** A new checkpoint when replaying the steps since the last one got too costly, else null. */
   maybeCheckpoint(): SharedArrayBuffer | null {
     if (this.log.length === 0) return null;
     const copyMs = this.memoryBytes() / this.bytesPerMs;
     const due =
       this.logMs >= Math.max(REPLAY_BUDGET * copyMs, MIN_REPLAY_MS) ||
-      this.log.length >= this.maxReplaySteps ||
+      this.log.length >= this.limits.maxReplaySteps ||
       this.logBytes >= MAX_LOG_BYTES;
     if (!due) return null;
     const started = performance.now();
@@ -153,7 +160,8 @@ export class Runner {
       const ptr = e.pw_alloc(input.byteLength) >>> 0;
       const memory = this.memory();
       if (ptr + input.byteLength > memory.byteLength) {
-        return { error: `pw_alloc returned ${ptr}, which has no room for ${input.byteLength} bytes in memory of ${memory.byteLength}` };
+        const room = `no room for ${input.byteLength} bytes in memory of ${memory.byteLength}`;
+        return { error: `invalid input buffer: pw_alloc returned ${ptr}, which has ${room}` };
       }
       memory.set(input, ptr);
       const entry = init ? e.pw_init : e.pw_handle;
@@ -168,8 +176,12 @@ export class Runner {
     const memory = this.memory();
     if (outPtr + outLen > memory.byteLength) {
       return {
-        error: `invalid output from the module: ${outLen} bytes at ${outPtr} are outside memory of ${memory.byteLength} bytes`,
+        error: `invalid output from the module: ${outLen} bytes at ${outPtr} are outside memory (${memory.byteLength} bytes)`,
       };
+    }
+    if (outLen > this.limits.maxOutputBytes) {
+      const limit = this.limits.maxOutputBytes;
+      return { error: `invalid output from the module: ${outLen} bytes is over the limit of ${limit}` };
     }
     return decodeOutput(memory.subarray(outPtr, outPtr + outLen));
   }
@@ -202,7 +214,7 @@ export class Runner {
     const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
     this.layout.globals.forEach((global, i) => {
       const at = globalsAt + 8 * i;
-      if (global.type === "i32") void 0;
+      if (global.type === "i32") this.global(global.export).value = view.getInt32(at, true);
       else if (global.type === "i64") this.global(global.export).value = view.getBigInt64(at, true);
       else if (global.type === "f32") this.accessor(`${global.export}_set`)(view.getInt32(at, true));
       else this.accessor(`${global.export}_set`)(view.getBigInt64(at, true));

@@ -16,6 +16,7 @@
  */
 import type { GlobalType, ModuleLayout } from "./protocol.js";
 
+/** Bytes in a WebAssembly memory page. */
 export const PAGE_BYTES = 65536;
 const MAGIC = 0x31535750; // "PWS1" read as a little-endian u32
 const VERSION = 1;

@@ -79,6 +79,7 @@ function startWorker(progress: SharedArrayBuffer, preload: string[]): Worker {
   return new Worker(bootstrap, { eval: true, workerData });
 }
 
+/** One worker thread seen from the host (see the file comment); `state` is its lifecycle. */
 export class ThreadHandle {
   state: ThreadState = "running";
   private readonly worker: Worker;
@@ -135,7 +136,15 @@ export class ThreadHandle {
         reject,
       });
       if (this.pending.size === 1) this.worker.ref();
-      this.worker.postMessage({ ...request, id } as ThreadRequest, transfer);
+      try {
+        this.worker.postMessage({ ...request, id } as ThreadRequest, transfer);
+      } catch (err) {
+        this.pending.delete(id);
+        if (this.pending.size === 0) this.worker.unref();
+        const message = `cannot send ${request.kind} to wasm thread ${this.name}`;
+        reject(new ProcworkerError("internal", message, { cause: err }));
+        return;
+      }
       this.armWatchdog(0);
     });
   }
@@ -172,6 +181,7 @@ export class ThreadHandle {
       this.watchdog = undefined;
       this.checkWatchdog();
     }, Math.min(Math.max(delayMs, 1), MAX_TIMER_MS));
+    this.watchdog.unref(); // pending requests keep the worker (and so the process) alive
   }
 
   private checkWatchdog(): void {
@@ -187,7 +197,10 @@ export class ThreadHandle {
     const elapsed = sharedClockMs() - startedAt;
     if (elapsed < this.slotTimeLimitMs) return this.armWatchdog(this.slotTimeLimitMs - elapsed + 1);
     this.overran = { requestId, stepIndex };
-    this.logger?.warn({ thread: this.name, elapsedMs: Math.round(elapsed), limitMs: this.slotTimeLimitMs }, "wasm slot exceeded its time limit; terminating its thread");
+    this.logger?.warn(
+      { thread: this.name, elapsedMs: Math.round(elapsed), limitMs: this.slotTimeLimitMs },
+      "wasm slot exceeded its time limit; terminating its thread",
+    );
     this.state = "stopping";
     void this.worker.terminate();
   }
@@ -208,11 +221,16 @@ export class ThreadHandle {
   }
 
   private lossError(reason: ThreadLossReason, code: number, id: number, kind: string): ThreadLostError {
-    const during = `while handling ${kind}`;
-    if (reason === "closed") return new ThreadLostError(reason, `wasm thread ${this.name} was stopped ${during}`);
+    if (reason === "closed") {
+      return new ThreadLostError(reason, `wasm thread ${this.name} was stopped before answering ${kind}`);
+    }
     if (reason === "crashed") {
-      const cause = this.lastError ? `: ${this.lastError.message}` : ` with code ${code}`;
-      return new ThreadLostError(reason, `wasm thread ${this.name} exited unexpectedly ${during}${cause}; the instance was lost and must be restored from its last snapshot`);
+      const cause = this.lastError ? `(${this.lastError.message})` : `(exit code ${code})`;
+      return new ThreadLostError(
+        reason,
+        `wasm thread ${this.name} exited unexpectedly ${cause} before answering ${kind}; ` +
+          "the instance was lost and must be restored from its last snapshot",
+      );
     }
     const blamed = this.overran?.requestId === id;
     return new ThreadLostError(

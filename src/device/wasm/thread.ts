@@ -47,7 +47,7 @@ async function answer(request: ThreadRequest, transfer: ArrayBuffer[]): Promise<
       const { module, layout } = await prepareModule(request.bytes, request.maxPages);
       // Instantiate once, so a start function that traps or runs away is refused at Spawn.
       try {
-        new Runner(module, layout, "", progress, null, 1).restore([], request.id);
+        new Runner(module, layout, "", progress, null, { maxReplaySteps: 1, maxOutputBytes: 0 }).restore([], request.id);
       } catch (err) {
         throw new InvalidModuleError(`instantiating the module failed: ${(err as Error).message}`);
       }
@@ -61,16 +61,18 @@ async function answer(request: ThreadRequest, transfer: ArrayBuffer[]): Promise<
         request.processId,
         progress,
         request.checkpoint,
-        request.maxReplaySteps,
+        request.limits,
       );
       runner.restore(request.replay, request.id);
       runners.set(request.instance, runner);
-      return { kind: "created", id: request.id, memoryBytes: runner.memoryBytes(), checkpoint: runner.maybeCheckpoint() };
+      const image = runner.maybeCheckpoint();
+      const checkpoint = image ? { image, afterStep: request.replay.length - 1 } : null;
+      return { kind: "created", id: request.id, memoryBytes: runner.memoryBytes(), checkpoint };
     }
     case "run": {
       const runner = runnerFor(request.instance);
-      const outcomes = runner.run(request.steps, request.id);
-      return { kind: "ran", id: request.id, outcomes, memoryBytes: runner.memoryBytes(), checkpoint: runner.maybeCheckpoint() };
+      const { outcomes, checkpoint } = runner.run(request.steps, request.id);
+      return { kind: "ran", id: request.id, outcomes, memoryBytes: runner.memoryBytes(), checkpoint };
     }
     case "export": {
       const state = runnerFor(request.instance).exportState();
