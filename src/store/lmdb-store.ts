@@ -174,7 +174,9 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
     putSnapshot: (processId, snapshot) =>
       call(() => {
         const key = slotKey(KeyKind.snapshot, processId, snapshot.slot);
-        const state = new Uint8Array(snapshot.state);
+        // The store takes ownership of the state (see Store.putSnapshot): no copy of what
+        // may be a whole 64 MiB memory.
+        const state = snapshot.state;
         return write(() => {
           db.put(key, state);
         });
@@ -182,7 +184,13 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
     latestSnapshot: (processId, atOrBelow) =>
       call((): Snapshot | undefined => {
         const opts = { ...lastOpts(KeyKind.snapshot, processId, atOrBelow), limit: 1 };
-        for (const { key, value } of db.getRange(opts)) return { slot: slotOfKey(key as Uint8Array), state: new Uint8Array(value) };
+        for (const key of db.getKeys(opts)) {
+          // getBinary returns a fresh copy (getBinaryFast would reuse a buffer): the one copy.
+          const state = db.getBinary(key);
+          if (state !== undefined) {
+            return { slot: slotOfKey(key as Uint8Array), state: new Uint8Array(state.buffer, state.byteOffset, state.byteLength) };
+          }
+        }
         return undefined;
       }),
     deleteSnapshotsBelow: (processId, belowSlot) =>

@@ -61,7 +61,9 @@ export interface Store {
   /** The highest slot with a stored result, or undefined if none. */
   latestResultSlot(processId: string): Promise<bigint | undefined>;
 
-  /** Stores a snapshot durably; overwrites one at the same slot. */
+  /** Stores a snapshot durably; overwrites one at the same slot. The store takes ownership
+   * of `snapshot.state` (a whole memory can be large, so it is not copied): the caller must
+   * not modify it afterwards. */
   putSnapshot(processId: string, snapshot: Snapshot): Promise<void>;
   /** The snapshot with the highest slot ≤ `atOrBelow`, or undefined. */
   latestSnapshot(processId: string, atOrBelow: bigint): Promise<Snapshot | undefined>;

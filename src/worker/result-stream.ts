@@ -46,6 +46,10 @@ export class ResultStream implements AsyncIterable<SlotResult> {
   private failure: Error | undefined;
   private failureListeners: ((error: Error) => void)[] = [];
   private wake: (() => void) | undefined;
+  /** True once the store had nothing at `nextSlot` and no live result has been dropped
+   * since: every later result reaches this stream by `push`, so it need not read the store
+   * again (a broadcast to N subscribers then costs no store reads). */
+  private caughtUp = false;
   private delivered = 0;
   private publishedSinceDelivery = 0;
   private closed = false;
@@ -90,7 +94,10 @@ export class ResultStream implements AsyncIterable<SlotResult> {
       );
       return;
     }
-    if (this.queue.length >= this.opts.buffer) this.queue = [];
+    if (this.queue.length >= this.opts.buffer) {
+      this.queue = [];
+      this.caughtUp = false;
+    }
     this.queue.push(result);
     this.poke();
   }
@@ -121,6 +128,10 @@ export class ResultStream implements AsyncIterable<SlotResult> {
           continue;
         }
         const woken = new Promise<void>((resolve) => (this.wake = resolve));
+        if (this.caughtUp && this.queue.length === 0) {
+          await this.waitFor(woken);
+          continue;
+        }
         const stored = await this.readStored();
         if (stored.length > 0) {
           for (const result of stored) {
@@ -129,6 +140,8 @@ export class ResultStream implements AsyncIterable<SlotResult> {
           }
           continue;
         }
+        // Nothing stored at nextSlot: from now on it can only arrive by push.
+        if (this.queue.length === 0) this.caughtUp = true;
         await this.waitFor(woken);
       }
     } finally {
@@ -136,10 +149,14 @@ export class ResultStream implements AsyncIterable<SlotResult> {
     }
   }
 
+  /** The queued result for nextSlot, if any (one-shot workers may publish out of order);
+   * drops what was already delivered. */
   private takeLive(): SlotResult | undefined {
-    while (this.queue.length > 0 && (this.queue[0] as SlotResult).slot < this.nextSlot) this.queue.shift();
+    if (this.queue.length === 0) return undefined;
     if (this.queue[0]?.slot === this.nextSlot) return this.queue.shift();
-    return undefined;
+    this.queue = this.queue.filter((r) => r.slot >= this.nextSlot);
+    const at = this.queue.findIndex((r) => r.slot === this.nextSlot);
+    return at < 0 ? undefined : this.queue.splice(at, 1)[0];
   }
 
   private async readStored(): Promise<SlotResult[]> {

@@ -133,6 +133,28 @@ describe("subscriptions", () => {
     await t.engine.settled();
   });
 
+  it("delivers a new slot to caught-up subscribers without reading the store once per subscriber", async () => {
+    t = testEngine();
+    const p = await t.spawnCounter();
+    await collect(await t.engine.compute(p, undefined));
+    const controller = new AbortController();
+    const subs = await Promise.all(Array.from({ length: 20 }, async () => (await t.engine.subscribe(p, 0n, controller.signal))[Symbol.asyncIterator]()));
+    for (const sub of subs) expect((await take(sub, 1)).map((r) => r.slot)).toEqual([0n]);
+    const reads = vi.spyOn(t.store, "readResults");
+    const next = subs.map((sub) => take(sub, 1));
+    await t.engine.schedule(p, adds(1));
+    for (const got of await Promise.all(next)) expect(totals(got)).toEqual(["1"]);
+    // Each subscriber read the store once when it found nothing after slot 0 (caught up); none for slot 1.
+    expect(reads.mock.calls.length).toBeLessThanOrEqual(20);
+    reads.mockClear();
+    const again = subs.map((sub) => take(sub, 1));
+    await t.engine.schedule(p, adds(1));
+    for (const got of await Promise.all(again)) expect(totals(got)).toEqual(["2"]);
+    expect(reads).not.toHaveBeenCalled();
+    controller.abort();
+    for (const sub of subs) await expect(sub.next()).rejects.toBeDefined();
+  });
+
   it("replays stored results and then delivers live ones", async () => {
     t = testEngine();
     const p = await t.spawnCounter();
