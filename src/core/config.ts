@@ -62,7 +62,7 @@ export const OPTIONS = {
     kind: "int",
     default: 1024,
     min: 64,
-    doc: "live results buffered per Compute/Subscribe stream (at least 64, twice a worker's batch); a stream whose client takes nothing while twice this many complete ends with RESOURCE_EXHAUSTED",
+    doc: "live results buffered per Compute/Subscribe stream (at least 64, a worker's batch); a stream whose client takes nothing while twice this many complete ends with RESOURCE_EXHAUSTED",
   },
   shutdown_timeout_ms: { kind: "int", default: 10_000, min: 1, doc: "longest graceful shutdown before open calls are cut" },
   log_level: { kind: "level", default: "info", doc: `log level: ${LEVELS.join(", ")}` },

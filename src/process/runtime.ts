@@ -138,26 +138,29 @@ export class ProcessRuntime {
     return { ...base, output: outcome.output };
   }
 
-  /** Writes a snapshot of the current state (if it has none yet) and prunes old ones,
-   * keeping `snapshotKeep`. */
+  /** Writes a snapshot of the current state (if it has none yet) and, in the same write,
+   * deletes the snapshots older than the newest `snapshotKeep`. */
   async snapshot(): Promise<void> {
     const slot = this.computed;
     if (slot === undefined || slot === this.lastSnapshotSlot) return;
     const state = await this.instance.exportState();
-    await this.deps.store.putSnapshot(this.processId, { slot, state });
+    const deleteBelow = await this.oldestKept(slot);
+    await this.deps.store.putSnapshot(this.processId, { slot, state }, deleteBelow === undefined ? {} : { deleteBelow });
     this.lastSnapshotSlot = slot;
-    await this.prune(slot);
     this.deps.logger.debug({ event: "snapshot", processId: this.processId, slot: slot.toString() }, "snapshot written");
   }
 
-  private async prune(newest: bigint): Promise<void> {
+  /** The slot of the oldest snapshot to keep once one at `newest` exists, or undefined when
+   * fewer than `snapshotKeep` exist (nothing to delete). */
+  private async oldestKept(newest: bigint): Promise<bigint | undefined> {
     let keepFrom = newest;
-    for (let kept = 1; kept < this.deps.snapshotKeep && keepFrom > 0n; kept++) {
-      const older = await this.deps.store.latestSnapshot(this.processId, keepFrom - 1n);
-      if (older === undefined) return;
-      keepFrom = older.slot;
+    for (let kept = 1; kept < this.deps.snapshotKeep; kept++) {
+      if (keepFrom === 0n) return undefined;
+      const older = await this.deps.store.latestSnapshotSlot(this.processId, keepFrom - 1n);
+      if (older === undefined) return undefined;
+      keepFrom = older;
     }
-    await this.deps.store.deleteSnapshotsBelow(this.processId, keepFrom);
+    return keepFrom === 0n ? undefined : keepFrom;
   }
 
   /** The whole state, as the device exports it (for determinism checks and snapshots). */

@@ -91,6 +91,13 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
     for (const key of db.getKeys({ ...lastOpts(kind, processId, atOrBelow), limit: 1 })) return slotOfKey(key as Uint8Array);
     return undefined;
   };
+  /** Inside a write transaction: removes the snapshots of a process below a slot. */
+  const removeSnapshotsBelow = (processId: string, belowSlot: bigint): void => {
+    const opts = { start: prefixKey(KeyKind.snapshot, processId), end: slotKey(KeyKind.snapshot, processId, belowSlot) };
+    // Collect first: removing under a live cursor is not something to rely on.
+    const keys = Array.from(db.getKeys(opts));
+    for (const key of keys) db.remove(key);
+  };
   const copy = (bytes: Uint8Array | undefined): Uint8Array | undefined =>
     bytes === undefined ? undefined : new Uint8Array(bytes);
   const putModuleInTxn = (key: Buffer, module: StoredModule): void => {
@@ -171,14 +178,17 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
       }),
     latestResultSlot: (processId) => call(() => lastSlot(KeyKind.result, processId, MAX_SLOT)),
 
-    putSnapshot: (processId, snapshot) =>
+    putSnapshot: (processId, snapshot, opts) =>
       call(() => {
         const key = slotKey(KeyKind.snapshot, processId, snapshot.slot);
+        const deleteBelow = opts?.deleteBelow;
+        if (deleteBelow !== undefined) checkSlot(deleteBelow);
         // The store takes ownership of the state (see Store.putSnapshot): no copy of what
         // may be a whole 64 MiB memory.
         const state = snapshot.state;
         return write(() => {
           db.put(key, state);
+          if (deleteBelow !== undefined) removeSnapshotsBelow(processId, deleteBelow);
         });
       }),
     latestSnapshot: (processId, atOrBelow) =>
@@ -193,15 +203,15 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
         }
         return undefined;
       }),
+    latestSnapshotSlot: (processId, atOrBelow) =>
+      call(() => {
+        checkSlot(atOrBelow);
+        return lastSlot(KeyKind.snapshot, processId, atOrBelow);
+      }),
     deleteSnapshotsBelow: (processId, belowSlot) =>
       call(() => {
         checkSlot(belowSlot);
-        const opts = { start: prefixKey(KeyKind.snapshot, processId), end: slotKey(KeyKind.snapshot, processId, belowSlot) };
-        return write(() => {
-          // Collect first: removing under a live cursor is not something to rely on.
-          const keys = Array.from(db.getKeys(opts));
-          for (const key of keys) db.remove(key);
-        });
+        return write(() => removeSnapshotsBelow(processId, belowSlot));
       }),
 
     close: () =>

@@ -125,11 +125,13 @@ export function createMemoryStore(): Store {
         return results.get(processId)?.last();
       }),
 
-    putSnapshot: (processId, snapshot) =>
+    putSnapshot: (processId, snapshot, opts) =>
       call(() => {
         checkId(processId);
         checkSlot(snapshot.slot);
+        if (opts?.deleteBelow !== undefined) checkSlot(opts.deleteBelow);
         slotsOf(snapshots, processId).set(snapshot.slot, snapshot.state.slice());
+        if (opts?.deleteBelow !== undefined) snapshots.get(processId)?.deleteBelow(opts.deleteBelow);
       }),
     latestSnapshot: (processId, atOrBelow) =>
       call((): Snapshot | undefined => {
@@ -138,6 +140,12 @@ export function createMemoryStore(): Store {
         const slot = snapshots.get(processId)?.lastAtOrBelow(atOrBelow);
         const state = slot === undefined ? undefined : snapshots.get(processId)?.get(slot);
         return slot === undefined || state === undefined ? undefined : { slot, state: state.slice() };
+      }),
+    latestSnapshotSlot: (processId, atOrBelow) =>
+      call(() => {
+        checkId(processId);
+        checkSlot(atOrBelow);
+        return snapshots.get(processId)?.lastAtOrBelow(atOrBelow);
       }),
     deleteSnapshotsBelow: (processId, belowSlot) =>
       call(() => {

@@ -63,10 +63,13 @@ export interface Store {
 
   /** Stores a snapshot durably; overwrites one at the same slot. The store takes ownership
    * of `snapshot.state` (a whole memory can be large, so it is not copied): the caller must
-   * not modify it afterwards. */
-  putSnapshot(processId: string, snapshot: Snapshot): Promise<void>;
+   * not modify it afterwards. With `deleteBelow`, snapshots with a lower slot are deleted in
+   * the same atomic write (retention without a second durable write). */
+  putSnapshot(processId: string, snapshot: Snapshot, opts?: { deleteBelow?: bigint }): Promise<void>;
   /** The snapshot with the highest slot ≤ `atOrBelow`, or undefined. */
   latestSnapshot(processId: string, atOrBelow: bigint): Promise<Snapshot | undefined>;
+  /** The slot of that snapshot, without reading its state. */
+  latestSnapshotSlot(processId: string, atOrBelow: bigint): Promise<bigint | undefined>;
   /** Deletes snapshots with slot < `belowSlot` (retention). */
   deleteSnapshotsBelow(processId: string, belowSlot: bigint): Promise<void>;
 

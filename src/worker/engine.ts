@@ -51,8 +51,9 @@ export interface WorkerInfo {
   state: WorkerState;
 }
 
-/** Slots computed per device call unless configured. */
-export const DEFAULT_BATCH_SLOTS = 32;
+/** Slots computed per device call (and per durable result write) unless configured; the
+ * default snapshot interval is a multiple, so a catch-up writes one batch per interval. */
+export const DEFAULT_BATCH_SLOTS = 64;
 
 export class Engine {
   readonly processes: Processes;

@@ -34,6 +34,7 @@ export function viewAt(store: Store, slot: bigint | undefined): Store {
       const found = await store.latestSnapshot(p, at < slot ? at : slot);
       return found?.slot === slot ? found : undefined;
     },
+    latestSnapshotSlot: async () => undefined,
     deleteSnapshotsBelow: async () => undefined,
     close: async () => undefined,
   };

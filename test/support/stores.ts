@@ -41,6 +41,7 @@ export function heldStore(inner: Store): HeldStore {
     readResults: (...a) => inner.readResults(...a),
     latestResultSlot: (...a) => inner.latestResultSlot(...a),
     latestSnapshot: (...a) => inner.latestSnapshot(...a),
+    latestSnapshotSlot: (...a) => inner.latestSnapshotSlot(...a),
     deleteSnapshotsBelow: (...a) => inner.deleteSnapshotsBelow(...a),
     close: () => inner.close(),
     appendSchedule: gated("appendSchedule", (...a: Parameters<Store["appendSchedule"]>) => inner.appendSchedule(...a)),

@@ -260,6 +260,18 @@ export function storeConformance(name: string, open: () => Promise<StoreFixture>
         expect(await store.latestSnapshot("other", MAX)).toEqual({ slot: 1n, state: state(1n) });
       });
 
+      it("latestSnapshotSlot finds the slot without the state, and putSnapshot can prune in the same write", async () => {
+        await store.putSnapshot(pid, { slot: 40n, state: Uint8Array.of(4) });
+        await store.putSnapshot(pid, { slot: 50n, state: Uint8Array.of(5) });
+        expect(await store.latestSnapshotSlot(pid, 49n)).toBe(40n);
+        expect(await store.latestSnapshotSlot(pid, 50n)).toBe(50n);
+        expect(await store.latestSnapshotSlot(pid, 39n)).not.toBe(40n);
+        await store.putSnapshot(pid, { slot: 60n, state: Uint8Array.of(6) }, { deleteBelow: 50n });
+        expect(await store.latestSnapshotSlot(pid, 49n)).toBeUndefined();
+        expect(await store.latestSnapshot(pid, 59n)).toEqual({ slot: 50n, state: Uint8Array.of(5) });
+        expect(await store.latestSnapshot(pid, 60n)).toEqual({ slot: 60n, state: Uint8Array.of(6) });
+      });
+
       it("snapshot states read back are copies (the store owns what it was given)", async () => {
         await store.putSnapshot(pid, { slot: 30n, state: Uint8Array.of(1, 2) });
         const read = await store.latestSnapshot(pid, 30n);

@@ -122,6 +122,17 @@ describe("compute", () => {
     await first.engine.close().catch(() => undefined);
   });
 
+  it("snapshots every snapshot_interval slots and keeps the newest snapshot_keep", async () => {
+    t = testEngine({ snapshotInterval: 2, snapshotKeep: 2 });
+    const p = await t.spawnCounter();
+    await t.engine.schedule(p, adds(...Array.from({ length: 9 }, () => 1)));
+    await collect(await t.engine.compute(p, undefined));
+    const kept = [];
+    for (let slot = 0n; slot <= 9n; slot++) if ((await t.store.latestSnapshotSlot(p, slot)) === slot) kept.push(slot);
+    expect(kept).toEqual([6n, 8n]);
+    expect(new TextDecoder().decode((await t.store.latestSnapshot(p, 9n))?.state)).toBe("8");
+  });
+
   it("is idempotent on spawn and validates device parameters", async () => {
     t = testEngine();
     const a = await t.spawnCounter({ Initial: "7" });
