@@ -1,10 +1,11 @@
-import { status, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { status, type ServiceError } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { messageId } from "../../src/core/message.js";
 import { readAll } from "../../src/service/client.js";
 import { GroupKind } from "../../src/generated/procworker/v1/types.js";
 import type { SlotResult } from "../../src/generated/procworker/v1/types.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { msg, take } from "../support/wire.js";
 
 let s: TestServer | undefined;
 afterEach(async () => {
@@ -12,10 +13,8 @@ afterEach(async () => {
   s = undefined;
 });
 
-const msg = (tags: Record<string, string>, data = "") => ({ tags: new Map(Object.entries(tags)), data: Buffer.from(data) });
 const counter = (tags: Record<string, string> = {}) => msg({ "Execution-Device": "counter@1.0", ...tags });
 const total = (r: { result?: SlotResult | undefined }) => r.result?.output?.tags.get("Total");
-const code = (e: unknown) => (e as ServiceError).code;
 
 async function spawn(tags: Record<string, string> = {}): Promise<string> {
   return (await s!.client.spawn({ process: counter(tags), module: Buffer.alloc(0) })).processId;
@@ -23,19 +22,6 @@ async function spawn(tags: Record<string, string> = {}): Promise<string> {
 async function schedule(processId: string, ...amounts: string[]) {
   return (await s!.client.schedule({ processId, messages: amounts.map((a) => msg({ Amount: a })) })).assignments;
 }
-/** Collects `n` results from a stream, then cancels it and waits for its CANCELLED status. */
-async function take<T>(stream: ClientReadableStream<T>, n: number): Promise<T[]> {
-  const items: T[] = [];
-  return new Promise((resolve, reject) => {
-    stream.on("data", (item: T) => {
-      items.push(item);
-      if (items.length === n) stream.cancel();
-    });
-    stream.on("error", (e: ServiceError) => (e.code === status.CANCELLED && items.length >= n ? resolve(items) : reject(e)));
-    stream.on("end", () => (items.length >= n ? resolve(items) : reject(new Error(`ended after ${items.length}`))));
-  });
-}
-
 describe("Spawn", () => {
   it("returns the id of the spawn message and is idempotent", async () => {
     s = await startTestServer();

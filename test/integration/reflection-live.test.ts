@@ -40,7 +40,7 @@ it("lists the services and drives Spawn, Schedule and Compute from reflected des
       const stream = client["Compute"]!.call(client, { process_id }) as grpc.ClientReadableStream<{
         result: { output: { tags: { key: string; value: string }[] } };
       }>;
-      stream.on("data", (r) => out.push(r.result.output.tags.find((t) => t.key === "Total")?.value ?? "?"));
+      stream.on("data", (r) => out.push(r.result.output.tags.find((t: { key: string; value: string }) => t.key === "Total")?.value ?? "?"));
       stream.on("error", reject);
       stream.on("end", () => resolve(out));
     });

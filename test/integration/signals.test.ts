@@ -7,6 +7,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcworkerClient, readAll } from "../../src/service/client.js";
 import { startChildServer } from "../support/child-server.js";
+import { msg } from "../support/wire.js";
 
 let dataDir: string;
 beforeAll(async () => {
@@ -18,7 +19,6 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-const msg = (tags: Record<string, string>) => ({ tags: new Map(Object.entries(tags)), data: Buffer.alloc(0) });
 
 describe("npm start under Ctrl-C", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -2,13 +2,13 @@
  * The WebAssembly examples end to end over the gRPC API (issue 4): spawn with module bytes,
  * schedule, compute, subscribe, stop, restore — on a real server with LMDB.
  */
-import { status, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sha256Id } from "../../src/core/message.js";
 import { readAll } from "../../src/service/client.js";
-import type { SlotResult } from "../../src/generated/procworker/v1/types.js";
 import { compileCounterAs, compileKvWat } from "../../examples/build.mjs";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { msg, tagsOf, take } from "../support/wire.js";
 
 let kv: Buffer;
 let counterAs: Buffer;
@@ -22,26 +22,13 @@ afterEach(async () => {
   s = undefined;
 });
 
-const msg = (tags: Record<string, string>) => ({ tags: new Map(Object.entries(tags)), data: Buffer.alloc(0) });
-const tagsOf = (r: SlotResult | undefined) => Object.fromEntries(r?.output?.tags ?? []);
 
 async function spawnWasm(module: Buffer, tags: Record<string, string> = {}): Promise<string> {
   return (await s!.client.spawn({ process: msg({ "Execution-Device": "wasm@1.0", ...tags }), module })).processId;
 }
 async function schedule(processId: string, ...messages: Record<string, string>[]) {
-  return (await s!.client.schedule({ processId, messages: messages.map(msg) })).assignments;
+  return (await s!.client.schedule({ processId, messages: messages.map((m) => msg(m)) })).assignments;
 }
-function take<T>(stream: ClientReadableStream<T>, n: number): Promise<T[]> {
-  const items: T[] = [];
-  return new Promise((resolve, reject) => {
-    stream.on("data", (item: T) => {
-      items.push(item);
-      if (items.length === n) stream.cancel();
-    });
-    stream.on("error", (e: ServiceError) => (e.code === status.CANCELLED && items.length >= n ? resolve(items) : reject(e)));
-  });
-}
-
 describe("kv-wat over gRPC", () => {
   it("spawns, schedules, computes, streams to a subscriber, stops and restores", async () => {
     s = await startTestServer();

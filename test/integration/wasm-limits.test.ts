@@ -9,10 +9,10 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createCounterDevice } from "../../src/device/counter.js";
 import { createWasmDevice } from "../../src/device/wasm/index.js";
 import { readAll } from "../../src/service/client.js";
-import type { SlotResult } from "../../src/generated/procworker/v1/types.js";
 import { compileKvWat } from "../../examples/build.mjs";
 import { PROBE_WAT, wat } from "../unit/device/wasm-fixtures.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { msg, tagsOf } from "../support/wire.js";
 
 const MIB = 1024 * 1024;
 let probeModule: Buffer;
@@ -28,8 +28,6 @@ afterEach(async () => {
   s = undefined;
 });
 
-const msg = (tags: Record<string, string>) => ({ tags: new Map(Object.entries(tags)), data: Buffer.alloc(0) });
-const tagsOf = (r: SlotResult | undefined) => Object.fromEntries(r?.output?.tags ?? []);
 const spawn = async (module: Buffer, tags: Record<string, string> = {}) =>
   (await s!.client.spawn({ process: msg({ "Execution-Device": "wasm@1.0", ...tags }), module })).processId;
 

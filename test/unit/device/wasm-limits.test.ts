@@ -25,11 +25,6 @@ function deviceFor(opts: Parameters<typeof createWasmDevice>[0]): () => WasmDevi
   return () => device!;
 }
 
-/** Runs `count` probe steps from `slot` and returns the last N it reported. */
-async function countTo(instance: DeviceInstance, slot: bigint, count: number): Promise<string | undefined> {
-  const outcomes = await instance.run(stepsFrom(slot, Array.from({ length: count }, () => probe("count"))));
-  return tagsOf(outcomes.at(-1)).N;
-}
 
 describe("wasm@1.0 failures roll the state back", () => {
   // maxReplaySteps 2: batches end with a checkpoint, so rollbacks also start from one.
