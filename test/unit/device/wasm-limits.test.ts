@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DeviceInstance, StepOutcome } from "../../../src/device/device.js";
+import type { StepOutcome } from "../../../src/device/device.js";
 import { createWasmDevice, type WasmDevice } from "../../../src/device/wasm/index.js";
 import {
   PROBE_WAT,
