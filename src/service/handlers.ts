@@ -5,7 +5,13 @@
  * the next result, so a slow client never makes the server buffer without bound).
  */
 import { once } from "node:events";
-import type { handleServerStreamingCall, handleUnaryCall, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import {
+  status,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type ServerWritableStream,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { invalidArgument } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import type { SlotResult } from "../core/result.js";
@@ -70,7 +76,7 @@ export function createHandlers({ engine, logger, metrics, inFlight }: HandlerDep
         (error: unknown) => {
           dispose();
           const serviceError = toServiceError(error, logger, method);
-          done(serviceError.code);
+          done(statusName(serviceError.code));
           callback(serviceError);
         },
       );
@@ -101,7 +107,7 @@ export function createHandlers({ engine, logger, metrics, inFlight }: HandlerDep
           dispose();
           metrics.streamClosed();
           const serviceError = toServiceError(error, logger, method);
-          done(serviceError.code);
+          done(statusName(serviceError.code));
           if (!call.cancelled) call.emit("error", serviceError);
         },
       );
@@ -137,6 +143,11 @@ export function createHandlers({ engine, logger, metrics, inFlight }: HandlerDep
     }),
     listWorkers: unary("ListWorkers", async () => ({ workers: engine.listWorkers().map(toWireWorkerInfo) })),
   };
+}
+
+/** The name of a status code for metrics labels ("INVALID_ARGUMENT"). */
+function statusName(code: status | undefined): string {
+  return code === undefined ? "UNKNOWN" : (status[code] ?? String(code));
 }
 
 /** Writes every result to the call, waiting for `drain` whenever the transport is full.

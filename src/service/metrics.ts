@@ -7,8 +7,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export interface Metrics {
   readonly registry: Registry;
-  /** Starts timing an RPC; call the result with its status code name or number. */
-  startCall(method: string): (code: string | number | undefined) => void;
+  /** Starts timing an RPC; call the result with its status code's name ("OK", "NOT_FOUND"). */
+  startCall(method: string): (code: string) => void;
   streamOpened(): void;
   streamClosed(): void;
   scheduled(count: number): void;
@@ -66,7 +66,7 @@ export function createMetrics(defaults = false): Metrics {
       const end = seconds.startTimer({ method });
       return (code) => {
         end();
-        calls.inc({ method, code: String(code ?? "UNKNOWN") });
+        calls.inc({ method, code });
       };
     },
     streamOpened: () => streams.inc(),
