@@ -24,7 +24,9 @@ function missingTools(): string | undefined {
   if (py.status !== 0) return `${PYTHON} cannot import grpc and google.protobuf (apt-get install python3-grpcio)`;
   const has = (cmd: string) => spawnSync("sh", ["-c", `command -v "${cmd}"`], { stdio: "ignore" }).status === 0;
   if (!has("${PROTOC:-protoc}")) return "no protoc on PATH (apt-get install protobuf-compiler)";
-  if (!has("${GRPC_PYTHON_PLUGIN:-grpc_python_plugin}")) return "no grpc_python_plugin on PATH (apt-get install protobuf-compiler-grpc)";
+  if (!has("${GRPC_PYTHON_PLUGIN:-grpc_python_plugin}")) {
+    return "no grpc_python_plugin on PATH (apt-get install protobuf-compiler-grpc)";
+  }
   return undefined;
 }
 const missing = missingTools();
@@ -40,8 +42,9 @@ afterEach(async () => {
 
 type Line = Record<string, unknown> & { event: string };
 
+const title = "generates Python stubs from proto/ and runs examples/python/client.py against a live server";
 it.skipIf(missing !== undefined)(
-  `generates Python stubs from proto/ and runs examples/python/client.py against a live server${missing ? ` (skipped: ${missing})` : ""}`,
+  missing ? `${title} (skipped: ${missing})` : title,
   async () => {
     genDir = await mkdtemp(join(tmpdir(), "procworker-python-gen-"));
     await run("sh", [join(exampleDir, "generate.sh"), genDir], { timeout: 30_000 });
@@ -93,7 +96,9 @@ it.skipIf(missing !== undefined)(
     expect(lines.at(-1)).toEqual({ event: "done" });
 
     // The TypeScript client sees the same process and results.
-    expect((await s.client.spawn({ process: { tags: new Map(Object.entries(spawnTags)), data: Buffer.alloc(0) }, module: Buffer.alloc(0) })).processId).toBe(processId);
+    const spawnMessage = { tags: new Map(Object.entries(spawnTags)), data: Buffer.alloc(0) };
+    const again = await s.client.spawn({ process: spawnMessage, module: Buffer.alloc(0) });
+    expect(again.processId).toBe(processId);
     const stored = (await s.client.await({ processId, slot: 4n }, { timeoutMs: 5_000 })).result;
     expect(Object.fromEntries(stored?.output?.tags ?? [])).toEqual({ Total: "20" });
   },
