@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import { afterEach, expect, it } from "vitest";
 import { message, messageId } from "../../src/core/message.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { msg, tagsOf } from "../support/wire.js";
 
 const PYTHON = "/usr/bin/python3";
 const exampleDir = fileURLToPath(new URL("../../examples/python/", import.meta.url));
@@ -96,11 +97,10 @@ it.skipIf(missing !== undefined)(
     expect(lines.at(-1)).toEqual({ event: "done" });
 
     // The TypeScript client sees the same process and results.
-    const spawnMessage = { tags: new Map(Object.entries(spawnTags)), data: Buffer.alloc(0) };
-    const again = await s.client.spawn({ process: spawnMessage, module: Buffer.alloc(0) });
+    const again = await s.client.spawn({ process: msg(spawnTags), module: Buffer.alloc(0) });
     expect(again.processId).toBe(processId);
-    const stored = (await s.client.await({ processId, slot: 4n }, { timeoutMs: 5_000 })).result;
-    expect(Object.fromEntries(stored?.output?.tags ?? [])).toEqual({ Total: "20" });
+    const stored = await s.client.await({ processId, slot: 4n }, { timeoutMs: 5_000 });
+    expect(tagsOf(stored.result)).toEqual({ Total: "20" });
   },
   60_000,
 );
