@@ -2,7 +2,7 @@
  * Figure 3: computing a backlog. A fresh counter@1.0 process gets BACKLOG scheduled slots
  * (untimed), then one Compute stream computes and streams them all (timed: call to end of
  * stream). Baseline: writing the same number of ~result-sized values to LMDB in durable
- * transactions of 32 (the worker's batch), each awaited before the next.
+ * transactions of the worker's batch (DEFAULT_BATCH_SLOTS), each awaited before the next.
  */
 import { AwaitResponse } from "../../src/generated/procworker/v1/process_worker_service.js";
 import { readAll } from "../../src/service/client.js";
@@ -10,6 +10,7 @@ import { batchedPuts, type RawLmdb } from "../lib/lmdb.js";
 import { scheduleMany, spawnCounter, type BenchServer } from "../lib/procworker.js";
 import { row, type Row } from "../lib/report.js";
 import { median, now, rounds, settle } from "../lib/stats.js";
+import { DEFAULT_BATCH_SLOTS } from "../../src/worker/engine.js";
 
 export const BACKLOG = 20_000;
 const WARMUP_BACKLOG = 2_000;
@@ -31,7 +32,7 @@ export async function computeBacklog({ pw, lmdb }: { pw: BenchServer; lmdb: RawL
     await pw.client.stop({ processId, skipSnapshot: false });
     await settle(50);
     const t1 = now();
-    await batchedPuts(lmdb, n + 1, 32, Buffer.alloc(resultBytes, 5));
+    await batchedPuts(lmdb, n + 1, DEFAULT_BATCH_SLOTS, Buffer.alloc(resultBytes, 5));
     const lmdbMs = now() - t1;
     await settle(50);
     return { pwRate: (n + 1) / (pwMs / 1000), lmdbRate: (n + 1) / (lmdbMs / 1000), pwMs, lmdbMs };
@@ -43,7 +44,7 @@ export async function computeBacklog({ pw, lmdb }: { pw: BenchServer; lmdb: RawL
       unit: "/s",
       procworker: median(results.map((r) => r.pwRate)),
       baseline: median(results.map((r) => r.lmdbRate)),
-      baselineIs: `LMDB ${resultBytes} B puts, durable txns of 32`,
+      baselineIs: `LMDB ${resultBytes} B puts, durable txns of ${DEFAULT_BATCH_SLOTS}`,
       detail: { backlog: BACKLOG, rounds: results.length, resultBytes, perRound: results },
     }),
   ];
