@@ -41,13 +41,19 @@ export interface WorkerOptions {
   maxIdleMs: number;
   /** false: a one-shot worker (process_workers off) that ends once its mailbox is empty. */
   persistent: boolean;
-  /** Slots per device call. */
+  /** Most slots per device call (the batch adapts below it, see BATCH_TARGET_MS). */
   batchSlots: number;
   /** Called after each stored result; returns how many waiters were notified. */
   notifyCompute: (result: SlotResult) => number;
   /** Called after each batch (the registry checks the memory cap). */
   onProgress: (worker: Worker) => void;
 }
+
+/** A batch is sized so that one device call takes about this long: long enough to amortise
+ * the call and the durable write, short enough that Stop (which waits for the batch in
+ * progress) and the first waiter's notification are not held back by slow slots. */
+export const BATCH_TARGET_MS = 50;
+const FIRST_BATCH = 1;
 
 export class Worker {
   readonly group: string;
@@ -60,6 +66,7 @@ export class Worker {
   private busy = false;
   private lastActive = Date.now();
   private computedSlots = 0;
+  private batch = FIRST_BATCH;
   /** Resolves with how the loop ended; never rejects. */
   readonly done: Promise<WorkerExit>;
 
@@ -158,9 +165,12 @@ export class Worker {
 
   private async computeTo(runtime: ProcessRuntime, target: bigint): Promise<void> {
     this.busy = true;
+    this.batch = FIRST_BATCH; // every request starts with one slot, then ramps up while slots are fast
     try {
       while (runtime.nextSlot <= target && !this.stopping) {
-        const results = await runtime.computeBatch(target, this.opts.batchSlots);
+        const started = Date.now();
+        const results = await runtime.computeBatch(target, Math.min(this.batch, this.opts.batchSlots));
+        this.adaptBatch(results.length, Date.now() - started);
         this.computedSlots += results.length;
         for (const result of results) this.opts.notifyCompute(result);
         this.opts.onProgress(this);
@@ -169,6 +179,13 @@ export class Worker {
       this.busy = false;
       this.lastActive = Date.now();
     }
+  }
+
+  /** Doubles the batch while batches are fast; shrinks it to fit BATCH_TARGET_MS when slow. */
+  private adaptBatch(slots: number, elapsedMs: number): void {
+    if (slots < this.batch) return; // cut short by the target or a snapshot boundary: no signal
+    if (elapsedMs > BATCH_TARGET_MS) this.batch = Math.max(1, Math.floor((slots * BATCH_TARGET_MS) / elapsedMs));
+    else this.batch = Math.min(this.batch * 2, this.opts.batchSlots);
   }
 
   /** Idle (or evicted): snapshot, then leave; requests that came meanwhile go to a successor. */

@@ -68,6 +68,18 @@ describe("worker lifecycle", () => {
     expect(totals(await collect(await t.engine.compute(p, undefined)))).toEqual(["4"]);
   });
 
+  it("stops after the slot in progress even in a backlog of slow slots (batches adapt to slot time)", async () => {
+    t = testEngine();
+    const p = await t.spawnCounter();
+    await collect(await t.engine.compute(p, undefined));
+    await t.engine.schedule(p, adds(...Array.from({ length: 6 }, () => ({ "Delay-Ms": "60" }))));
+    const streamed = collect(await t.engine.compute(p, undefined)).catch((e: { code: string }) => e.code);
+    await t.probe.started();
+    expect(await t.engine.stop(p)).toEqual({ stopped: true, atSlot: 1n });
+    expect(await streamed).toBe("aborted");
+    expect(t.probe.steps.map((s) => s.slot)).toEqual([0n, 1n]);
+  });
+
   it("evicts the least recently used idle worker, after a snapshot, when the memory cap is hit", async () => {
     t = testEngine({ maxWorkerBytes: 100, snapshotInterval: 1000 });
     const a = await t.spawnCounter({ Initial: "1" });
