@@ -8,6 +8,7 @@ import type { Message } from "../core/message.js";
 import type { Device } from "../device/device.js";
 import type { DeviceRegistry } from "../device/registry.js";
 import type { Store } from "../store/store.js";
+import { Lru } from "../core/lru.js";
 
 /** The tag that names a process's device. */
 export const DEVICE_TAG = "Execution-Device";
@@ -21,11 +22,17 @@ export interface ProcessDefinition {
   module?: Uint8Array;
 }
 
+/** Definitions cached (least recently used beyond this are dropped and reloaded on demand). */
+const MAX_DEFINITIONS = 10_000;
+/** Module bytes cached, in total (a module's weight is its size). */
+const MAX_MODULE_BYTES = 256 * 1024 * 1024;
+
 /** Caches definitions by process id (unknown processes are not cached) and module bytes by
- * module id, so processes that share a module share one copy of its bytes. */
+ * module id, so processes that share a module share one copy of its bytes. Both caches are
+ * bounded, so memory does not grow with the number of processes a server has seen. */
 export class DefinitionCache {
-  private readonly byId = new Map<string, Promise<ProcessDefinition>>();
-  private readonly modules = new Map<string, Promise<Uint8Array | undefined>>();
+  private readonly byId = new Lru<string, Promise<ProcessDefinition>>(MAX_DEFINITIONS);
+  private readonly modules = new Lru<string, Uint8Array>(MAX_MODULE_BYTES);
 
   constructor(
     private readonly store: Store,
@@ -53,16 +60,11 @@ export class DefinitionCache {
     }
     if (!device.needsModule) return { processId, spawn, device };
     const moduleId = spawn.tags[MODULE_TAG] ?? "";
-    let loading = this.modules.get(moduleId);
-    if (loading === undefined) {
-      loading = this.store.getModule(moduleId);
-      this.modules.set(moduleId, loading);
-      void loading.then(
-        (bytes) => bytes === undefined && this.modules.delete(moduleId),
-        () => this.modules.delete(moduleId),
-      );
+    let module = this.modules.get(moduleId);
+    if (module === undefined) {
+      module = await this.store.getModule(moduleId);
+      if (module !== undefined) this.modules.set(moduleId, module, module.byteLength);
     }
-    const module = await loading;
     if (module === undefined) throw new ProcworkerError("internal", `module ${moduleId} of process ${processId} is missing`);
     return { processId, spawn, device, module };
   }
