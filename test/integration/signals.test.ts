@@ -26,6 +26,9 @@ describe("npm start under Ctrl-C", () => {
       const server = await startChildServer("npm", ["start", "--silent"], { PROCWORKER_DATA_DIR: join(dataDir, signal) });
       const client = new ProcworkerClient(`127.0.0.1:${server.port}`);
       expect((await client.listWorkers()).workers).toEqual([]);
+      // The effective configuration is logged at start, from flags, environment and defaults.
+      const config = server.stdout.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { event?: string; config?: Record<string, unknown> }).find((e) => e.event === "config");
+      expect(config?.config).toMatchObject({ dataDir: join(dataDir, signal), port: 0, processWorkers: true, processWorkerMaxIdle: 300_000 });
       client.close();
       expect(await server.signalGroup(signal)).toBe(0);
       expect(server.stderr.join("\n")).not.toMatch(/npm (error|ERR)/);
