@@ -15,6 +15,7 @@ import { subscribeBroadcast } from "./figures/broadcast.js";
 import { computeBacklog } from "./figures/compute.js";
 import { awaitLatency, scheduleThroughput, warmNextSlot } from "./figures/unary.js";
 import { wasmBacklog, wasmSnapshot } from "./figures/wasm.js";
+import { warmWasmNextSlot } from "./figures/warm-wasm.js";
 import { startEchoServer } from "./lib/echo.js";
 import { durablePut, openRawLmdb } from "./lib/lmdb.js";
 import { startBenchServer } from "./lib/procworker.js";
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
     await figure(2, "Schedule throughput", () => scheduleThroughput(ctx));
     await figure(3, "Compute backlog", () => computeBacklog(ctx));
     await figure(4, "Warm next slot", () => warmNextSlot(ctx));
+    await withTimeout(figure(4, "Warm next slot, wasm", () => warmWasmNextSlot(ctx), "4d"), 90_000, "figure 4d", notes);
     await figure(5, "Subscribe broadcast", () => subscribeBroadcast(ctx));
     if (wanted(6)) {
       // last: the wasm device may still be unfinished; a failure here only skips these rows
