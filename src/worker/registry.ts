@@ -26,6 +26,7 @@ export class WorkerRegistry {
   private readonly workers = new Map<string, Worker>();
   /** Requests for a group whose worker is stopping: they start its successor. */
   private readonly successors = new Map<string, { processId: string; group: Group; requests: ComputeRequest[] }>();
+  private stopping = false;
 
   constructor(private readonly opts: RegistryOptions) {}
 
@@ -44,8 +45,10 @@ export class WorkerRegistry {
     return this.list().filter((w) => w.processId === processId);
   }
 
-  /** Routes a request to its group's worker, starting one if none is live. */
+  /** Routes a request to its group's worker, starting one if none is live. Ignored once
+   * `stopAll` has begun (shutdown starts no worker). */
   dispatch(group: Group, processId: string, request: ComputeRequest): void {
+    if (this.stopping) return;
     const current = this.workers.get(group.name);
     if (current === undefined) {
       this.start(group, processId).submit(request);
@@ -67,6 +70,7 @@ export class WorkerRegistry {
 
   /** Stops every live worker (shutdown); resolves once all have ended. */
   async stopAll(snapshot: boolean): Promise<void> {
+    this.stopping = true;
     this.successors.clear();
     await Promise.all(this.list().map((w) => w.stop(snapshot)));
   }

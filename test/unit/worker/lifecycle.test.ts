@@ -194,3 +194,29 @@ describe("subscriptions", () => {
     await expect(fast.next()).rejects.toBeDefined();
   });
 });
+
+describe("shutdown", () => {
+  it("starts no worker for requests left by a worker that retires during shutdown", async () => {
+    vi.useFakeTimers();
+    const store = heldStore(createMemoryStore());
+    t = testEngine({ processWorkerMaxIdle: 1_000, snapshotInterval: 1000 }, { store });
+    const p = await t.spawnCounter();
+    await t.engine.schedule(p, adds(1));
+    await collect(await t.engine.compute(p, undefined));
+    store.hold("putSnapshot");
+    const snapshotting = store.waiting("putSnapshot");
+    await vi.advanceTimersByTimeAsync(1_000);
+    await snapshotting; // retiring, its snapshot held
+    await t.engine.schedule(p, adds(1));
+    // A Compute now queues its request in the retiring worker's mailbox (a leftover).
+    const computing = t.engine.compute(p, undefined).then(collect).catch((e: { code: string }) => e.code);
+    await vi.waitUntil(() => t.engine.listWorkers()[0]?.mailbox === 1);
+    const closing = t.engine.close();
+    store.release("putSnapshot");
+    await closing;
+    expect(await computing).toBe("unavailable");
+    expect(t.engine.listWorkers()).toEqual([]);
+    expect(t.probe.instances).toBe(1);
+    expect(t.probe.closed).toBe(1);
+  });
+});
