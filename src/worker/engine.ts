@@ -14,6 +14,7 @@ import type { DeviceRegistry } from "../device/registry.js";
 import { Processes } from "../process/processes.js";
 import type { ScheduleEntry, Store } from "../store/store.js";
 import { group as groupOf, type Group } from "./group.js";
+import { Changes } from "./changes.js";
 import { ProcessHub } from "./process-hub.js";
 import { WorkerRegistry } from "./registry.js";
 import type { Worker, WorkerExit, WorkerState } from "./worker.js";
@@ -57,6 +58,8 @@ export const DEFAULT_BATCH_SLOTS = 64;
 
 export class Engine {
   readonly processes: Processes;
+  /** Notified when callers attach or leave and when workers start, end or get work. */
+  readonly changes = new Changes();
   private readonly registry: WorkerRegistry;
   private readonly hubs = new Map<string, ProcessHub>();
   private draining = false;
@@ -80,6 +83,7 @@ export class Engine {
       maxWorkerBytes: config.maxWorkerBytes,
       notifyCompute: (worker, result) => this.hubs.get(worker.processId)?.notifyCompute(worker.group, result) ?? 0,
       onExit: (worker, exit) => this.workerEnded(worker, exit),
+      onChange: () => this.changes.notify(),
     });
   }
 
@@ -258,9 +262,16 @@ export class Engine {
   private hubFor(processId: string): ProcessHub {
     let hub = this.hubs.get(processId);
     if (hub === undefined) {
-      hub = new ProcessHub(processId, this.processes, this.opts.logger, (empty) => {
-        if (this.hubs.get(processId) === empty) this.hubs.delete(processId);
-      });
+      hub = new ProcessHub(
+        processId,
+        this.processes,
+        this.opts.logger,
+        (empty) => {
+          if (this.hubs.get(processId) === empty) this.hubs.delete(processId);
+          this.changes.notify();
+        },
+        () => this.changes.notify(),
+      );
       this.hubs.set(processId, hub);
     }
     return hub;

@@ -35,6 +35,7 @@ export class ProcessHub {
     private readonly source: ResultSource,
     private readonly logger: Logger,
     private readonly onEmpty: (hub: ProcessHub) => void,
+    private readonly onChange: () => void = () => undefined,
   ) {}
 
   /** Waiters now attached. */
@@ -69,7 +70,7 @@ export class ProcessHub {
     let waiter!: Waiter;
     const result = new Promise<SlotResult>((resolve, reject) => {
       const done = (): void => {
-        this.waiters.delete(waiter);
+        if (this.waiters.delete(waiter)) this.onChange();
         signal.removeEventListener("abort", onAbort);
         this.checkEmpty();
       };
@@ -90,6 +91,7 @@ export class ProcessHub {
       };
       if (signal.aborted) return onAbort();
       this.waiters.add(waiter);
+      this.onChange();
       signal.addEventListener("abort", onAbort, { once: true });
       this.logger.debug({ event: "awaiting_compute", group: this.processId, slot: slot?.toString() }, "awaiting_compute");
     });
@@ -103,10 +105,12 @@ export class ProcessHub {
       processId: this.processId,
       onClose: (s) => {
         this.streams.delete(s);
+        this.onChange();
         this.checkEmpty();
       },
     });
     this.streams.add(stream);
+    this.onChange();
     return stream;
   }
 

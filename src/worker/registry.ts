@@ -20,6 +20,8 @@ export interface RegistryOptions {
   notifyCompute: (worker: Worker, result: SlotResult) => number;
   /** Called once a worker's loop has ended and it has left the registry. */
   onExit: (worker: Worker, exit: WorkerExit) => void;
+  /** Called when a worker starts, ends or is given a request. */
+  onChange?: () => void;
 }
 
 export class WorkerRegistry {
@@ -52,8 +54,10 @@ export class WorkerRegistry {
     const current = this.workers.get(group.name);
     if (current === undefined) {
       this.start(group, processId).submit(request);
+      this.opts.onChange?.();
     } else if (current.accepting) {
       current.submit(request);
+      this.opts.onChange?.();
     } else {
       const waiting = this.successors.get(group.name) ?? { processId, group, requests: [] };
       waiting.requests.push(request);
@@ -108,6 +112,7 @@ export class WorkerRegistry {
   private ended(group: Group, worker: Worker, exit: WorkerExit): void {
     if (this.workers.get(group.name) === worker) this.workers.delete(group.name);
     this.opts.onExit(worker, exit);
+    this.opts.onChange?.();
     const leftovers = exit.kind === "retired" ? exit.leftovers : [];
     const waiting = this.successors.get(group.name);
     this.successors.delete(group.name);

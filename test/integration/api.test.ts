@@ -6,6 +6,7 @@ import { GroupKind } from "../../src/generated/procworker/v1/types.js";
 import type { SlotResult } from "../../src/generated/procworker/v1/types.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { msg, take } from "../support/wire.js";
+import { until } from "../support/until.js";
 
 let s: TestServer | undefined;
 afterEach(async () => {
@@ -130,7 +131,7 @@ describe("Await", () => {
     const p = await spawn();
     expect((await s.client.await({ processId: p, slot: 0n })).result?.slot).toBe(0n);
     const waiting = s.client.await({ processId: p, slot: 1n });
-    await expect.poll(() => s!.server.engine.attached().waiters).toBe(1);
+    await until(s.server.engine, () => s!.server.engine.attached().waiters === 1, "one waiter");
     await schedule(p, "5");
     expect(total(await waiting)).toBe("5");
     await expect(s.client.await({ processId: p, slot: 9n }, { timeoutMs: 50 })).rejects.toMatchObject({
@@ -151,7 +152,7 @@ describe("Await", () => {
     await schedule(p, "1", "1");
     await readAll(s.client.compute({ processId: p }));
     const waiting = expect(s.client.await({ processId: p, slot: 7n })).rejects.toMatchObject({ code: status.ABORTED });
-    await expect.poll(() => s!.server.engine.attached().waiters).toBe(1);
+    await until(s.server.engine, () => s!.server.engine.attached().waiters === 1, "one waiter");
     expect(await s.client.stop({ processId: p, skipSnapshot: false })).toEqual({ stopped: true, atSlot: 2n });
     await waiting;
     await schedule(p, "1");
@@ -167,7 +168,7 @@ describe("Subscribe", () => {
     await readAll(s.client.compute({ processId: p }));
     const clients = Array.from({ length: 4 }, () => s!.newClient());
     const streams = Array.from({ length: 100 }, (_, i) => take(clients[i % 4]!.subscribe({ processId: p, fromSlot: 1n }), 10));
-    await expect.poll(() => s!.server.engine.attached().streams).toBe(100);
+    await until(s.server.engine, () => s!.server.engine.attached().streams === 100, "100 streams");
     for (let i = 0; i < 8; i++) await schedule(p, "1");
     for (const results of await Promise.all(streams)) {
       expect(results.map((r) => r.result?.slot)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n, 10n]);
@@ -188,7 +189,7 @@ describe("Subscribe", () => {
     stalled.on("data", () => undefined);
     stalled.pause();
     const reader = take(s.client.subscribe({ processId: p, fromSlot: 0n }), 3001);
-    await expect.poll(() => s!.server.engine.attached().streams).toBe(2);
+    await until(s.server.engine, () => s!.server.engine.attached().streams === 2, "2 streams");
     const data = "x".repeat(200);
     for (let i = 0; i < 30; i++) {
       await s.client.schedule({ processId: p, messages: Array.from({ length: 100 }, () => msg({ Amount: "1" }, data)) });

@@ -8,6 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { expect, it } from "vitest";
 import { startTestServer } from "../support/server.js";
+import { until } from "../support/until.js";
 
 const HEALTH_PROTO = join(import.meta.dirname, "..", "..", "third_party", "proto", "grpc", "health", "v1", "health.proto");
 
@@ -21,18 +22,24 @@ it("drains: watchers see NOT_SERVING then UNAVAILABLE, waiting calls end with UN
     service: "",
   });
   const statuses: string[] = [];
+  let firstStatus!: () => void;
+  const first = new Promise<void>((resolve) => (firstStatus = resolve));
   const watchEnded = new Promise<number>((resolve) => {
-    watch.on("data", (m: { status: string }) => statuses.push(m.status));
+    watch.on("data", (m: { status: string }) => {
+      statuses.push(m.status);
+      firstStatus();
+    });
     watch.on("error", (e: grpc.ServiceError) => resolve(e.code));
   });
-  await expect.poll(() => statuses).toEqual(["SERVING"]);
+  await first;
+  expect(statuses).toEqual(["SERVING"]);
 
   const { processId } = await s.client.spawn({
     process: { tags: new Map([["Execution-Device", "counter@1.0"]]), data: Buffer.alloc(0) },
     module: Buffer.alloc(0),
   });
   const waiting = s.client.await({ processId, slot: 5n }).then(() => -1, (e: grpc.ServiceError) => e.code);
-  await expect.poll(() => s.server.engine.attached().waiters).toBe(1);
+  await until(s.server.engine, () => s.server.engine.attached().waiters === 1, "one waiter");
 
   await s.server.close();
   expect(await waiting).toBe(grpc.status.UNAVAILABLE);

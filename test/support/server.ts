@@ -11,6 +11,7 @@ import { silentLogger } from "../../src/core/log.js";
 import type { Device } from "../../src/device/device.js";
 import { ProcworkerClient } from "../../src/service/client.js";
 import { startServer, type RunningServer } from "../../src/service/server.js";
+import { until } from "./until.js";
 
 export interface TestServer {
   server: RunningServer;
@@ -48,7 +49,13 @@ export async function startTestServer(
     newClient,
     async close({ keepData = false } = {}) {
       try {
-        await expect.poll(() => server.engine.attached(), { timeout: 5_000 }).toEqual({ waiters: 0, streams: 0, hubs: 0 });
+        // Server-side cleanup of a cancelled call follows the client's cancel: wait for it by event.
+        const clean = (): boolean => {
+          const a = server.engine.attached();
+          return a.waiters === 0 && a.streams === 0 && a.hubs === 0;
+        };
+        await until(server.engine, clean, "every waiter and stream to be gone", 5_000).catch(() => undefined);
+        expect(server.engine.attached()).toEqual({ waiters: 0, streams: 0, hubs: 0 });
         expect(server.inFlight.size).toBe(0);
       } finally {
         clients.forEach((c) => c.close());

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { WorkerStoppedError } from "../../../src/core/errors.js";
 import { ProcessHub } from "../../../src/worker/process-hub.js";
 import { adds, closeWithoutLeaks, collect, testEngine, totals, type TestEngine } from "../../support/engine.js";
+import { until } from "../../support/until.js";
 
 let t: TestEngine;
 afterEach(async () => {
@@ -56,7 +57,7 @@ describe("await", () => {
     const p = await t.spawnCounter();
     const controller = new AbortController();
     const waiting = t.engine.await(p, 5n, controller.signal);
-    await vi.waitUntil(() => t.engine.attached().waiters === 1);
+    await until(t.engine, () => t.engine.attached().waiters === 1, "one waiter");
     controller.abort();
     await expect(waiting).rejects.toMatchObject({ code: "cancelled" });
     expect(t.engine.attached()).toEqual({ waiters: 0, streams: 0, hubs: 0 });

@@ -3,6 +3,7 @@ import type { SlotResult } from "../../../src/core/result.js";
 import { createMemoryStore } from "../../../src/store/memory-store.js";
 import { adds, closeWithoutLeaks, collect, testEngine, totals, type TestEngine } from "../../support/engine.js";
 import { heldStore } from "../../support/stores.js";
+import { until } from "../../support/until.js";
 
 let t: TestEngine;
 afterEach(async () => {
@@ -89,7 +90,7 @@ describe("worker lifecycle", () => {
     expect(t.engine.listWorkers().map((w) => w.processId)).toEqual([a]);
     await t.engine.schedule(b, adds(1));
     await collect(await t.engine.compute(b, undefined));
-    await vi.waitUntil(() => t.engine.listWorkers().length === 1);
+    await until(t.engine, () => t.engine.listWorkers().length === 1, "the eviction");
     expect(t.engine.listWorkers().map((w) => w.processId)).toEqual([b]);
     expect((await t.store.latestSnapshot(a, 10n))?.slot).toBe(1n);
     await t.engine.schedule(a, adds(5));
@@ -210,7 +211,7 @@ describe("shutdown", () => {
     await t.engine.schedule(p, adds(1));
     // A Compute now queues its request in the retiring worker's mailbox (a leftover).
     const computing = t.engine.compute(p, undefined).then(collect).catch((e: { code: string }) => e.code);
-    await vi.waitUntil(() => t.engine.listWorkers()[0]?.mailbox === 1);
+    await until(t.engine, () => t.engine.listWorkers()[0]?.mailbox === 1, "a queued request");
     const closing = t.engine.close();
     store.release("putSnapshot");
     await closing;

@@ -23,6 +23,10 @@ async function setup(persistent = true) {
   await processes.schedule(processId, [message({ Amount: "2" }), message({ Amount: "3" })]);
   const notified: SlotResult[] = [];
   const states: WorkerState[] = [];
+  const waits: { count: number; resolve: () => void }[] = [];
+  /** Resolves once `count` results have been notified (an event, not a poll). */
+  const notifiedCount = (count: number): Promise<void> =>
+    notified.length >= count ? Promise.resolve() : new Promise((resolve) => waits.push({ count, resolve }));
   const worker = new Worker({
     group: processId,
     processId,
@@ -31,19 +35,23 @@ async function setup(persistent = true) {
     maxIdleMs: 1_000,
     persistent,
     batchSlots: 64,
-    notifyCompute: (r) => (notified.push(r), 0),
+    notifyCompute: (r) => {
+      notified.push(r);
+      for (const w of waits.filter((w) => notified.length >= w.count)) w.resolve();
+      return 0;
+    },
     onProgress: (w) => states.push(w.state),
   });
-  return { worker, store, probe, notified, states, processId };
+  return { worker, store, probe, notified, notifiedCount, states, processId };
 }
 
 describe("worker lifecycle", () => {
   it("starting → running → retiring (idle) → stopped, snapshotting on the way out", async () => {
     vi.useFakeTimers();
-    const { worker, store, notified, states, processId } = await setup();
+    const { worker, store, notifiedCount, states, processId } = await setup();
     expect(worker.state).toBe("starting");
     worker.submit({ target: 2n });
-    await vi.waitUntil(() => notified.length === 3);
+    await notifiedCount(3);
     expect(states).toContain("running");
     expect(worker.state).toBe("running");
     expect(worker.atSlot).toBe(2n);
@@ -59,9 +67,9 @@ describe("worker lifecycle", () => {
   });
 
   it("running → stopped on stop, after the batch in progress, without a snapshot when told", async () => {
-    const { worker, store, probe, notified, processId } = await setup();
+    const { worker, store, probe, notified, notifiedCount, processId } = await setup();
     worker.submit({ target: 1n });
-    await vi.waitUntil(() => worker.atSlot === 1n);
+    await notifiedCount(2);
     probe.hold();
     worker.submit({ target: 2n });
     worker.submit({ target: 2n }); // queued behind: dropped by the stop
@@ -96,9 +104,9 @@ describe("worker lifecycle", () => {
 
   it("hands requests that arrive while it retires to its successor", async () => {
     vi.useFakeTimers();
-    const { worker, store } = await setup();
+    const { worker, store, notifiedCount } = await setup();
     worker.submit({ target: 1n });
-    await vi.waitUntil(() => worker.atSlot === 1n);
+    await notifiedCount(2);
     store.hold("putSnapshot");
     const snapshotting = store.waiting("putSnapshot");
     await vi.advanceTimersByTimeAsync(1_000);
