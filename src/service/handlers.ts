@@ -7,6 +7,7 @@
 import { once } from "node:events";
 import {
   status,
+  type ServiceError,
   type handleServerStreamingCall,
   type handleUnaryCall,
   type ServerWritableStream,
@@ -57,28 +58,36 @@ export interface HandlerDeps {
 
 /** The handlers, ready for `server.addService(processWorkerServiceDefinition, …)`. */
 export function createHandlers({ engine, logger, metrics, inFlight }: HandlerDeps): ProcessWorkerServiceServer & UntypedServiceImplementation {
+  /** What every call does around its work: a signal for its deadline and cancellation, a
+   * place among the calls in flight, and a metrics record ended with its status. */
+  const begin = (call: CancellableCall, method: string) => {
+    const { signal, hasDeadline, dispose } = callSignal(call);
+    const exit = inFlight.enter();
+    const record = metrics.startCall(method);
+    return {
+      signal,
+      hasDeadline,
+      /** Ends the call's bookkeeping; returns the status to send for `error`, if any. */
+      finish(error?: unknown): Partial<ServiceError> | undefined {
+        dispose();
+        exit();
+        const serviceError = error === undefined ? undefined : toServiceError(error, logger, method);
+        record(serviceError ? statusName(serviceError.code) : "OK");
+        return serviceError;
+      },
+    };
+  };
+
   const unary =
     <Req, Res>(method: string, run: (request: Req, signal: AbortSignal) => Promise<Res>): handleUnaryCall<Req, Res> =>
     (call, callback) => {
-      const { signal, dispose: disposeSignal } = callSignal(call);
-      const exit = inFlight.enter();
-      const dispose = (): void => {
-        disposeSignal();
-        exit();
-      };
-      const done = metrics.startCall(method);
+      const { signal, finish } = begin(call, method);
       run(call.request, signal).then(
         (response) => {
-          dispose();
-          done("OK");
+          finish();
           callback(null, response);
         },
-        (error: unknown) => {
-          dispose();
-          const serviceError = toServiceError(error, logger, method);
-          done(statusName(serviceError.code));
-          callback(serviceError);
-        },
+        (error: unknown) => callback(finish(error) ?? null),
       );
     };
 
@@ -88,26 +97,21 @@ export function createHandlers({ engine, logger, metrics, inFlight }: HandlerDep
       open: (request: Req, signal: AbortSignal, hasDeadline: boolean) => Promise<AsyncIterable<SlotResult>>,
     ): handleServerStreamingCall<Req, ComputeResponse | SubscribeResponse> =>
     (call) => {
-      const { signal, hasDeadline, dispose: disposeSignal } = callSignal(call as unknown as CancellableCall);
-      const exit = inFlight.enter();
-      const dispose = (): void => {
-        disposeSignal();
-        exit();
-      };
-      const done = metrics.startCall(method);
+      const { signal, hasDeadline, finish } = begin(call as unknown as CancellableCall, method);
       metrics.streamOpened();
       pipe(call, signal, () => open(call.request, signal, hasDeadline)).then(
         () => {
-          dispose();
           metrics.streamClosed();
-          done("OK");
+          if (call.cancelled) {
+            finish(signal.reason);
+            return;
+          }
+          finish();
           call.end();
         },
         (error: unknown) => {
-          dispose();
           metrics.streamClosed();
-          const serviceError = toServiceError(error, logger, method);
-          done(statusName(serviceError.code));
+          const serviceError = finish(error);
           if (!call.cancelled) call.emit("error", serviceError);
         },
       );
