@@ -15,7 +15,7 @@ async function serve(argv: string[]): Promise<void> {
   const { config } = parseConfig(argv);
   const logger = createLogger(config.logLevel);
   logger.info({ event: "config", config }, "effective configuration");
-  const server = await startServer({ config, logger });
+  const server = await startServer({ config, logger, processMetrics: true });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

@@ -44,6 +44,8 @@ export interface StartOptions {
   store?: Store;
   /** Devices to offer instead of the built-in ones. */
   devices?: Device[];
+  /** Also export Node's process metrics (CPU, memory, event loop); the CLI turns this on. */
+  processMetrics?: boolean;
 }
 
 /** The devices a server offers by default: counter@1.0 and wasm@1.0. */
@@ -65,7 +67,7 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
   const store = opts.store ?? (await openLmdbStore({ path: config.dataDir }));
   const devices = createDeviceRegistry(opts.devices ?? defaultDevices(config, logger));
   const engine = new Engine({ store, devices, logger, config });
-  const metrics = createMetrics(opts.store === undefined);
+  const metrics = createMetrics(opts.processMetrics ?? false);
   metrics.onScrape(() => ({
     workers: engine.listWorkers().length,
     waiters: engine.attached().waiters,
