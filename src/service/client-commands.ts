@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { ServiceError } from "@grpc/grpc-js";
+import { groupKindToJSON } from "../generated/procworker/v1/types.js";
 import { ProcworkerClient, readAll } from "./client.js";
 
 export const CLIENT_USAGE = `client commands (default --address 127.0.0.1:50051):
@@ -43,10 +44,19 @@ function parse(argv: string[]): Args {
   return args;
 }
 
+/** JSON for people and scripts: slots (uint64) as decimal strings, bytes as base64 (as
+ * grpcurl prints them), maps as objects. Buffers reach the replacer already turned into
+ * `{type: "Buffer", data: [...]}` by their toJSON, so that form is recognised. */
 const json = (value: unknown): string =>
-  JSON.stringify(value, (_, v: unknown) =>
-    typeof v === "bigint" ? v.toString() : v instanceof Map ? Object.fromEntries(v) : Buffer.isBuffer(v) ? v.toString("base64") : v,
-  );
+  JSON.stringify(value, (_, v: unknown) => {
+    if (typeof v === "bigint") return v.toString();
+    if (v instanceof Map) return Object.fromEntries(v);
+    const buffer = v as { type?: unknown; data?: unknown };
+    if (buffer !== null && typeof buffer === "object" && buffer.type === "Buffer" && Array.isArray(buffer.data)) {
+      return Buffer.from(buffer.data as number[]).toString("base64");
+    }
+    return v;
+  });
 const slotFlag = (args: Args, name: string): bigint | undefined => {
   const text = args.flags.get(name);
   return text === undefined ? undefined : BigInt(text);
@@ -98,7 +108,8 @@ export async function runClientCommand(command: string, argv: string[]): Promise
       case "group": {
         const slot = slotFlag(args, "slot");
         const request = { processId: processArg(args), path: args.flags.get("path") ?? "compute", ...(slot !== undefined ? { slot } : {}) };
-        console.log(json(await client.group(request, opts)));
+        const { group, kind } = await client.group(request, opts);
+        console.log(json({ group, kind: groupKindToJSON(kind) }));
         return 0;
       }
       case "stop":
