@@ -1,6 +1,6 @@
 /**
  * The API's descriptor set: the `buf build` output committed at
- * `src/generated/procworker.binpb` (procworker.v1 plus the health and reflection protos,
+ * `src/descriptors/procworker.binpb` (procworker.v1 plus the health and reflection protos,
  * with source info so `grpcurl describe` shows the doc comments).
  *
  * Reflection must serve each FileDescriptorProto exactly as buf wrote it: decoding and
@@ -20,7 +20,7 @@ import {
 } from "@bufbuild/protobuf/wkt";
 
 /** Where the committed set lives, relative to the package root. */
-export const DESCRIPTOR_SET_RELATIVE_PATH = join("src", "generated", "procworker.binpb");
+export const DESCRIPTOR_SET_RELATIVE_PATH = join("src", "descriptors", "procworker.binpb");
 
 /** One file of the set: its exact bytes as buf wrote them and what it declares. */
 export interface DescriptorFile {

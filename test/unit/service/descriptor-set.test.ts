@@ -31,7 +31,7 @@ function frame(files: Uint8Array[]): Buffer {
 
 describe("descriptor set", () => {
   it("is found from the package root and holds the API, health and reflection files", () => {
-    expect(descriptorSetPath().endsWith("src/generated/procworker.binpb")).toBe(true);
+    expect(descriptorSetPath().endsWith("src/descriptors/procworker.binpb")).toBe(true);
     const names = splitDescriptorSet(set).map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name);
     expect(names.sort()).toEqual([
       "grpc/health/v1/health.proto",
