@@ -63,5 +63,3 @@ export class ShuttingDownError extends ProcworkerError {
 /** Shorthands for the common codes. */
 export const invalidArgument = (message: string): ProcworkerError => new ProcworkerError("invalid_argument", message);
 export const notFound = (message: string): ProcworkerError => new ProcworkerError("not_found", message);
-export const resourceExhausted = (message: string): ProcworkerError =>
-  new ProcworkerError("resource_exhausted", message);

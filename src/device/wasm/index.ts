@@ -16,9 +16,6 @@ import { ThreadLostError, type WasmLogger } from "./thread-handle.js";
 
 export type { WasmLogger } from "./thread-handle.js";
 
-/** Defaults the server config documents (`slot_time_limit_ms`, `wasm_max_memory_mib`). */
-export const WASM_DEFAULTS = { slotTimeLimitMs: 5000, maxMemoryMib: 256 } as const;
-
 /** Bytes of original module code kept compiled in memory. */
 const MODULE_CACHE_BYTES = 256 * 1024 * 1024;
 
