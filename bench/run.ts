@@ -39,7 +39,11 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const notes: string[] = [];
   const timings: Record<string, number> = {};
-  log(`procworker bench — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  log(
+    `procworker bench — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
 
   const pw = await startBenchServer();
   const lmdb = await openRawLmdb();
@@ -66,7 +70,12 @@ async function main(): Promise<void> {
     await figure(2, "Schedule throughput", () => scheduleThroughput(ctx));
     await figure(3, "Compute backlog", () => computeBacklog(ctx));
     await figure(4, "Warm next slot", () => warmNextSlot(ctx));
-    await withTimeout(figure(4, "Warm next slot, wasm", () => warmWasmNextSlot(ctx), "4d"), 90_000, "figure 4d", notes);
+    await withTimeout(
+      figure(4, "Warm next slot, wasm", () => warmWasmNextSlot(ctx), "4d"),
+      90_000,
+      "figure 4d",
+      notes,
+    );
     await figure(5, "Subscribe broadcast", () => subscribeBroadcast(ctx));
     if (wanted(6)) {
       // last: the wasm device may still be unfinished; a failure here only skips these rows
@@ -78,8 +87,18 @@ async function main(): Promise<void> {
       }
       if (module) {
         const m = module;
-        await withTimeout(figure(6, "wasm@1.0 backlog", () => wasmBacklog({ pw, module: m }), "6a-b"), 60_000, "figure 6a-b", notes);
-        await withTimeout(figure(6, "wasm@1.0 64 MiB snapshot + restore", () => wasmSnapshot({ pw, module: m, lmdb }), "6c-e"), 60_000, "figure 6c-e", notes);
+        await withTimeout(
+          figure(6, "wasm@1.0 backlog", () => wasmBacklog({ pw, module: m }), "6a-b"),
+          60_000,
+          "figure 6a-b",
+          notes,
+        );
+        await withTimeout(
+          figure(6, "wasm@1.0 64 MiB snapshot + restore", () => wasmSnapshot({ pw, module: m, lmdb }), "6c-e"),
+          60_000,
+          "figure 6c-e",
+          notes,
+        );
       }
     }
   } finally {
@@ -91,7 +110,9 @@ async function main(): Promise<void> {
   log("");
   log(table(rows));
   log("");
-  log("cost × = procworker's cost / the baseline's (times: pw ÷ base; rates: base ÷ pw). Below 1: procworker is cheaper.");
+  log(
+    "cost × = procworker's cost / the baseline's (times: pw ÷ base; rates: base ÷ pw). Below 1: procworker is cheaper.",
+  );
   for (const note of notes) log(`NOTE: ${note.split("\n")[0]}`);
   log(`total ${elapsed()}`);
 
@@ -111,7 +132,12 @@ async function main(): Promise<void> {
         rows,
         notes,
       },
-      (_, value: unknown) => (typeof value === "bigint" ? value.toString() : typeof value === "number" ? Math.round(value * 1000) / 1000 : value),
+      (_, value: unknown) =>
+        typeof value === "bigint"
+          ? value.toString()
+          : typeof value === "number"
+            ? Math.round(value * 1000) / 1000
+            : value,
       2,
     ) + "\n",
   );

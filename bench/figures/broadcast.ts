@@ -119,8 +119,20 @@ export async function subscribeBroadcast({ pw, echo }: { pw: BenchServer; echo: 
     channels: CHANNELS,
     rounds: ROUNDS,
     messageBytes,
-    procworker: { fromAckP50: median(pwRounds.map((r) => r.fromAck)), fromCallP50: median(pwRounds.map((r) => r.fromCall)), fromAckMax: percentile(pwRounds.map((r) => r.fromAck), 100), perRound: pwRounds },
-    baseline: { fromAckP50: median(rawRounds.map((r) => r.fromAck)), fromCallP50: median(rawRounds.map((r) => r.fromCall)), perRound: rawRounds },
+    procworker: {
+      fromAckP50: median(pwRounds.map((r) => r.fromAck)),
+      fromCallP50: median(pwRounds.map((r) => r.fromCall)),
+      fromAckMax: percentile(
+        pwRounds.map((r) => r.fromAck),
+        100,
+      ),
+      perRound: pwRounds,
+    },
+    baseline: {
+      fromAckP50: median(rawRounds.map((r) => r.fromAck)),
+      fromCallP50: median(rawRounds.map((r) => r.fromCall)),
+      perRound: rawRounds,
+    },
   };
   return [
     row({

@@ -6,7 +6,12 @@
  *      vs two raw grpc-js echo round trips.
  * Each round measures procworker and its baselines back to back, so noise hits both.
  */
-import { AwaitRequest, AwaitResponse, ScheduleRequest, ScheduleResponse } from "../../src/generated/procworker/v1/process_worker_service.js";
+import {
+  AwaitRequest,
+  AwaitResponse,
+  ScheduleRequest,
+  ScheduleResponse,
+} from "../../src/generated/procworker/v1/process_worker_service.js";
 import { echoClient, type EchoServer } from "../lib/echo.js";
 import { durablePut, type RawLmdb } from "../lib/lmdb.js";
 import { scheduleOne, spawnCounter, startBenchServer, wire, type BenchServer } from "../lib/procworker.js";
@@ -45,10 +50,31 @@ export async function awaitLatency({ pw, echo }: UnaryContext): Promise<Row[]> {
         e99: percentile(echoTimes, 99),
       };
     });
-    const detail = { callsPerRound: CALLS, rounds: results.length, requestBytes: reqBytes, responseBytes: resBytes, perRound: results };
+    const detail = {
+      callsPerRound: CALLS,
+      rounds: results.length,
+      requestBytes: reqBytes,
+      responseBytes: resBytes,
+      perRound: results,
+    };
     return [
-      row({ id: "1a", figure: "Await stored slot, sequential p50", unit: "ms", procworker: median(results.map((r) => r.pw50)), baseline: median(results.map((r) => r.e50)), baselineIs: "grpc-js unary echo p50", detail }),
-      row({ id: "1b", figure: "Await stored slot, sequential p99", unit: "ms", procworker: median(results.map((r) => r.pw99)), baseline: median(results.map((r) => r.e99)), baselineIs: "grpc-js unary echo p99" }),
+      row({
+        id: "1a",
+        figure: "Await stored slot, sequential p50",
+        unit: "ms",
+        procworker: median(results.map((r) => r.pw50)),
+        baseline: median(results.map((r) => r.e50)),
+        baselineIs: "grpc-js unary echo p50",
+        detail,
+      }),
+      row({
+        id: "1b",
+        figure: "Await stored slot, sequential p99",
+        unit: "ms",
+        procworker: median(results.map((r) => r.pw99)),
+        baseline: median(results.map((r) => r.e99)),
+        baselineIs: "grpc-js unary echo p99",
+      }),
     ];
   } finally {
     ec.close();
@@ -94,9 +120,31 @@ export async function scheduleThroughput({ pw, echo, lmdb }: UnaryContext): Prom
       perRound: results,
     };
     return [
-      row({ id: "2a", figure: "Schedule 1 msg, 64 in flight", unit: "/s", procworker: pwRate, baseline: median(results.map((r) => r.echoRate)), baselineIs: "grpc-js unary echo, 64 in flight", detail }),
-      row({ id: "2b", figure: "Schedule 1 msg, 64 in flight", unit: "/s", procworker: pwRate, baseline: median(results.map((r) => r.echoDurableRate)), baselineIs: "grpc-js echo + 1 durable LMDB put, 64 in flight" }),
-      row({ id: "2c", figure: "Schedule 1 msg, 64 in flight", unit: "/s", procworker: pwRate, baseline: median(results.map((r) => r.putRate)), baselineIs: "LMDB durable put (1 txn each), 64 in flight" }),
+      row({
+        id: "2a",
+        figure: "Schedule 1 msg, 64 in flight",
+        unit: "/s",
+        procworker: pwRate,
+        baseline: median(results.map((r) => r.echoRate)),
+        baselineIs: "grpc-js unary echo, 64 in flight",
+        detail,
+      }),
+      row({
+        id: "2b",
+        figure: "Schedule 1 msg, 64 in flight",
+        unit: "/s",
+        procworker: pwRate,
+        baseline: median(results.map((r) => r.echoDurableRate)),
+        baselineIs: "grpc-js echo + 1 durable LMDB put, 64 in flight",
+      }),
+      row({
+        id: "2c",
+        figure: "Schedule 1 msg, 64 in flight",
+        unit: "/s",
+        procworker: pwRate,
+        baseline: median(results.map((r) => r.putRate)),
+        baselineIs: "LMDB durable put (1 txn each), 64 in flight",
+      }),
     ];
   } finally {
     ec.close();
@@ -113,7 +161,10 @@ export async function warmNextSlot({ pw, echo, log }: UnaryContext): Promise<Row
     const warmId = await spawnCounter(pw.client, "f4");
     const coldId = await spawnCounter(cold.client, "f4");
     // some history, computed (so the one-shot worker restores from a snapshot, not from slot 0)
-    for (const [client, id] of [[pw.client, warmId], [cold.client, coldId]] as const) {
+    for (const [client, id] of [
+      [pw.client, warmId],
+      [cold.client, coldId],
+    ] as const) {
       await client.schedule({ processId: id, messages: Array.from({ length: HISTORY }, () => wire({ Amount: "1" })) });
       await client.await({ processId: id, slot: BigInt(HISTORY) }, { timeoutMs: 30_000 });
     }
@@ -146,7 +197,9 @@ export async function warmNextSlot({ pw, echo, log }: UnaryContext): Promise<Row
       return { warm: median(warm), oneShot: median(oneShot), echo2: median(echo2), durable2: median(durable2) };
     });
     const warm = median(results.map((r) => r.warm));
-    log(`  (workers listed on the warm server: ${(await pw.client.listWorkers()).workers.length}; on the one-shot server: ${(await cold.client.listWorkers()).workers.length})`);
+    log(
+      `  (workers listed on the warm server: ${(await pw.client.listWorkers()).workers.length}; on the one-shot server: ${(await cold.client.listWorkers()).workers.length})`,
+    );
     const detail = {
       iterationsPerRound: ITER,
       rounds: results.length,
@@ -156,9 +209,31 @@ export async function warmNextSlot({ pw, echo, log }: UnaryContext): Promise<Row
       perRound: results,
     };
     return [
-      row({ id: "4a", figure: "Schedule 1 + Await it, warm worker p50", unit: "ms", procworker: warm, baseline: median(results.map((r) => r.oneShot)), baselineIs: "same, process_workers=false (restore each time)", detail }),
-      row({ id: "4b", figure: "Schedule 1 + Await it, warm worker p50", unit: "ms", procworker: warm, baseline: median(results.map((r) => r.echo2)), baselineIs: "2 sequential grpc-js echo round trips" }),
-      row({ id: "4c", figure: "Schedule 1 + Await it, warm worker p50", unit: "ms", procworker: warm, baseline: median(results.map((r) => r.durable2)), baselineIs: "2 sequential echo + durable LMDB put" }),
+      row({
+        id: "4a",
+        figure: "Schedule 1 + Await it, warm worker p50",
+        unit: "ms",
+        procworker: warm,
+        baseline: median(results.map((r) => r.oneShot)),
+        baselineIs: "same, process_workers=false (restore each time)",
+        detail,
+      }),
+      row({
+        id: "4b",
+        figure: "Schedule 1 + Await it, warm worker p50",
+        unit: "ms",
+        procworker: warm,
+        baseline: median(results.map((r) => r.echo2)),
+        baselineIs: "2 sequential grpc-js echo round trips",
+      }),
+      row({
+        id: "4c",
+        figure: "Schedule 1 + Await it, warm worker p50",
+        unit: "ms",
+        procworker: warm,
+        baseline: median(results.map((r) => r.durable2)),
+        baselineIs: "2 sequential echo + durable LMDB put",
+      }),
     ];
   } finally {
     ec.close();

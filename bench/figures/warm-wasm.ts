@@ -22,18 +22,27 @@ export async function warmWasmNextSlot({ pw }: { pw: BenchServer }): Promise<Row
     const value = "v".repeat(VALUE_BYTES);
     const ids: string[] = [];
     for (const server of [pw, cold]) {
-      const { processId } = await server.client.spawn({ process: wire({ "Execution-Device": "wasm@1.0", Bench: "4d" }), module });
+      const { processId } = await server.client.spawn({
+        process: wire({ "Execution-Device": "wasm@1.0", Bench: "4d" }),
+        module,
+      });
       for (let i = 0; i < KEYS; i += 500) {
-        const messages = Array.from({ length: Math.min(500, KEYS - i) }, (_, j) => wire({ Action: "Set", Key: `k${i + j}`, Value: value }));
+        const messages = Array.from({ length: Math.min(500, KEYS - i) }, (_, j) =>
+          wire({ Action: "Set", Key: `k${i + j}`, Value: value }),
+        );
         await server.client.schedule({ processId, messages });
       }
       await server.client.await({ processId, slot: BigInt(KEYS) }, { timeoutMs: 60_000 });
       ids.push(processId);
     }
-    const step = (server: BenchServer, processId: string) => async (i: number): Promise<void> => {
-      const [assigned] = (await server.client.schedule({ processId, messages: [wire({ Action: "Get", Key: `k${i % KEYS}` })] })).assignments;
-      await server.client.await({ processId, slot: assigned!.slot }, { timeoutMs: 60_000 });
-    };
+    const step =
+      (server: BenchServer, processId: string) =>
+      async (i: number): Promise<void> => {
+        const [assigned] = (
+          await server.client.schedule({ processId, messages: [wire({ Action: "Get", Key: `k${i % KEYS}` })] })
+        ).assignments;
+        await server.client.await({ processId, slot: assigned!.slot }, { timeoutMs: 60_000 });
+      };
     const results = await rounds(3, 1, async () => {
       const warm = median(await sequential(ITER, step(pw, ids[0]!)));
       const oneShot = median(await sequential(ITER, step(cold, ids[1]!)));

@@ -38,7 +38,8 @@ export async function wasmBacklog({ pw, module }: { pw: BenchServer; module: Uin
     const t0 = now();
     const items = await readAll(pw.client.compute({ processId, slot: last }, { timeoutMs: 60_000 }));
     const pwMs = now() - t0;
-    if (items.length !== BACKLOG + 1) throw new Error(`Compute streamed ${items.length} results, expected ${BACKLOG + 1}`);
+    if (items.length !== BACKLOG + 1)
+      throw new Error(`Compute streamed ${items.length} results, expected ${BACKLOG + 1}`);
     const bad = items.find((i) => i.result?.error);
     if (bad) throw new Error(`slot ${bad.result?.slot} failed: ${bad.result?.error?.message}`);
     const total = items.at(-1)?.result?.output?.tags.get("Total");
@@ -50,7 +51,9 @@ export async function wasmBacklog({ pw, module }: { pw: BenchServer; module: Uin
     const counterLast = await scheduleMany(pw.client, counterId, BACKLOG);
     await settle(50);
     const c0 = now();
-    const counted = await readAll(pw.client.compute({ processId: counterId, slot: counterLast }, { timeoutMs: 60_000 }));
+    const counted = await readAll(
+      pw.client.compute({ processId: counterId, slot: counterLast }, { timeoutMs: 60_000 }),
+    );
     const counterMs = now() - c0;
     if (counted.length !== BACKLOG + 1) throw new Error(`counter Compute streamed ${counted.length} results`);
     await pw.client.stop({ processId: counterId, skipSnapshot: false });
@@ -59,12 +62,21 @@ export async function wasmBacklog({ pw, module }: { pw: BenchServer; module: Uin
     const call = await rawInstance(module);
     const msg = domainMessage({ Amount: "1" });
     const id = messageId(msg);
-    const inputs = Array.from({ length: BACKLOG }, (_, i) => encodeInput(processId, { slot: BigInt(i + 1), messageId: id, message: msg }));
+    const inputs = Array.from({ length: BACKLOG }, (_, i) =>
+      encodeInput(processId, { slot: BigInt(i + 1), messageId: id, message: msg }),
+    );
     for (const input of inputs) call(input); // warm the JIT
     const t1 = now();
     for (let rep = 0; rep < 3; rep++) for (const input of inputs) call(input);
     const rawUs = ((now() - t1) * 1000) / (3 * BACKLOG);
-    return { pwUs: (pwMs * 1000) / (BACKLOG + 1), rawUs, counterUs: (counterMs * 1000) / (BACKLOG + 1), pwMs, counterMs, inputBytes: inputs[0]?.byteLength };
+    return {
+      pwUs: (pwMs * 1000) / (BACKLOG + 1),
+      rawUs,
+      counterUs: (counterMs * 1000) / (BACKLOG + 1),
+      pwMs,
+      counterMs,
+      inputBytes: inputs[0]?.byteLength,
+    };
   });
   return [
     row({
@@ -88,7 +100,15 @@ export async function wasmBacklog({ pw, module }: { pw: BenchServer; module: Uin
 }
 
 /** 6b. */
-export async function wasmSnapshot({ pw, module, lmdb }: { pw: BenchServer; module: Uint8Array; lmdb: RawLmdb }): Promise<Row[]> {
+export async function wasmSnapshot({
+  pw,
+  module,
+  lmdb,
+}: {
+  pw: BenchServer;
+  module: Uint8Array;
+  lmdb: RawLmdb;
+}): Promise<Row[]> {
   const processId = await spawnWasm(pw, module, "f6b");
   const grown = await scheduleOne(pw.client, processId, { Grow: String(BIG_PAGES) });
   const res = await pw.client.await({ processId, slot: grown }, { timeoutMs: 60_000 });
@@ -127,7 +147,16 @@ export async function wasmSnapshot({ pw, module, lmdb }: { pw: BenchServer; modu
     const l2 = now();
     if (back?.byteLength !== MIB64) throw new Error("LMDB read back a different size");
     await lmdb.db.remove(key);
-    return { stopMs: t1 - t0, awaitMs: t2 - t1, totalMs: t2 - t0, copyMs: median(warmCopies), freshCopyMs, lmdbPutMs: l1 - l0, lmdbGetMs: l2 - l1, lmdbMs: l2 - l0 };
+    return {
+      stopMs: t1 - t0,
+      awaitMs: t2 - t1,
+      totalMs: t2 - t0,
+      copyMs: median(warmCopies),
+      freshCopyMs,
+      lmdbPutMs: l1 - l0,
+      lmdbGetMs: l2 - l1,
+      lmdbMs: l2 - l0,
+    };
   });
   const total = median(results.map((r) => r.totalMs));
   const detail = {
@@ -139,8 +168,34 @@ export async function wasmSnapshot({ pw, module, lmdb }: { pw: BenchServer; modu
     perRound: results,
   };
   return [
-    row({ id: "6c", figure: "wasm 64 MiB: Stop+snapshot, then restore+1 slot", unit: "ms", procworker: total, baseline: median(results.map((r) => r.copyMs)), baselineIs: "raw 64 MiB copy into touched memory", detail }),
-    row({ id: "6d", figure: "wasm 64 MiB: Stop+snapshot, then restore+1 slot", unit: "ms", procworker: total, baseline: median(results.map((r) => r.freshCopyMs)), baselineIs: "raw 64 MiB copy into a fresh allocation" }),
-    row({ id: "6e", figure: "wasm 64 MiB: Stop+snapshot, then restore+1 slot", unit: "ms", procworker: total, baseline: median(results.map((r) => r.lmdbMs)), baselineIs: "raw LMDB durable put + getBinary of 64 MiB", detail: { lmdbPutP50Ms: median(results.map((r) => r.lmdbPutMs)), lmdbGetP50Ms: median(results.map((r) => r.lmdbGetMs)) } }),
+    row({
+      id: "6c",
+      figure: "wasm 64 MiB: Stop+snapshot, then restore+1 slot",
+      unit: "ms",
+      procworker: total,
+      baseline: median(results.map((r) => r.copyMs)),
+      baselineIs: "raw 64 MiB copy into touched memory",
+      detail,
+    }),
+    row({
+      id: "6d",
+      figure: "wasm 64 MiB: Stop+snapshot, then restore+1 slot",
+      unit: "ms",
+      procworker: total,
+      baseline: median(results.map((r) => r.freshCopyMs)),
+      baselineIs: "raw 64 MiB copy into a fresh allocation",
+    }),
+    row({
+      id: "6e",
+      figure: "wasm 64 MiB: Stop+snapshot, then restore+1 slot",
+      unit: "ms",
+      procworker: total,
+      baseline: median(results.map((r) => r.lmdbMs)),
+      baselineIs: "raw LMDB durable put + getBinary of 64 MiB",
+      detail: {
+        lmdbPutP50Ms: median(results.map((r) => r.lmdbPutMs)),
+        lmdbGetP50Ms: median(results.map((r) => r.lmdbGetMs)),
+      },
+    }),
   ];
 }

@@ -107,7 +107,9 @@ export function echoClient(address: string, ownConnection = false): EchoClient {
   ) as Client & Record<string, Function>;
   const unary = (name: string, payload: Buffer): Promise<Buffer> =>
     new Promise((resolve, reject) =>
-      (client[name] as Function).call(client, payload, (err: Error | null, res: Buffer) => (err ? reject(err) : resolve(res))),
+      (client[name] as Function).call(client, payload, (err: Error | null, res: Buffer) =>
+        err ? reject(err) : resolve(res),
+      ),
     );
   return {
     echo: (payload) => unary("Echo", payload),

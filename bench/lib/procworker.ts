@@ -40,7 +40,9 @@ export async function startBenchServer(overrides: Partial<Config> = {}): Promise
     client,
     address,
     ownConnection() {
-      const raw = new ProcessWorkerServiceClient(address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+      const raw = new ProcessWorkerServiceClient(address, credentials.createInsecure(), {
+        "grpc.use_local_subchannel_pool": 1,
+      });
       raws.push(raw);
       return raw;
     },
@@ -63,12 +65,20 @@ export function wire(tags: Record<string, string>, data: Buffer = Buffer.alloc(0
 
 /** Spawns a counter@1.0 process (distinct `name`s give distinct processes). */
 export async function spawnCounter(client: ProcworkerClient, name: string): Promise<string> {
-  const { processId } = await client.spawn({ process: wire({ "Execution-Device": "counter@1.0", Bench: name }), module: Buffer.alloc(0) });
+  const { processId } = await client.spawn({
+    process: wire({ "Execution-Device": "counter@1.0", Bench: name }),
+    module: Buffer.alloc(0),
+  });
   return processId;
 }
 
 /** Schedules `count` counter messages (Amount 1) in requests of at most `chunk`. */
-export async function scheduleMany(client: ProcworkerClient, processId: string, count: number, chunk = 1000): Promise<bigint> {
+export async function scheduleMany(
+  client: ProcworkerClient,
+  processId: string,
+  count: number,
+  chunk = 1000,
+): Promise<bigint> {
   let last = 0n;
   for (let done = 0; done < count; done += chunk) {
     const n = Math.min(chunk, count - done);
@@ -79,7 +89,11 @@ export async function scheduleMany(client: ProcworkerClient, processId: string, 
 }
 
 /** Schedules one message; returns its slot. */
-export async function scheduleOne(client: ProcworkerClient, processId: string, tags: Record<string, string> = { Amount: "1" }): Promise<bigint> {
+export async function scheduleOne(
+  client: ProcworkerClient,
+  processId: string,
+  tags: Record<string, string> = { Amount: "1" },
+): Promise<bigint> {
   const res = await client.schedule({ processId, messages: [wire(tags)] });
   const slot = res.assignments[0]?.slot;
   if (slot === undefined) throw new Error("Schedule returned no assignment");

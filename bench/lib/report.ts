@@ -33,11 +33,21 @@ export function fmt(value: number, unit: Unit): string {
 
 export function table(rows: readonly Row[]): string {
   const head = ["#", "figure", "procworker", "baseline", "cost ×", "baseline is"];
-  const body = rows.map((r) => [r.id, r.figure, fmt(r.procworker, r.unit), fmt(r.baseline, r.unit), r.cost.toFixed(2), r.baselineIs]);
+  const body = rows.map((r) => [
+    r.id,
+    r.figure,
+    fmt(r.procworker, r.unit),
+    fmt(r.baseline, r.unit),
+    r.cost.toFixed(2),
+    r.baselineIs,
+  ]);
   const all = [head, ...body];
   const widths = head.map((_, c) => Math.max(...all.map((line) => (line[c] ?? "").length)));
   const right = new Set([2, 3, 4]);
   const fmtLine = (line: string[]): string =>
-    line.map((cell, c) => (right.has(c) ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0))).join("  ").trimEnd();
+    line
+      .map((cell, c) => (right.has(c) ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0)))
+      .join("  ")
+      .trimEnd();
   return [fmtLine(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(fmtLine)].join("\n");
 }

@@ -28,7 +28,11 @@ export async function sequential(n: number, fn: (i: number) => Promise<unknown>)
 }
 
 /** Runs `fn` `total` times with `concurrency` calls in flight; returns calls per second. */
-export async function concurrent(total: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+export async function concurrent(
+  total: number,
+  concurrency: number,
+  fn: (i: number) => Promise<unknown>,
+): Promise<number> {
   let next = 0;
   const t0 = now();
   const lane = async (): Promise<void> => {

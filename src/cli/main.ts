@@ -62,7 +62,10 @@ async function main(argv: string[]): Promise<void> {
       return;
     case "version":
     case "--version":
-      console.log(JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version);
+      console.log(
+        (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string })
+          .version,
+      );
       return;
     default:
       process.exitCode = await runClientCommand(command, rest);

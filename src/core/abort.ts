@@ -12,7 +12,11 @@ export const cancelled = (): ProcworkerError => new ProcworkerError("cancelled",
 
 /** A signal that aborts when `parent` does or after `capMs`, whichever is first. Call
  * `dispose` when the wait ends: it clears the timer and the listener. */
-export function cappedSignal(parent: AbortSignal | undefined, capMs: number, what: string): {
+export function cappedSignal(
+  parent: AbortSignal | undefined,
+  capMs: number,
+  what: string,
+): {
   signal: AbortSignal;
   dispose: () => void;
 } {
@@ -35,4 +39,21 @@ export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   if (reason instanceof Error && reason.name !== "AbortError") return reason;
   return cancelled();
+}
+
+/** Resolves after `ms` (capped) or rejects with the signal's reason when it aborts first;
+ * the timer and the listener are always removed. */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortReason(signal));
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortReason(signal as AbortSignal));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, capDelay(ms));
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

@@ -50,7 +50,13 @@ export const OPTIONS = {
     doc: "longest wait of an Await (or a Compute) that has no deadline of its own",
   },
   slot_time_limit_ms: { kind: "int", default: 5_000, min: 1, doc: "wall time one slot may take before it fails" },
-  wasm_max_memory_mib: { kind: "int", default: 256, min: 1, max: 65536, doc: "memory cap per WebAssembly instance (MiB)" },
+  wasm_max_memory_mib: {
+    kind: "int",
+    default: 256,
+    min: 1,
+    max: 65536,
+    doc: "memory cap per WebAssembly instance (MiB)",
+  },
   wasm_threads: { kind: "int", default: 0, min: 0, max: 256, doc: "WebAssembly worker threads (0: one per core)" },
   max_message_bytes: {
     kind: "int",
@@ -64,7 +70,12 @@ export const OPTIONS = {
     min: 64,
     doc: "live results buffered per Compute/Subscribe stream (at least 64, a worker's batch); a stream whose client takes nothing while twice this many complete ends with RESOURCE_EXHAUSTED",
   },
-  shutdown_timeout_ms: { kind: "int", default: 10_000, min: 1, doc: "longest graceful shutdown before open calls are cut" },
+  shutdown_timeout_ms: {
+    kind: "int",
+    default: 10_000,
+    min: 1,
+    doc: "longest graceful shutdown before open calls are cut",
+  },
   log_level: { kind: "level", default: "info", doc: `log level: ${LEVELS.join(", ")}` },
   metrics_port: { kind: "int", default: 0, min: 0, max: 65535, doc: "Prometheus metrics HTTP port on host (0: off)" },
 } satisfies Record<string, OptionSpec>;
@@ -130,7 +141,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     const spec: OptionSpec | undefined = (OPTIONS as Record<string, OptionSpec>)[name];
     if (spec === undefined) throw new ProcworkerError("invalid_argument", `unknown option ${flag}`);
     if (inline !== undefined) raw.set(name, inline);
-    else if (spec.kind === "bool" && (argv[i + 1] === undefined || argv[i + 1]?.startsWith("--"))) raw.set(name, "true");
+    else if (spec.kind === "bool" && (argv[i + 1] === undefined || argv[i + 1]?.startsWith("--")))
+      raw.set(name, "true");
     else {
       const next = argv[++i];
       if (next === undefined) throw new ProcworkerError("invalid_argument", `option ${flag} needs a value`);
@@ -139,7 +151,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   }
   const overrides: Record<string, unknown> = {};
   for (const [name, text] of raw) overrides[camelOf(name)] = parseValue(name, OPTIONS[name], text);
-  return { config: defaultConfig(overrides as Partial<Config>), rest };
+  return { config: defaultConfig(overrides), rest };
 }
 
 function parseValue(name: OptionName, spec: OptionSpec, text: string): string | number | boolean {

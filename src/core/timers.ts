@@ -11,20 +11,3 @@ export function capDelay(ms: number): number {
   if (!Number.isFinite(ms)) return ms > 0 ? MAX_TIMER_MS : 0;
   return Math.min(Math.max(0, Math.floor(ms)), MAX_TIMER_MS);
 }
-
-/** Resolves after `ms` (capped) or rejects with the signal's reason when it aborts first;
- * the timer and the listener are always removed. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, capDelay(ms));
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}

@@ -6,7 +6,7 @@
  */
 import { invalidArgument } from "../core/errors.js";
 import { message, type Message } from "../core/message.js";
-import { delay } from "../core/timers.js";
+import { delay } from "../core/abort.js";
 import type { Device, DeviceInstance, DeviceLimits, ProcessContext, Step, StepOutcome } from "./device.js";
 
 const INTEGER = /^-?[0-9]+$/;

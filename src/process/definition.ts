@@ -65,7 +65,8 @@ export class DefinitionCache {
       module = await this.store.getModule(moduleId);
       if (module !== undefined) this.modules.set(moduleId, module, module.byteLength);
     }
-    if (module === undefined) throw new ProcworkerError("internal", `module ${moduleId} of process ${processId} is missing`);
+    if (module === undefined)
+      throw new ProcworkerError("internal", `module ${moduleId} of process ${processId} is missing`);
     return { processId, spawn, device, module };
   }
 }

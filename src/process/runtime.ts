@@ -119,7 +119,11 @@ export class ProcessRuntime {
           processId: this.processId,
           slot,
           messageId: "",
-          error: { phase: "schedule", attemptedSlot: slot, message: `schedule entry for slot ${slot} could not be read` },
+          error: {
+            phase: "schedule",
+            attemptedSlot: slot,
+            message: `schedule entry for slot ${slot} could not be read`,
+          },
         });
       } else {
         steps.push({ slot, messageId: entry.messageId, message: entry.message });
@@ -134,7 +138,8 @@ export class ProcessRuntime {
     if (outcome === undefined) {
       return { ...base, error: { phase: "compute", attemptedSlot: step.slot, message: "device returned no outcome" } };
     }
-    if ("error" in outcome) return { ...base, error: { phase: "compute", attemptedSlot: step.slot, message: outcome.error } };
+    if ("error" in outcome)
+      return { ...base, error: { phase: "compute", attemptedSlot: step.slot, message: outcome.error } };
     return { ...base, output: outcome.output };
   }
 
@@ -145,7 +150,11 @@ export class ProcessRuntime {
     if (slot === undefined || slot === this.lastSnapshotSlot) return;
     const state = await this.instance.exportState();
     const deleteBelow = await this.oldestKept(slot);
-    await this.deps.store.putSnapshot(this.processId, { slot, state }, deleteBelow === undefined ? {} : { deleteBelow });
+    await this.deps.store.putSnapshot(
+      this.processId,
+      { slot, state },
+      deleteBelow === undefined ? {} : { deleteBelow },
+    );
     this.lastSnapshotSlot = slot;
     this.deps.logger.debug({ event: "snapshot", processId: this.processId, slot: slot.toString() }, "snapshot written");
   }

@@ -43,7 +43,8 @@ export async function spawnProcess(deps: SpawnDeps, spawn: Message, moduleBytes?
     newModule = { id, bytes: given };
   } else {
     const named = tags[MODULE_TAG];
-    if (named === undefined || named === "") throw invalidArgument(`device ${deviceName} needs module bytes or a Module tag`);
+    if (named === undefined || named === "")
+      throw invalidArgument(`device ${deviceName} needs module bytes or a Module tag`);
     if (!isId(named)) throw invalidArgument(`Module tag ${JSON.stringify(named)} is not a module id`);
     module = await deps.store.getModule(named);
     if (module === undefined) throw notFound(`module ${named} is not stored; send its bytes with Spawn`);

@@ -4,7 +4,7 @@
  * 1 with the gRPC status on failure.
  */
 import { readFileSync } from "node:fs";
-import type { ServiceError } from "@grpc/grpc-js";
+import { status, type ServiceError } from "@grpc/grpc-js";
 import { groupKindToJSON } from "../generated/procworker/v1/types.js";
 import { ProcworkerClient, readAll } from "./client.js";
 
@@ -50,7 +50,7 @@ function parse(argv: string[]): Args {
 const json = (value: unknown): string =>
   JSON.stringify(value, (_, v: unknown) => {
     if (typeof v === "bigint") return v.toString();
-    if (v instanceof Map) return Object.fromEntries(v);
+    if (v instanceof Map) return Object.fromEntries(v as Map<string, unknown>);
     const buffer = v as { type?: unknown; data?: unknown };
     if (buffer !== null && typeof buffer === "object" && buffer.type === "Buffer" && Array.isArray(buffer.data)) {
       return Buffer.from(buffer.data as number[]).toString("base64");
@@ -78,7 +78,14 @@ export async function runClientCommand(command: string, argv: string[]): Promise
     switch (command) {
       case "spawn": {
         const module = args.flags.get("module");
-        console.log(json(await client.spawn({ process: messageOf(args), module: module ? readFileSync(module) : Buffer.alloc(0) }, opts)));
+        console.log(
+          json(
+            await client.spawn(
+              { process: messageOf(args), module: module ? readFileSync(module) : Buffer.alloc(0) },
+              opts,
+            ),
+          ),
+        );
         return 0;
       }
       case "schedule":
@@ -92,7 +99,11 @@ export async function runClientCommand(command: string, argv: string[]): Promise
       }
       case "await": {
         const slot = slotFlag(args, "slot");
-        console.log(json((await client.await({ processId: processArg(args), ...(slot !== undefined ? { slot } : {}) }, opts)).result));
+        console.log(
+          json(
+            (await client.await({ processId: processArg(args), ...(slot !== undefined ? { slot } : {}) }, opts)).result,
+          ),
+        );
         return 0;
       }
       case "subscribe": {
@@ -101,19 +112,25 @@ export async function runClientCommand(command: string, argv: string[]): Promise
         stream.on("data", (item: { result?: unknown }) => console.log(json(item.result)));
         await new Promise<void>((resolve, reject) => {
           stream.on("end", resolve);
-          stream.on("error", (e: ServiceError) => (e.code === 1 ? resolve() : reject(e)));
+          stream.on("error", (e: ServiceError) => (e.code === status.CANCELLED ? resolve() : reject(e)));
         });
         return 0;
       }
       case "group": {
         const slot = slotFlag(args, "slot");
-        const request = { processId: processArg(args), path: args.flags.get("path") ?? "compute", ...(slot !== undefined ? { slot } : {}) };
+        const request = {
+          processId: processArg(args),
+          path: args.flags.get("path") ?? "compute",
+          ...(slot !== undefined ? { slot } : {}),
+        };
         const { group, kind } = await client.group(request, opts);
         console.log(json({ group, kind: groupKindToJSON(kind) }));
         return 0;
       }
       case "stop":
-        console.log(json(await client.stop({ processId: processArg(args), skipSnapshot: args.flags.has("skip-snapshot") }, opts)));
+        console.log(
+          json(await client.stop({ processId: processArg(args), skipSnapshot: args.flags.has("skip-snapshot") }, opts)),
+        );
         return 0;
       case "workers":
         console.log(json(await client.listWorkers(opts)));

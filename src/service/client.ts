@@ -60,7 +60,7 @@ export class ProcworkerClient {
 
   private unary<Req, Res>(method: string, request: Req, o?: CallOpts): Promise<Res> {
     return new Promise((resolve, reject) => {
-      const fn = (this.raw as unknown as Record<string, Function>)[method] as (
+      const fn = (this.raw as unknown as Record<string, unknown>)[method] as (
         r: Req,
         m: Metadata,
         c: Partial<CallOptions>,

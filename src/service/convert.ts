@@ -4,7 +4,12 @@
  */
 import type { Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
-import { GroupKind, type Message as WireMessage, type SlotResult as WireSlotResult, type WorkerInfo as WireWorkerInfo } from "../generated/procworker/v1/types.js";
+import {
+  GroupKind,
+  type Message as WireMessage,
+  type SlotResult as WireSlotResult,
+  type WorkerInfo as WireWorkerInfo,
+} from "../generated/procworker/v1/types.js";
 import { SubscribeResponse } from "../generated/procworker/v1/process_worker_service.js";
 import type { GroupKind as DomainGroupKind } from "../worker/group.js";
 import type { WorkerInfo } from "../worker/engine.js";
@@ -17,7 +22,10 @@ export function fromWireMessage(message: WireMessage | undefined): Message {
 
 /** A domain message on the wire. */
 export function toWireMessage(message: Message): WireMessage {
-  return { tags: new Map(Object.entries(message.tags)), data: Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength) };
+  return {
+    tags: new Map(Object.entries(message.tags)),
+    data: Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength),
+  };
 }
 
 /** A slot result on the wire: exactly one of output and error is set. */
@@ -28,7 +36,13 @@ export function toWireResult(result: SlotResult): WireSlotResult {
     messageId: result.messageId,
     ...(result.output ? { output: toWireMessage(result.output) } : {}),
     ...(result.error
-      ? { error: { phase: result.error.phase, attemptedSlot: result.error.attemptedSlot, message: result.error.message } }
+      ? {
+          error: {
+            phase: result.error.phase,
+            attemptedSlot: result.error.attemptedSlot,
+            message: result.error.message,
+          },
+        }
       : {}),
   };
 }

@@ -61,7 +61,9 @@ export function descriptorSetPath(): string {
     if (existsSync(join(dir, "package.json")) && existsSync(candidate)) return candidate;
     const parent = dirname(dir);
     if (parent === dir) {
-      throw new Error(`descriptor set ${DESCRIPTOR_SET_RELATIVE_PATH} not found above ${fileURLToPath(import.meta.url)}; run npm run gen`);
+      throw new Error(
+        `descriptor set ${DESCRIPTOR_SET_RELATIVE_PATH} not found above ${fileURLToPath(import.meta.url)}; run npm run gen`,
+      );
     }
     dir = parent;
   }

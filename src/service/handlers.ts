@@ -57,7 +57,12 @@ export interface HandlerDeps {
 }
 
 /** The handlers, ready for `server.addService(processWorkerServiceDefinition, …)`. */
-export function createHandlers({ engine, logger, metrics, inFlight }: HandlerDeps): ProcessWorkerServiceServer & UntypedServiceImplementation {
+export function createHandlers({
+  engine,
+  logger,
+  metrics,
+  inFlight,
+}: HandlerDeps): ProcessWorkerServiceServer & UntypedServiceImplementation {
   /** What every call does around its work: a signal for its deadline and cancellation, a
    * place among the calls in flight, and a metrics record ended with its status. */
   const begin = (call: CancellableCall, method: string) => {
@@ -68,7 +73,7 @@ export function createHandlers({ engine, logger, metrics, inFlight }: HandlerDep
       signal,
       hasDeadline,
       /** Ends the call's bookkeeping; returns the status to send for `error`, if any. */
-      finish(error?: unknown): Partial<ServiceError> | undefined {
+      finish: (error?: unknown): Partial<ServiceError> | undefined => {
         dispose();
         exit();
         const serviceError = error === undefined ? undefined : toServiceError(error, logger, method);
@@ -97,7 +102,7 @@ export function createHandlers({ engine, logger, metrics, inFlight }: HandlerDep
       open: (request: Req, signal: AbortSignal, hasDeadline: boolean) => Promise<AsyncIterable<SlotResult>>,
     ): handleServerStreamingCall<Req, ComputeResponse | SubscribeResponse> =>
     (call) => {
-      const { signal, hasDeadline, finish } = begin(call as unknown as CancellableCall, method);
+      const { signal, hasDeadline, finish } = begin(call, method);
       metrics.streamOpened();
       pipe(call, signal, () => open(call.request, signal, hasDeadline)).then(
         () => {

@@ -33,9 +33,21 @@ export function createMetrics(defaults = false): Metrics {
     buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
     registers: [registry],
   });
-  const streams = new Gauge({ name: "procworker_open_streams", help: "open Compute and Subscribe streams", registers: [registry] });
-  const scheduledTotal = new Counter({ name: "procworker_scheduled_messages_total", help: "messages scheduled", registers: [registry] });
-  let read: () => { workers: number; waiters: number; workerBytes: number } = () => ({ workers: 0, waiters: 0, workerBytes: 0 });
+  const streams = new Gauge({
+    name: "procworker_open_streams",
+    help: "open Compute and Subscribe streams",
+    registers: [registry],
+  });
+  const scheduledTotal = new Counter({
+    name: "procworker_scheduled_messages_total",
+    help: "messages scheduled",
+    registers: [registry],
+  });
+  let read: () => { workers: number; waiters: number; workerBytes: number } = () => ({
+    workers: 0,
+    waiters: 0,
+    workerBytes: 0,
+  });
   new Gauge({
     name: "procworker_live_workers",
     help: "live workers",
@@ -79,7 +91,11 @@ export function createMetrics(defaults = false): Metrics {
 }
 
 /** Serves `GET /metrics` on host:port; resolves with the bound port. */
-export async function serveMetrics(metrics: Metrics, host: string, port: number): Promise<{ port: number; close: () => Promise<void> }> {
+export async function serveMetrics(
+  metrics: Metrics,
+  host: string,
+  port: number,
+): Promise<{ port: number; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
     if (req.url !== "/metrics") {
       res.writeHead(404).end();

@@ -38,7 +38,8 @@ export function addReflection(server: grpc.Server, descriptorSet: Uint8Array, op
   const index = indexDescriptorSet(descriptorSet);
   const services = [...(options.services ?? index.services)].sort();
   for (const service of services) {
-    if (!index.services.includes(service)) throw new Error(`reflection: service ${service} is not in the descriptor set`);
+    if (!index.services.includes(service))
+      throw new Error(`reflection: service ${service} is not in the descriptor set`);
   }
   const handler = createReflectionHandler(index, services);
   server.addService(ServerReflectionV1Service, { serverReflectionInfo: handler });
@@ -69,9 +70,11 @@ export function answerReflectionRequest(
   services: readonly string[],
   request: ServerReflectionRequest,
 ): ServerReflectionResponse {
-  const respond = (
-    messageResponse: ServerReflectionResponse["messageResponse"],
-  ): ServerReflectionResponse => ({ validHost: request.host, originalRequest: request, messageResponse });
+  const respond = (messageResponse: ServerReflectionResponse["messageResponse"]): ServerReflectionResponse => ({
+    validHost: request.host,
+    originalRequest: request,
+    messageResponse,
+  });
   const error = (errorCode: number, errorMessage: string): ServerReflectionResponse =>
     respond({ $case: "errorResponse", value: { errorCode, errorMessage } });
   const files = (fileName: string | undefined, what: string): ServerReflectionResponse => {

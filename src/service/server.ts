@@ -93,14 +93,21 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
     await engine.close();
     throw error;
   }
-  const metricsServer = config.metricsPort > 0 ? await serveMetrics(metrics, config.host, config.metricsPort) : undefined;
+  const metricsServer =
+    config.metricsPort > 0 ? await serveMetrics(metrics, config.host, config.metricsPort) : undefined;
   health.setStatus("SERVING");
-  logger.info({ event: "listening", host: config.host, port, metricsPort: metricsServer?.port }, "procworker listening");
+  logger.info(
+    { event: "listening", host: config.host, port, metricsPort: metricsServer?.port },
+    "procworker listening",
+  );
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
-      logger.info({ event: "draining", calls: inFlight.size }, "shutting down: draining calls and snapshotting workers");
+      logger.info(
+        { event: "draining", calls: inFlight.size },
+        "shutting down: draining calls and snapshotting workers",
+      );
       health.setStatus("NOT_SERVING");
       // No new calls from here on; resolves once every open call has ended.
       const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
@@ -111,7 +118,10 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
         timer = setTimeout(() => resolve(true), capDelay(config.shutdownTimeoutMs));
       });
       if (await Promise.race([drained.then(() => false), timedOut])) {
-        logger.warn({ event: "shutdown_timeout", calls: inFlight.size }, "shutdown timeout: cutting the remaining calls");
+        logger.warn(
+          { event: "shutdown_timeout", calls: inFlight.size },
+          "shutdown timeout: cutting the remaining calls",
+        );
         server.forceShutdown();
       }
       clearTimeout(timer);

@@ -13,6 +13,8 @@
  * time inside the single write transaction, so a callback that reads the latest slot and
  * writes after it can never interleave with another. A callback that throws does not roll
  * back its own puts, so every callback checks and encodes everything before its first put.
+ * Inside a transaction callback lmdb-js applies `put`/`remove` at once, as part of that
+ * transaction; the promises they return are the transaction's, so they are marked `void`.
  */
 import { open, type Database, type Key } from "lmdb";
 import { messageId, type Message } from "../core/message.js";
@@ -26,7 +28,17 @@ import {
   encodeScheduleEntry,
 } from "./codec.js";
 import { checkLimit, storeClosed, unknownProcess } from "./guards.js";
-import { KeyKind, MAX_SLOT, checkSlot, idKey, prefixKey, slotKey, slotKeyAfter, slotOfKey, type SlotKind } from "./keys.js";
+import {
+  KeyKind,
+  MAX_SLOT,
+  checkSlot,
+  idKey,
+  prefixKey,
+  slotKey,
+  slotKeyAfter,
+  slotOfKey,
+  type SlotKind,
+} from "./keys.js";
 import type { ScheduleEntry, Snapshot, Store, StoredModule } from "./store.js";
 
 /** Where and how big: `path` is a directory (created if missing). */
@@ -64,7 +76,7 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
   /** Runs `fn` in the write transaction; resolves with its value once durable. */
   const write = <T>(fn: () => T): Promise<T> =>
     call(() => {
-      const done = db.transaction(fn) as Promise<T>;
+      const done = db.transaction(fn);
       inFlight.add(done);
       const forget = () => inFlight.delete(done);
       done.then(forget, forget);
@@ -88,20 +100,24 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
   });
   /** The highest slot of `kind` at or below `atOrBelow`, or undefined. */
   const lastSlot = (kind: SlotKind, processId: string, atOrBelow: bigint): bigint | undefined => {
-    for (const key of db.getKeys({ ...lastOpts(kind, processId, atOrBelow), limit: 1 })) return slotOfKey(key as Uint8Array);
+    for (const key of db.getKeys({ ...lastOpts(kind, processId, atOrBelow), limit: 1 }))
+      return slotOfKey(key as Uint8Array);
     return undefined;
   };
   /** Inside a write transaction: removes the snapshots of a process below a slot. */
   const removeSnapshotsBelow = (processId: string, belowSlot: bigint): void => {
-    const opts = { start: prefixKey(KeyKind.snapshot, processId), end: slotKey(KeyKind.snapshot, processId, belowSlot) };
+    const opts = {
+      start: prefixKey(KeyKind.snapshot, processId),
+      end: slotKey(KeyKind.snapshot, processId, belowSlot),
+    };
     // Collect first: removing under a live cursor is not something to rely on.
     const keys = Array.from(db.getKeys(opts));
-    for (const key of keys) db.remove(key);
+    for (const key of keys) void db.remove(key);
   };
   const copy = (bytes: Uint8Array | undefined): Uint8Array | undefined =>
     bytes === undefined ? undefined : new Uint8Array(bytes);
   const putModuleInTxn = (key: Buffer, module: StoredModule): void => {
-    if (!db.doesExist(key)) db.put(key, module.bytes);
+    if (!db.doesExist(key)) void db.put(key, module.bytes);
   };
 
   return {
@@ -110,14 +126,17 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
         const procKey = idKey(KeyKind.process, processId);
         const entryKey = slotKey(KeyKind.schedule, processId, 0n);
         // The callback runs later, in the write transaction: copy what the caller may mutate.
-        const stored = module && { key: idKey(KeyKind.module, module.id), module: { id: module.id, bytes: new Uint8Array(module.bytes) } };
+        const stored = module && {
+          key: idKey(KeyKind.module, module.id),
+          module: { id: module.id, bytes: new Uint8Array(module.bytes) },
+        };
         const definition = encodeMessage(spawn);
         const entry = encodeScheduleEntry({ slot: 0n, messageId: processId, timestampMs, message: spawn });
         return write(() => {
           if (db.doesExist(procKey)) return false;
           if (stored) putModuleInTxn(stored.key, stored.module);
-          db.put(procKey, definition);
-          db.put(entryKey, entry);
+          void db.put(procKey, definition);
+          void db.put(entryKey, entry);
           return true;
         });
       }),
@@ -145,11 +164,16 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
         const written = await write((): ScheduleEntry[] | undefined => {
           if (!db.doesExist(procKey)) return undefined;
           let slot = lastSlot(KeyKind.schedule, processId, MAX_SLOT) ?? 0n;
-          const entries = copies.map(
-            (message: Message, i): ScheduleEntry => ({ slot: ++slot, messageId: ids[i]!, timestampMs, message }),
+          const entries = copies.map((message: Message, i): ScheduleEntry => ({
+            slot: ++slot,
+            messageId: ids[i]!,
+            timestampMs,
+            message,
+          }));
+          const encoded = entries.map(
+            (e) => [slotKey(KeyKind.schedule, processId, e.slot), encodeScheduleEntry(e)] as const,
           );
-          const encoded = entries.map((e) => [slotKey(KeyKind.schedule, processId, e.slot), encodeScheduleEntry(e)] as const);
-          for (const [key, value] of encoded) db.put(key, value);
+          for (const [key, value] of encoded) void db.put(key, value);
           return entries;
         });
         if (written === undefined) throw unknownProcess(processId);
@@ -163,7 +187,7 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
       call(() => {
         const encoded = results.map((r) => [slotKey(KeyKind.result, r.processId, r.slot), encodeResult(r)] as const);
         return write(() => {
-          for (const [key, value] of encoded) db.put(key, value);
+          for (const [key, value] of encoded) void db.put(key, value);
         });
       }),
     getResult: (processId, slot) =>
@@ -187,7 +211,7 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
         // may be a whole 64 MiB memory.
         const state = snapshot.state;
         return write(() => {
-          db.put(key, state);
+          void db.put(key, state);
           if (deleteBelow !== undefined) removeSnapshotsBelow(processId, deleteBelow);
         });
       }),
@@ -198,7 +222,10 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
           // getBinary returns a fresh copy (getBinaryFast would reuse a buffer): the one copy.
           const state = db.getBinary(key);
           if (state !== undefined) {
-            return { slot: slotOfKey(key as Uint8Array), state: new Uint8Array(state.buffer, state.byteOffset, state.byteLength) };
+            return {
+              slot: slotOfKey(key as Uint8Array),
+              state: new Uint8Array(state.buffer, state.byteOffset, state.byteLength),
+            };
           }
         }
         return undefined;

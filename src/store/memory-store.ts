@@ -74,9 +74,12 @@ export function createMemoryStore(): Store {
         if (!processes.has(processId)) throw unknownProcess(processId);
         const schedule = slotsOf(schedules, processId);
         let slot = schedule.last() ?? 0n;
-        const entries = messages.map(
-          (message: Message): ScheduleEntry => ({ slot: ++slot, messageId: messageId(message), timestampMs, message }),
-        );
+        const entries = messages.map((message: Message): ScheduleEntry => ({
+          slot: ++slot,
+          messageId: messageId(message),
+          timestampMs,
+          message,
+        }));
         entries.forEach((e) => checkSlot(e.slot));
         const encoded = entries.map(encodeScheduleEntry); // all or nothing: encode before writing
         entries.forEach((e, i) => schedule.set(e.slot, encoded[i]!));

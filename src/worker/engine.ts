@@ -117,7 +117,12 @@ export class Engine {
    * leader-death error if its worker dies, and ends with DEADLINE_EXCEEDED when no result
    * comes for max_await_ms and the caller set no deadline of its own.
    */
-  async compute(processId: string, slot: bigint | undefined, signal?: AbortSignal, hasDeadline = false): Promise<AsyncIterable<SlotResult>> {
+  async compute(
+    processId: string,
+    slot: bigint | undefined,
+    signal?: AbortSignal,
+    hasDeadline = false,
+  ): Promise<AsyncIterable<SlotResult>> {
     this.checkOpen();
     checkProcessId(processId);
     await this.processes.definition(processId);
@@ -159,7 +164,11 @@ export class Engine {
     this.checkOpen();
     checkProcessId(processId);
     await this.processes.definition(processId);
-    const capped = cappedSignal(signal, this.opts.config.maxAwaitMs, `no result within max_await_ms (${this.opts.config.maxAwaitMs} ms)`);
+    const capped = cappedSignal(
+      signal,
+      this.opts.config.maxAwaitMs,
+      `no result within max_await_ms (${this.opts.config.maxAwaitMs} ms)`,
+    );
     try {
       const { result, settle } = this.hubFor(processId).wait(slot, capped.signal);
       if (slot !== undefined) {
@@ -306,7 +315,8 @@ export class Engine {
     if (this.draining) return;
     const hub = this.hubs.get(worker.processId);
     if (exit.kind === "stopped") hub?.failLeaderBound(new WorkerStoppedError(worker.group, "stopped"));
-    if (exit.kind === "failed") hub?.failLeaderBound(new WorkerStoppedError(worker.group, "crashed", { cause: exit.error }));
+    if (exit.kind === "failed")
+      hub?.failLeaderBound(new WorkerStoppedError(worker.group, "crashed", { cause: exit.error }));
     if (exit.kind !== "failed" || worker.slotsComputed > 0) this.kick(worker.processId);
   }
 
@@ -317,5 +327,6 @@ export class Engine {
 
 /** Rejects process ids that are not ids at all (INVALID_ARGUMENT, not NOT_FOUND). */
 function checkProcessId(processId: string): void {
-  if (!isId(processId)) throw invalidArgument(`process id ${JSON.stringify(processId)} is not an id (43 base64url characters)`);
+  if (!isId(processId))
+    throw invalidArgument(`process id ${JSON.stringify(processId)} is not an id (43 base64url characters)`);
 }

@@ -66,7 +66,10 @@ export class ProcessHub {
    * The waiter is removed at once however the wait ends. Returns the wait and a `resolve`
    * handle for a result the caller found in the store after joining.
    */
-  wait(slot: bigint | undefined, signal: AbortSignal): { result: Promise<SlotResult>; settle: (r: SlotResult) => void } {
+  wait(
+    slot: bigint | undefined,
+    signal: AbortSignal,
+  ): { result: Promise<SlotResult>; settle: (r: SlotResult) => void } {
     let waiter!: Waiter;
     const result = new Promise<SlotResult>((resolve, reject) => {
       const done = (): void => {
@@ -93,7 +96,10 @@ export class ProcessHub {
       this.waiters.add(waiter);
       this.onChange();
       signal.addEventListener("abort", onAbort, { once: true });
-      this.logger.debug({ event: "awaiting_compute", group: this.processId, slot: slot?.toString() }, "awaiting_compute");
+      this.logger.debug(
+        { event: "awaiting_compute", group: this.processId, slot: slot?.toString() },
+        "awaiting_compute",
+      );
     });
     return { result, settle: (r) => waiter.resolve(r) };
   }
@@ -132,7 +138,10 @@ export class ProcessHub {
       { event: "notified_of_resolution", group, slot: result.slot.toString(), listeners: count },
       "notified_of_resolution",
     );
-    this.logger.debug({ event: "finished_notifying", group, slot: result.slot.toString(), listeners: count }, "finished_notifying");
+    this.logger.debug(
+      { event: "finished_notifying", group, slot: result.slot.toString(), listeners: count },
+      "finished_notifying",
+    );
     return count;
   }
 

@@ -120,7 +120,7 @@ export class ResultStream implements AsyncIterable<SlotResult> {
   async *[Symbol.asyncIterator](): AsyncIterator<SlotResult> {
     try {
       for (;;) {
-        if (this.failure !== undefined) throw this.failure;
+        this.throwIfFailed();
         if (this.to !== undefined && this.nextSlot > this.to) return;
         const live = this.takeLive();
         if (live !== undefined) {
@@ -135,7 +135,7 @@ export class ResultStream implements AsyncIterable<SlotResult> {
         const stored = await this.readStored();
         if (stored.length > 0) {
           for (const result of stored) {
-            if (this.failure !== undefined) throw this.failure;
+            this.throwIfFailed();
             if (result.slot === this.nextSlot) yield this.deliver(result);
           }
           continue;
@@ -188,6 +188,12 @@ export class ResultStream implements AsyncIterable<SlotResult> {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Throws the failure, if the stream has failed (a method, so that the check is made anew
+   * after every await rather than narrowed away by the compiler). */
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 
   private deliver(result: SlotResult): SlotResult {

@@ -28,9 +28,7 @@ export interface ComputeRequest {
 
 /** How a worker's loop ended. Retired workers may leave requests for a successor. */
 export type WorkerExit =
-  | { kind: "retired"; leftovers: ComputeRequest[] }
-  | { kind: "stopped" }
-  | { kind: "failed"; error: unknown };
+  { kind: "retired"; leftovers: ComputeRequest[] } | { kind: "stopped" } | { kind: "failed"; error: unknown };
 
 export interface WorkerOptions {
   group: string;

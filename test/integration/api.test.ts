@@ -33,16 +33,23 @@ describe("Spawn", () => {
 
   it("refuses bad definitions with INVALID_ARGUMENT and a missing module with NOT_FOUND", async () => {
     s = await startTestServer();
-    const spawnOf = (tags: Record<string, string>, module = Buffer.alloc(0)) => s!.client.spawn({ process: msg(tags), module });
-    await expect(spawnOf({ "Execution-Device": "counter@1.0", Initial: "x" })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    const spawnOf = (tags: Record<string, string>, module = Buffer.alloc(0)) =>
+      s!.client.spawn({ process: msg(tags), module });
+    await expect(spawnOf({ "Execution-Device": "counter@1.0", Initial: "x" })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+    });
     await expect(spawnOf({ "Execution-Device": "nope@9" })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     await expect(spawnOf({})).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
     await expect(s.client.spawn({ module: Buffer.alloc(0) })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
-    await expect(spawnOf({ "Execution-Device": "wasm@1.0", Module: "A".repeat(43) })).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await expect(spawnOf({ "Execution-Device": "wasm@1.0", Module: "A".repeat(43) })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
     await expect(spawnOf({ "Execution-Device": "wasm@1.0" }, Buffer.from("not wasm"))).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
     });
-    await expect(spawnOf({ "Execution-Device": "wasm@1.0", Module: "B".repeat(43) }, Buffer.from("\0asm"))).rejects.toMatchObject({
+    await expect(
+      spawnOf({ "Execution-Device": "wasm@1.0", Module: "B".repeat(43) }, Buffer.from("\0asm")),
+    ).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
     });
   });
@@ -61,16 +68,24 @@ describe("Schedule", () => {
   it("refuses an empty list, a bad id and an unknown process", async () => {
     s = await startTestServer();
     const p = await spawn();
-    await expect(s.client.schedule({ processId: p, messages: [] })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
-    await expect(s.client.schedule({ processId: "x", messages: [msg({})] })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
-    await expect(s.client.schedule({ processId: "Q".repeat(43), messages: [msg({})] })).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await expect(s.client.schedule({ processId: p, messages: [] })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+    });
+    await expect(s.client.schedule({ processId: "x", messages: [msg({})] })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+    });
+    await expect(s.client.schedule({ processId: "Q".repeat(43), messages: [msg({})] })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
   });
 
   it("refuses a request larger than max_message_bytes with RESOURCE_EXHAUSTED", async () => {
     s = await startTestServer({ maxMessageBytes: 64 * 1024 });
     const p = await spawn();
     const big = msg({ Amount: "1" }, "x".repeat(100 * 1024));
-    await expect(s.client.schedule({ processId: p, messages: [big] })).rejects.toMatchObject({ code: status.RESOURCE_EXHAUSTED });
+    await expect(s.client.schedule({ processId: p, messages: [big] })).rejects.toMatchObject({
+      code: status.RESOURCE_EXHAUSTED,
+    });
     expect(await schedule(p, "1")).toMatchObject([{ slot: 1n }]);
   });
 });
@@ -79,11 +94,16 @@ describe("Group", () => {
   it("maps compute to the process's worker group and other paths to a default group", async () => {
     s = await startTestServer();
     const p = await spawn();
-    expect(await s.client.group({ processId: p, path: "/compute", slot: 3n })).toEqual({ group: p, kind: GroupKind.GROUP_KIND_WORKER });
+    expect(await s.client.group({ processId: p, path: "/compute", slot: 3n })).toEqual({
+      group: p,
+      kind: GroupKind.GROUP_KIND_WORKER,
+    });
     const other = await s.client.group({ processId: p, path: "now" });
     expect(other.kind).toBe(GroupKind.GROUP_KIND_DEFAULT);
     expect(other.group).toMatch(/^default:/);
-    await expect(s.client.group({ processId: "Z".repeat(43), path: "compute" })).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await expect(s.client.group({ processId: "Z".repeat(43), path: "compute" })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
   });
 
   it("uses default groups for everything when process_workers is off", async () => {
@@ -110,8 +130,12 @@ describe("Compute", () => {
   it("refuses a target past the schedule with OUT_OF_RANGE and an unknown process with NOT_FOUND", async () => {
     s = await startTestServer();
     const p = await spawn();
-    await expect(readAll(s.client.compute({ processId: p, slot: 5n }))).rejects.toMatchObject({ code: status.OUT_OF_RANGE });
-    await expect(readAll(s.client.compute({ processId: "Y".repeat(43) }))).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await expect(readAll(s.client.compute({ processId: p, slot: 5n }))).rejects.toMatchObject({
+      code: status.OUT_OF_RANGE,
+    });
+    await expect(readAll(s.client.compute({ processId: "Y".repeat(43) }))).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
   });
 
   it("returns a failed slot as an error result", async () => {
@@ -119,7 +143,11 @@ describe("Compute", () => {
     const p = await spawn();
     await schedule(p, "oops", "2");
     const all = await readAll(s.client.compute({ processId: p }));
-    expect(all[1]?.result?.error).toEqual({ phase: "compute", attemptedSlot: 1n, message: 'Amount must be an integer, got "oops"' });
+    expect(all[1]?.result?.error).toEqual({
+      phase: "compute",
+      attemptedSlot: 1n,
+      message: 'Amount must be an integer, got "oops"',
+    });
     expect(all[1]?.result?.output).toBeUndefined();
     expect(total(all[2]!)).toBe("2");
   });
@@ -167,7 +195,9 @@ describe("Subscribe", () => {
     await schedule(p, "1", "1");
     await readAll(s.client.compute({ processId: p }));
     const clients = Array.from({ length: 4 }, () => s!.newClient());
-    const streams = Array.from({ length: 100 }, (_, i) => take(clients[i % 4]!.subscribe({ processId: p, fromSlot: 1n }), 10));
+    const streams = Array.from({ length: 100 }, (_, i) =>
+      take(clients[i % 4]!.subscribe({ processId: p, fromSlot: 1n }), 10),
+    );
     await until(s.server.engine, () => s!.server.engine.attached().streams === 100, "100 streams");
     for (let i = 0; i < 8; i++) await schedule(p, "1");
     for (const results of await Promise.all(streams)) {
@@ -192,7 +222,10 @@ describe("Subscribe", () => {
     await until(s.server.engine, () => s!.server.engine.attached().streams === 2, "2 streams");
     const data = "x".repeat(200);
     for (let i = 0; i < 30; i++) {
-      await s.client.schedule({ processId: p, messages: Array.from({ length: 100 }, () => msg({ Amount: "1" }, data)) });
+      await s.client.schedule({
+        processId: p,
+        messages: Array.from({ length: 100 }, () => msg({ Amount: "1" }, data)),
+      });
     }
     const got = await reader;
     expect(got.at(-1)?.result?.slot).toBe(3000n);
@@ -217,11 +250,21 @@ describe("Stop and ListWorkers", () => {
     await readAll(s.client.compute({ processId: p }));
     const { workers } = await s.client.listWorkers();
     expect(workers).toHaveLength(1);
-    expect(workers[0]).toMatchObject({ group: p, processId: p, atSlot: 1n, mailbox: 0, waiters: 0, subscribers: 0, state: "running" });
+    expect(workers[0]).toMatchObject({
+      group: p,
+      processId: p,
+      atSlot: 1n,
+      mailbox: 0,
+      waiters: 0,
+      subscribers: 0,
+      state: "running",
+    });
     expect(workers[0]!.stateBytes).toBeGreaterThan(0n);
     expect(await s.client.stop({ processId: p, skipSnapshot: true })).toEqual({ stopped: true, atSlot: 1n });
     expect((await s.client.listWorkers()).workers).toEqual([]);
     expect(await s.client.stop({ processId: p, skipSnapshot: false })).toEqual({ stopped: false, atSlot: 1n });
-    await expect(s.client.stop({ processId: "U".repeat(43), skipSnapshot: false })).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await expect(s.client.stop({ processId: "U".repeat(43), skipSnapshot: false })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
   });
 });

@@ -34,8 +34,14 @@ describe("procworker client commands", () => {
     ]);
     const computed = await run("compute", processId);
     expect(computed.out.map((r) => (r as { slot: string }).slot)).toEqual(["0", "1"]);
-    expect(computed.out.map((r) => (r as { output: { tags: { Total: string } } }).output.tags.Total)).toEqual(["4", "7"]);
-    expect((await run("await", processId, "--slot", "1")).out[0]).toMatchObject({ slot: "1", output: { data: "Nw==" } });
+    expect(computed.out.map((r) => (r as { output: { tags: { Total: string } } }).output.tags.Total)).toEqual([
+      "4",
+      "7",
+    ]);
+    expect((await run("await", processId, "--slot", "1")).out[0]).toMatchObject({
+      slot: "1",
+      output: { data: "Nw==" },
+    });
     expect((await run("group", processId)).out[0]).toEqual({ group: processId, kind: "GROUP_KIND_WORKER" });
     expect((await run("workers")).out[0]).toMatchObject({ workers: [{ processId, state: "running", atSlot: "1" }] });
     expect((await run("stop", processId)).out[0]).toEqual({ stopped: true, atSlot: "1" });

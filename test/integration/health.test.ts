@@ -9,7 +9,17 @@ import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addHealth, type Health, PROCESS_WORKER_SERVICE_NAME } from "../../src/service/health.js";
 
-const HEALTH_PROTO = join(import.meta.dirname, "..", "..", "third_party", "proto", "grpc", "health", "v1", "health.proto");
+const HEALTH_PROTO = join(
+  import.meta.dirname,
+  "..",
+  "..",
+  "third_party",
+  "proto",
+  "grpc",
+  "health",
+  "v1",
+  "health.proto",
+);
 
 type CheckResponse = { status: string };
 type HealthClient = grpc.Client & {
@@ -25,11 +35,15 @@ beforeAll(async () => {
   server = new grpc.Server();
   health = addHealth(server);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   const definition = protoLoader.loadSync(HEALTH_PROTO, { keepCase: true, enums: String, defaults: true });
   const pkg = grpc.loadPackageDefinition(definition)["grpc"] as grpc.GrpcObject;
-  const Health = ((pkg["health"] as grpc.GrpcObject)["v1"] as grpc.GrpcObject)["Health"] as grpc.ServiceClientConstructor;
+  const Health = ((pkg["health"] as grpc.GrpcObject)["v1"] as grpc.GrpcObject)[
+    "Health"
+  ] as grpc.ServiceClientConstructor;
   client = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as HealthClient;
 });
 

@@ -22,7 +22,10 @@ it("serves RPC counts by method and status, and the live workers, in Prometheus 
   const s = await startTestServer();
   const metrics = await serveMetrics(s.server.metrics, "127.0.0.1", 0);
   try {
-    const { processId } = await s.client.spawn({ process: msg({ "Execution-Device": "counter@1.0" }), module: Buffer.alloc(0) });
+    const { processId } = await s.client.spawn({
+      process: msg({ "Execution-Device": "counter@1.0" }),
+      module: Buffer.alloc(0),
+    });
     await s.client.schedule({ processId, messages: [msg({ Amount: "1" })] });
     await readAll(s.client.compute({ processId }));
     await expect(s.client.schedule({ processId, messages: [] })).rejects.toBeDefined();

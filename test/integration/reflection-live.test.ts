@@ -21,14 +21,24 @@ it("lists the services and drives Spawn, Schedule and Compute from reflected des
   expect(services).toEqual(expect.arrayContaining(["procworker.v1.ProcessWorkerService", "grpc.health.v1.Health"]));
   const descriptor = await reflection.getDescriptorBySymbol("procworker.v1.ProcessWorkerService");
   const pkg = descriptor.getPackageObject({ keepCase: true, longs: String, enums: String, defaults: true });
-  const Service = ((pkg["procworker"] as grpc.GrpcObject)["v1"] as grpc.GrpcObject)["ProcessWorkerService"] as grpc.ServiceClientConstructor;
-  const client = new Service(s.address, grpc.credentials.createInsecure()) as unknown as Record<string, Function> & grpc.Client;
+  const Service = ((pkg["procworker"] as grpc.GrpcObject)["v1"] as grpc.GrpcObject)[
+    "ProcessWorkerService"
+  ] as grpc.ServiceClientConstructor;
+  const client = new Service(s.address, grpc.credentials.createInsecure()) as unknown as Record<string, Function> &
+    grpc.Client;
   const unary = <T>(method: string, request: unknown): Promise<T> =>
-    new Promise((resolve, reject) => client[method]!.call(client, request, (e: Error | null, r: T) => (e ? reject(e) : resolve(r))));
+    new Promise((resolve, reject) =>
+      client[method]!.call(client, request, (e: Error | null, r: T) => (e ? reject(e) : resolve(r))),
+    );
   try {
     // protobufjs-built clients see the map as repeated {key, value} entries (same wire bytes).
     const { process_id } = await unary<{ process_id: string }>("Spawn", {
-      process: { tags: [{ key: "Execution-Device", value: "counter@1.0" }, { key: "Initial", value: "2" }] },
+      process: {
+        tags: [
+          { key: "Execution-Device", value: "counter@1.0" },
+          { key: "Initial", value: "2" },
+        ],
+      },
     });
     const { assignments } = await unary<{ assignments: { slot: string }[] }>("Schedule", {
       process_id,
@@ -40,7 +50,9 @@ it("lists the services and drives Spawn, Schedule and Compute from reflected des
       const stream = client["Compute"]!.call(client, { process_id }) as grpc.ClientReadableStream<{
         result: { output: { tags: { key: string; value: string }[] } };
       }>;
-      stream.on("data", (r) => out.push(r.result.output.tags.find((t: { key: string; value: string }) => t.key === "Total")?.value ?? "?"));
+      stream.on("data", (r) =>
+        out.push(r.result.output.tags.find((t: { key: string; value: string }) => t.key === "Total")?.value ?? "?"),
+      );
       stream.on("error", reject);
       stream.on("end", () => resolve(out));
     });

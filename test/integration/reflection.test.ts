@@ -75,7 +75,9 @@ beforeAll(async () => {
   addReflection(server, loadDescriptorSet());
   addHealth(server).setStatus("SERVING");
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   address = `127.0.0.1:${port}`;
   rawClients.v1 = new ReflectionV1Client(address, grpc.credentials.createInsecure());
@@ -152,9 +154,16 @@ describe("third-party reflection client (grpc-js-reflection-client)", () => {
     try {
       const descriptor = await reflection.getDescriptorBySymbol("procworker.v1.ProcessWorkerService");
       const methods = await reflection.listMethods("procworker.v1.ProcessWorkerService");
-      expect(methods.map((m) => m.name).sort()).toEqual(
-        ["Await", "Compute", "Group", "ListWorkers", "Schedule", "Spawn", "Stop", "Subscribe"],
-      );
+      expect(methods.map((m) => m.name).sort()).toEqual([
+        "Await",
+        "Compute",
+        "Group",
+        "ListWorkers",
+        "Schedule",
+        "Spawn",
+        "Stop",
+        "Subscribe",
+      ]);
       const pkg = descriptor.getPackageObject({ keepCase: true, longs: String, enums: String, defaults: true });
       const v1 = (pkg["procworker"] as grpc.GrpcObject)["v1"] as grpc.GrpcObject;
       const Service = v1["ProcessWorkerService"] as grpc.ServiceClientConstructor;
@@ -171,7 +180,12 @@ describe("third-party reflection client (grpc-js-reflection-client)", () => {
       expect(response.process_id).toBe(STUB_PROCESS_ID);
       expect(spawned.length).toBe(before + 1);
       const received = spawned[spawned.length - 1];
-      expect(received?.process?.tags).toEqual(new Map([["Execution-Device", "counter@1.0"], ["Initial", "5"]]));
+      expect(received?.process?.tags).toEqual(
+        new Map([
+          ["Execution-Device", "counter@1.0"],
+          ["Initial", "5"],
+        ]),
+      );
       expect(Buffer.from(received?.process?.data ?? []).toString()).toBe("hi");
     } finally {
       closeReflectionClient(reflection);
@@ -192,8 +206,14 @@ describe("raw reflection client (generated stubs)", () => {
 
     it(`${version}: file_containing_symbol serves buf's bytes for services, methods and messages`, async () => {
       const symbols: Array<[string, string[]]> = [
-        ["procworker.v1.ProcessWorkerService", ["procworker/v1/process_worker_service.proto", "procworker/v1/types.proto"]],
-        ["procworker.v1.ProcessWorkerService.Spawn", ["procworker/v1/process_worker_service.proto", "procworker/v1/types.proto"]],
+        [
+          "procworker.v1.ProcessWorkerService",
+          ["procworker/v1/process_worker_service.proto", "procworker/v1/types.proto"],
+        ],
+        [
+          "procworker.v1.ProcessWorkerService.Spawn",
+          ["procworker/v1/process_worker_service.proto", "procworker/v1/types.proto"],
+        ],
         ["procworker.v1.SpawnRequest", ["procworker/v1/process_worker_service.proto", "procworker/v1/types.proto"]],
         ["procworker.v1.Message", ["procworker/v1/types.proto"]],
         ["procworker.v1.Message.TagsEntry", ["procworker/v1/types.proto"]],
@@ -225,7 +245,9 @@ describe("raw reflection client (generated stubs)", () => {
     });
 
     it(`${version}: list_services returns exactly the served services`, async () => {
-      const [response] = await exchange(raw(version), [{ host: "", messageRequest: { $case: "listServices", value: "*" } }]);
+      const [response] = await exchange(raw(version), [
+        { host: "", messageRequest: { $case: "listServices", value: "*" } },
+      ]);
       expect(response?.messageResponse?.$case).toBe("listServicesResponse");
       const names =
         response?.messageResponse?.$case === "listServicesResponse"
@@ -279,15 +301,22 @@ describe("raw reflection client (generated stubs)", () => {
       { host: "", messageRequest: { $case: "fileContainingSymbol", value: "procworker.v1.ProcessWorkerService" } },
     ]);
     // Re-frame the served files as a FileDescriptorSet (field 1, length-delimited).
-    const set = Buffer.concat(filesOf(response).map((file) => Buffer.concat([Buffer.from([0x0a]), varint(file.length), file])));
-    const definition = protoLoader.loadFileDescriptorSetFromBuffer(set, { keepCase: true, longs: String, defaults: true });
+    const set = Buffer.concat(
+      filesOf(response).map((file) => Buffer.concat([Buffer.from([0x0a]), varint(file.length), file])),
+    );
+    const definition = protoLoader.loadFileDescriptorSetFromBuffer(set, {
+      keepCase: true,
+      longs: String,
+      defaults: true,
+    });
     const Service = grpc.loadPackageDefinition(definition)["procworker"] as grpc.GrpcObject;
     const Ctor = (Service["v1"] as grpc.GrpcObject)["ProcessWorkerService"] as grpc.ServiceClientConstructor;
     const client = new Ctor(address, grpc.credentials.createInsecure());
     clients.push(client);
     const response2 = await new Promise<{ process_id: string }>((resolve, reject) =>
-      (client["Spawn"] as Function)({ process: { tags: entries({ A: "1" }) } }, (err: Error | null, res: { process_id: string }) =>
-        err ? reject(err) : resolve(res),
+      (client["Spawn"] as Function)(
+        { process: { tags: entries({ A: "1" }) } },
+        (err: Error | null, res: { process_id: string }) => (err ? reject(err) : resolve(res)),
       ),
     );
     expect(response2.process_id).toBe(STUB_PROCESS_ID);

@@ -10,15 +10,29 @@ import { expect, it } from "vitest";
 import { startTestServer } from "../support/server.js";
 import { until } from "../support/until.js";
 
-const HEALTH_PROTO = join(import.meta.dirname, "..", "..", "third_party", "proto", "grpc", "health", "v1", "health.proto");
+const HEALTH_PROTO = join(
+  import.meta.dirname,
+  "..",
+  "..",
+  "third_party",
+  "proto",
+  "grpc",
+  "health",
+  "v1",
+  "health.proto",
+);
 
 it("drains: watchers see NOT_SERVING then UNAVAILABLE, waiting calls end with UNAVAILABLE, close completes", async () => {
   const s = await startTestServer();
   const definition = protoLoader.loadSync(HEALTH_PROTO, { keepCase: true, enums: String, defaults: true });
   const pkg = grpc.loadPackageDefinition(definition)["grpc"] as grpc.GrpcObject;
-  const Health = ((pkg["health"] as grpc.GrpcObject)["v1"] as grpc.GrpcObject)["Health"] as grpc.ServiceClientConstructor;
+  const Health = ((pkg["health"] as grpc.GrpcObject)["v1"] as grpc.GrpcObject)[
+    "Health"
+  ] as grpc.ServiceClientConstructor;
   const health = new Health(s.address, grpc.credentials.createInsecure());
-  const watch = (health as unknown as { Watch: (r: { service: string }) => grpc.ClientReadableStream<{ status: string }> }).Watch({
+  const watch = (
+    health as unknown as { Watch: (r: { service: string }) => grpc.ClientReadableStream<{ status: string }> }
+  ).Watch({
     service: "",
   });
   const statuses: string[] = [];
@@ -38,7 +52,10 @@ it("drains: watchers see NOT_SERVING then UNAVAILABLE, waiting calls end with UN
     process: { tags: new Map([["Execution-Device", "counter@1.0"]]), data: Buffer.alloc(0) },
     module: Buffer.alloc(0),
   });
-  const waiting = s.client.await({ processId, slot: 5n }).then(() => -1, (e: grpc.ServiceError) => e.code);
+  const waiting = s.client.await({ processId, slot: 5n }).then(
+    () => -1,
+    (e: grpc.ServiceError) => e.code,
+  );
   await until(s.server.engine, () => s.server.engine.attached().waiters === 1, "one waiter");
 
   await s.server.close();

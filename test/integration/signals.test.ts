@@ -19,16 +19,25 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-
 describe("npm start under Ctrl-C", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     it(`exits 0 without an npm error when the process group gets ${signal}`, async () => {
-      const server = await startChildServer("npm", ["start", "--silent"], { PROCWORKER_DATA_DIR: join(dataDir, signal) });
+      const server = await startChildServer("npm", ["start", "--silent"], {
+        PROCWORKER_DATA_DIR: join(dataDir, signal),
+      });
       const client = new ProcworkerClient(`127.0.0.1:${server.port}`);
       expect((await client.listWorkers()).workers).toEqual([]);
       // The effective configuration is logged at start, from flags, environment and defaults.
-      const config = server.stdout.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { event?: string; config?: Record<string, unknown> }).find((e) => e.event === "config");
-      expect(config?.config).toMatchObject({ dataDir: join(dataDir, signal), port: 0, processWorkers: true, processWorkerMaxIdle: 300_000 });
+      const config = server.stdout
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { event?: string; config?: Record<string, unknown> })
+        .find((e) => e.event === "config");
+      expect(config?.config).toMatchObject({
+        dataDir: join(dataDir, signal),
+        port: 0,
+        processWorkers: true,
+        processWorkerMaxIdle: 300_000,
+      });
       client.close();
       expect(await server.signalGroup(signal)).toBe(0);
       expect(server.stderr.join("\n")).not.toMatch(/npm (error|ERR)/);
@@ -42,14 +51,24 @@ describe("graceful shutdown", () => {
     const dir = join(dataDir, "restart");
     const first = await startChildServer("node", ["dist/cli/main.js", "serve"], { PROCWORKER_DATA_DIR: dir });
     const client = new ProcworkerClient(`127.0.0.1:${first.port}`);
-    const { processId } = await client.spawn({ process: msg({ "Execution-Device": "counter@1.0" }), module: Buffer.alloc(0) });
+    const { processId } = await client.spawn({
+      process: msg({ "Execution-Device": "counter@1.0" }),
+      module: Buffer.alloc(0),
+    });
     const acknowledged = [];
-    for (let i = 1; i <= 5; i++) acknowledged.push(...(await client.schedule({ processId, messages: [msg({ Amount: String(i) })] })).assignments);
+    for (let i = 1; i <= 5; i++)
+      acknowledged.push(...(await client.schedule({ processId, messages: [msg({ Amount: String(i) })] })).assignments);
     const before = await readAll(client.compute({ processId, slot: 3n }));
     const subscription = readAll(client.subscribe({ processId, fromSlot: 0n }));
     const waiter = client.await({ processId, slot: 99n });
-    const subscribed = subscription.then(() => -1, (e: ServiceError) => e.code);
-    const waited = waiter.then(() => -1, (e: ServiceError) => e.code);
+    const subscribed = subscription.then(
+      () => -1,
+      (e: ServiceError) => e.code,
+    );
+    const waited = waiter.then(
+      () => -1,
+      (e: ServiceError) => e.code,
+    );
     // Both calls are attached once the eager compute for the subscriber has delivered slot 5.
     expect((await client.await({ processId, slot: 5n })).result?.output?.tags.get("Total")).toBe("15");
     expect(await first.signalGroup("SIGTERM")).toBe(0);

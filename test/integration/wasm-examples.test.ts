@@ -13,7 +13,10 @@ import { msg, tagsOf, take } from "../support/wire.js";
 let kv: Buffer;
 let counterAs: Buffer;
 beforeAll(async () => {
-  [kv, counterAs] = (await Promise.all([compileKvWat(), compileCounterAs()])).map((b) => Buffer.from(b)) as [Buffer, Buffer];
+  [kv, counterAs] = (await Promise.all([compileKvWat(), compileCounterAs()])).map((b) => Buffer.from(b)) as [
+    Buffer,
+    Buffer,
+  ];
 }, 60_000);
 
 let s: TestServer | undefined;
@@ -21,7 +24,6 @@ afterEach(async () => {
   await s?.close();
   s = undefined;
 });
-
 
 async function spawnWasm(module: Buffer, tags: Record<string, string> = {}): Promise<string> {
   return (await s!.client.spawn({ process: msg({ "Execution-Device": "wasm@1.0", ...tags }), module })).processId;
@@ -35,7 +37,12 @@ describe("kv-wat over gRPC", () => {
     const p = await spawnWasm(kv);
     expect(await spawnWasm(kv)).toBe(p);
     const subscription = take(s.client.subscribe({ processId: p, fromSlot: 0n }), 6);
-    await schedule(p, { Action: "Set", Key: "color", Value: "blue" }, { Action: "Get", Key: "color" }, { Action: "Oops", Key: "x" });
+    await schedule(
+      p,
+      { Action: "Set", Key: "color", Value: "blue" },
+      { Action: "Get", Key: "color" },
+      { Action: "Oops", Key: "x" },
+    );
     const computed = await readAll(s.client.compute({ processId: p }));
     expect(computed.map((r) => r.result?.slot)).toEqual([0n, 1n, 2n, 3n].slice(4 - computed.length));
     const all = [];
@@ -67,8 +74,13 @@ describe("kv-wat over gRPC", () => {
     const byTag = await spawnWasm(Buffer.alloc(0), { Name: "b", Module: sha256Id(kv) });
     expect(byTag).not.toBe(first);
     await schedule(byTag, { Action: "Set", Key: "k", Value: "v" });
-    expect(tagsOf((await s.client.await({ processId: byTag, slot: 1n })).result)).toEqual({ Status: "stored", Keys: "1" });
-    await expect(spawnWasm(kv, { Module: sha256Id(counterAs) })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect(tagsOf((await s.client.await({ processId: byTag, slot: 1n })).result)).toEqual({
+      Status: "stored",
+      Keys: "1",
+    });
+    await expect(spawnWasm(kv, { Module: sha256Id(counterAs) })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+    });
     await expect(spawnWasm(Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]), {})).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
     });
@@ -89,12 +101,22 @@ describe("counter-as (AssemblyScript) over gRPC", () => {
     ]);
     await s.client.stop({ processId: q, skipSnapshot: false });
     await schedule(q, { Key: "apple" });
-    expect(tagsOf((await s.client.await({ processId: q, slot: 4n })).result)).toEqual({ Key: "apple", Count: "3", Keys: "2", Total: "4" });
+    expect(tagsOf((await s.client.await({ processId: q, slot: 4n })).result)).toEqual({
+      Key: "apple",
+      Count: "3",
+      Keys: "2",
+      Total: "4",
+    });
 
     const dataDir = s.dataDir;
     await s.close({ keepData: true });
     s = await startTestServer({}, { dataDir });
     await schedule(q, { Key: "pear" });
-    expect(tagsOf((await s.client.await({ processId: q, slot: 5n })).result)).toEqual({ Key: "pear", Count: "2", Keys: "2", Total: "5" });
+    expect(tagsOf((await s.client.await({ processId: q, slot: 5n })).result)).toEqual({
+      Key: "pear",
+      Count: "2",
+      Keys: "2",
+      Total: "5",
+    });
   });
 });

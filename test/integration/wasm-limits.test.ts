@@ -50,7 +50,10 @@ describe("wasm limits on a live server", () => {
     let finished = false;
     void looped.finally(() => (finished = true));
     while (!finished) {
-      await s.client.schedule({ processId: busy, messages: [msg({ Action: "Set", Key: `k${otherSlots}`, Value: "v" })] });
+      await s.client.schedule({
+        processId: busy,
+        messages: [msg({ Action: "Set", Key: `k${otherSlots}`, Value: "v" })],
+      });
       const [latest] = await readAll(s.client.compute({ processId: busy }));
       expect(tagsOf(latest?.result)).toMatchObject({ Status: "stored" });
       otherSlots++;
@@ -73,10 +76,17 @@ describe("wasm limits on a live server", () => {
     await readAll(s.client.compute({ processId: bomb }));
     global.gc?.();
     const before = process.memoryUsage().rss;
-    await s.client.schedule({ processId: bomb, messages: [msg({ Do: "grow" }), msg({ Do: "count" }), msg({ Do: "grow" })] });
+    await s.client.schedule({
+      processId: bomb,
+      messages: [msg({ Do: "grow" }), msg({ Do: "count" }), msg({ Do: "grow" })],
+    });
     const results = await readAll(s.client.compute({ processId: bomb }));
     const after = process.memoryUsage().rss;
-    expect(results.map((r) => tagsOf(r.result))).toEqual([{ Pages: String(capMib * 16) }, { N: "1", M: "1" }, { Pages: String(capMib * 16) }]);
+    expect(results.map((r) => tagsOf(r.result))).toEqual([
+      { Pages: String(capMib * 16) },
+      { N: "1", M: "1" },
+      { Pages: String(capMib * 16) },
+    ]);
     // Documented overhead (docs/wasm-abi.md): an instance holds its memory and one checkpoint
     // image of it, so at most twice the cap, plus slack for buffers and the allocator.
     expect(after - before).toBeLessThan(2 * capMib * MIB + 64 * MIB);
@@ -85,6 +95,9 @@ describe("wasm limits on a live server", () => {
     // Still serving: a new process computes.
     const other = await spawn(kv);
     await s.client.schedule({ processId: other, messages: [msg({ Action: "Set", Key: "a", Value: "b" })] });
-    expect(tagsOf((await s.client.await({ processId: other, slot: 1n })).result)).toEqual({ Status: "stored", Keys: "1" });
+    expect(tagsOf((await s.client.await({ processId: other, slot: 1n })).result)).toEqual({
+      Status: "stored",
+      Keys: "1",
+    });
   });
 });

@@ -18,7 +18,11 @@ export interface ChildServer {
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** Starts `command args` in ROOT with the given environment additions. */
-export async function startChildServer(command: string, args: string[], env: Record<string, string>): Promise<ChildServer> {
+export async function startChildServer(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<ChildServer> {
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, PROCWORKER_PORT: "0", PROCWORKER_WASM_THREADS: "1", ...env },

@@ -26,7 +26,8 @@ export function viewAt(store: Store, slot: bigint | undefined): Store {
     readSchedule: (...a) => store.readSchedule(...a),
     putResults: async () => undefined,
     getResult: async (p, s) => (slot !== undefined && s <= slot ? store.getResult(p, s) : undefined),
-    readResults: async (p, from, to, limit) => (slot === undefined ? [] : store.readResults(p, from, to < slot ? to : slot, limit)),
+    readResults: async (p, from, to, limit) =>
+      slot === undefined ? [] : store.readResults(p, from, to < slot ? to : slot, limit),
     latestResultSlot: async () => slot,
     putSnapshot: async () => undefined,
     latestSnapshot: async (p, at) => {
@@ -44,7 +45,10 @@ export function viewAt(store: Store, slot: bigint | undefined): Store {
  * so tags compare as the map they are, whatever order a device wrote them in. */
 export function resultBytes(results: SlotResult[]): string {
   return JSON.stringify(
-    results.map((r) => ({ ...r, output: r.output === undefined ? undefined : canonicalBytes(r.output).toString("base64") })),
+    results.map((r) => ({
+      ...r,
+      output: r.output === undefined ? undefined : canonicalBytes(r.output).toString("base64"),
+    })),
     (_, v: unknown) => (typeof v === "bigint" ? `${v}n` : v),
   );
 }
@@ -54,7 +58,12 @@ export function resultBytes(results: SlotResult[]): string {
  * a fresh runtime, computes to the end and asserts byte-identical results and final state.
  * Returns how many restores were compared.
  */
-export async function assertDeterministic(engine: Engine, store: Store, processId: string, messages: Message[]): Promise<number> {
+export async function assertDeterministic(
+  engine: Engine,
+  store: Store,
+  processId: string,
+  messages: Message[],
+): Promise<number> {
   if (messages.length > 0) await engine.schedule(processId, messages);
   const warm = await collect(await engine.compute(processId, undefined));
   const last = BigInt(messages.length);
@@ -72,7 +81,10 @@ export async function assertDeterministic(engine: Engine, store: Store, processI
     while (runtime.nextSlot <= last) replayed.push(...(await runtime.computeBatch(last, 7)));
     const expected = allResults.filter((r) => start === undefined || r.slot > start);
     expect(resultBytes(replayed), `restored from ${start ?? "nothing"}`).toBe(resultBytes(expected));
-    expect(Buffer.from(await runtime.exportState()).equals(warmState), `state restored from ${start ?? "nothing"}`).toBe(true);
+    expect(
+      Buffer.from(await runtime.exportState()).equals(warmState),
+      `state restored from ${start ?? "nothing"}`,
+    ).toBe(true);
     await runtime.close();
   }
   expect(resultBytes(warm)).toBe(resultBytes(allResults.slice(-warm.length)));
@@ -88,5 +100,8 @@ async function restoreAt(
   // A view at `slot` without a snapshot exactly there replays from the latest one below.
   const lenient: Store =
     slot === undefined ? view : { ...view, latestSnapshot: (p, at) => store.latestSnapshot(p, at < slot ? at : slot) };
-  return ProcessRuntime.restore({ store: lenient, snapshotInterval: 1n << 62n, snapshotKeep: 1, logger: silentLogger() }, definition);
+  return ProcessRuntime.restore(
+    { store: lenient, snapshotInterval: 1n << 62n, snapshotKeep: 1, logger: silentLogger() },
+    definition,
+  );
 }

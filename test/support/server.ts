@@ -30,8 +30,19 @@ export async function startTestServer(
   opts: { dataDir?: string; devices?: Device[] } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "procworker-test-")));
-  const config = defaultConfig({ host: "127.0.0.1", port: 0, dataDir, wasmThreads: 2, logLevel: "silent", ...overrides });
-  const server = await startServer({ config, logger: silentLogger(), ...(opts.devices ? { devices: opts.devices } : {}) });
+  const config = defaultConfig({
+    host: "127.0.0.1",
+    port: 0,
+    dataDir,
+    wasmThreads: 2,
+    logLevel: "silent",
+    ...overrides,
+  });
+  const server = await startServer({
+    config,
+    logger: silentLogger(),
+    ...(opts.devices ? { devices: opts.devices } : {}),
+  });
   const address = `127.0.0.1:${server.port}`;
   const clients: ProcworkerClient[] = [];
   const newClient = (): ProcworkerClient => {

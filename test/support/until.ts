@@ -4,7 +4,12 @@
  */
 import type { Engine } from "../../src/worker/engine.js";
 
-export async function until(engine: Engine, condition: () => boolean, what = "the expected state", timeoutMs = 10_000): Promise<void> {
+export async function until(
+  engine: Engine,
+  condition: () => boolean,
+  what = "the expected state",
+  timeoutMs = 10_000,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);

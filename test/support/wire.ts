@@ -24,7 +24,11 @@ export function take<T>(stream: ClientReadableStream<T>, n: number): Promise<T[]
       items.push(item);
       if (items.length === n) stream.cancel();
     });
-    stream.on("error", (e: ServiceError) => (e.code === status.CANCELLED && items.length >= n ? resolve(items) : reject(e)));
-    stream.on("end", () => (items.length >= n ? resolve(items) : reject(new Error(`stream ended after ${items.length} of ${n}`))));
+    stream.on("error", (e: ServiceError) =>
+      e.code === status.CANCELLED && items.length >= n ? resolve(items) : reject(e),
+    );
+    stream.on("end", () =>
+      items.length >= n ? resolve(items) : reject(new Error(`stream ended after ${items.length} of ${n}`)),
+    );
   });
 }

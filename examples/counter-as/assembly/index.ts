@@ -38,17 +38,22 @@ export function pw_handle(ptr: i32, len: i32): i64 {
   counts.set(key, count);
   total += 1;
   return respond(
-    '{"tags":{"Key":' + quote(key) +
-      ',"Count":"' + count.toString() +
-      '","Keys":"' + counts.size.toString() +
-      '","Total":"' + total.toString() + '"}}',
+    '{"tags":{"Key":' +
+      quote(key) +
+      ',"Count":"' +
+      count.toString() +
+      '","Keys":"' +
+      counts.size.toString() +
+      '","Total":"' +
+      total.toString() +
+      '"}}',
   );
 }
 
 /** Encodes the output as UTF-8 and returns (pointer << 32) | length. */
 function respond(json: string): i64 {
   lastOutput = String.UTF8.encode(json);
-  return (<i64>changetype<usize>(lastOutput) << 32) | <i64>lastOutput.byteLength;
+  return ((<i64>changetype<usize>(lastOutput)) << 32) | (<i64>lastOutput.byteLength);
 }
 
 /** The "tags" object of the host's input JSON, or null if there is none. */
@@ -60,7 +65,10 @@ function parseTags(json: string): Map<string, string> | null {
   while (reader.pos < json.length) {
     const c = json.charCodeAt(reader.pos);
     if (c == 0x7d) return tags; // '}'
-    if (c == 0x2c) { reader.pos++; continue; } // ','
+    if (c == 0x2c) {
+      reader.pos++;
+      continue;
+    } // ','
     const name = reader.string();
     if (name == null || json.charCodeAt(reader.pos) != 0x3a) return null; // ':'
     reader.pos++;
@@ -72,7 +80,10 @@ function parseTags(json: string): Map<string, string> | null {
 }
 
 class Reader {
-  constructor(public src: string, public pos: i32) {}
+  constructor(
+    public src: string,
+    public pos: i32,
+  ) {}
 
   /** A JSON string starting at `pos` (a quote), unescaped; `pos` moves past it. */
   string(): string | null {
@@ -91,11 +102,23 @@ class Reader {
       if (c == 0x5c) {
         out += s.substring(from, this.pos);
         const e = s.charCodeAt(this.pos + 1);
-        if (e == 0x75) { // \uXXXX
+        if (e == 0x75) {
+          // \uXXXX
           out += String.fromCharCode(<i32>parseInt(s.substring(this.pos + 2, this.pos + 6), 16));
           this.pos += 6;
         } else {
-          out += e == 0x6e ? "\n" : e == 0x74 ? "\t" : e == 0x72 ? "\r" : e == 0x62 ? "\b" : e == 0x66 ? "\f" : String.fromCharCode(e);
+          out +=
+            e == 0x6e
+              ? "\n"
+              : e == 0x74
+                ? "\t"
+                : e == 0x72
+                  ? "\r"
+                  : e == 0x62
+                    ? "\b"
+                    : e == 0x66
+                      ? "\f"
+                      : String.fromCharCode(e);
           this.pos += 2;
         }
         from = this.pos;

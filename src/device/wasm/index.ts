@@ -49,7 +49,8 @@ export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
   if (!Number.isInteger(threads) || threads < 1) {
     throw new RangeError(`wasm threads must be a positive integer, got ${threads}`);
   }
-  if (!(opts.slotTimeLimitMs > 0)) throw new RangeError(`slotTimeLimitMs must be positive, got ${opts.slotTimeLimitMs}`);
+  if (!(opts.slotTimeLimitMs > 0))
+    throw new RangeError(`slotTimeLimitMs must be positive, got ${opts.slotTimeLimitMs}`);
   if (!(opts.maxMemoryMib > 0)) throw new RangeError(`maxMemoryMib must be positive, got ${opts.maxMemoryMib}`);
   const slotTimeLimitMs = Math.min(opts.slotTimeLimitMs, 2 ** 31 - 1);
   const maxPages = maxPagesFor(opts.maxMemoryMib);

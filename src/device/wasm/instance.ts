@@ -184,7 +184,8 @@ export class WasmInstance implements DeviceInstance {
   /** Runs operations on this instance one at a time, in call order. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const result = this.tail.then(() => {
-      if (this.closed) throw new ProcworkerError("internal", `the wasm instance of process ${this.processId} is closed`);
+      if (this.closed)
+        throw new ProcworkerError("internal", `the wasm instance of process ${this.processId} is closed`);
       return fn();
     });
     this.tail = result.catch(() => {});

@@ -46,10 +46,20 @@ export async function prepareModule(
   binaryen.setDebugInfo(true); // keep the names section, so traps stay readable
   const F = binaryen.Features;
   const features =
-    F.MutableGlobals | F.NontrappingFPToInt | F.SIMD128 | F.BulkMemory | F.BulkMemoryOpt | F.SignExt |
-    F.Multivalue | F.ReferenceTypes | F.TailCall | F.CallIndirectOverlong;
+    F.MutableGlobals |
+    F.NontrappingFPToInt |
+    F.SIMD128 |
+    F.BulkMemory |
+    F.BulkMemoryOpt |
+    F.SignExt |
+    F.Multivalue |
+    F.ReferenceTypes |
+    F.TailCall |
+    F.CallIndirectOverlong;
   let mod: BinaryenModule;
   try {
+    // binaryen's typings omit readBinary's optional feature set.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     mod = (binaryen.readBinary as (data: Uint8Array, features?: number) => typeof mod)(bytes, features);
   } catch (err) {
     throw new InvalidModuleError(`module could not be read for rewriting: ${(err as Error).message}`);
@@ -155,7 +165,7 @@ function rewrite(binaryen: Binaryen, mod: BinaryenModule, bytes: Uint8Array, max
     }
   }
 
-  if (memoryName === undefined) throw new InvalidModuleError("module does not export its memory as \"memory\"");
+  if (memoryName === undefined) throw new InvalidModuleError('module does not export its memory as "memory"');
   const memory = mod.getMemoryInfo(memoryName);
   if (memory.shared) throw new InvalidModuleError("shared memories are not supported");
   if (memory.is64) throw new InvalidModuleError("64-bit memories are not supported");
@@ -198,12 +208,22 @@ function rewrite(binaryen: Binaryen, mod: BinaryenModule, bytes: Uint8Array, max
       // Floats cross into JavaScript as numbers, which may not keep NaN bits: move their bits.
       const bits = type === "f32" ? binaryen.i32 : binaryen.i64;
       const get = mod.global.get(info.name, info.type);
-      mod.addFunction(`${name}_get`, binaryen.none, bits, [],
-        type === "f32" ? mod.i32.reinterpret(get) : mod.i64.reinterpret(get));
+      mod.addFunction(
+        `${name}_get`,
+        binaryen.none,
+        bits,
+        [],
+        type === "f32" ? mod.i32.reinterpret(get) : mod.i64.reinterpret(get),
+      );
       mod.addFunctionExport(`${name}_get`, `${name}_get`);
       const arg = mod.local.get(0, bits);
-      mod.addFunction(`${name}_set`, bits, binaryen.none, [],
-        mod.global.set(info.name, type === "f32" ? mod.f32.reinterpret(arg) : mod.f64.reinterpret(arg)));
+      mod.addFunction(
+        `${name}_set`,
+        bits,
+        binaryen.none,
+        [],
+        mod.global.set(info.name, type === "f32" ? mod.f32.reinterpret(arg) : mod.f64.reinterpret(arg)),
+      );
       mod.addFunctionExport(`${name}_set`, `${name}_set`);
     }
     globals.push({ type, export: name });

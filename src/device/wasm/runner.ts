@@ -164,8 +164,8 @@ export class Runner {
         return { error: `invalid input buffer: pw_alloc returned ${ptr}, which has ${room}` };
       }
       memory.set(input, ptr);
-      const entry = init ? e.pw_init : e.pw_handle;
-      result = BigInt.asUintN(64, entry!(ptr, input.byteLength));
+      const length = input.byteLength;
+      result = BigInt.asUintN(64, init ? e.pw_init!(ptr, length) : e.pw_handle(ptr, length));
     } catch (err) {
       return { error: describeFault(err) };
     } finally {

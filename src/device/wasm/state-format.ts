@@ -54,7 +54,7 @@ export function writeImageHeader(target: Uint8Array, layout: ModuleLayout, pages
 export function checkImage(image: Uint8Array, layout: ModuleLayout): number {
   if (image.byteLength < HEADER_BYTES) throw new Error(`state is ${image.byteLength} bytes, shorter than its header`);
   const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
-  if (view.getUint32(0, true) !== MAGIC) throw new Error("state does not start with the wasm@1.0 magic \"PWS1\"");
+  if (view.getUint32(0, true) !== MAGIC) throw new Error('state does not start with the wasm@1.0 magic "PWS1"');
   const version = view.getUint32(4, true);
   if (version !== VERSION) throw new Error(`state format version ${version} is not supported (want ${VERSION})`);
   const hash = image.subarray(8, 40);
@@ -67,7 +67,8 @@ export function checkImage(image: Uint8Array, layout: ModuleLayout): number {
     throw new Error(`state has ${globals} mutable globals; the module has ${layout.globals.length}`);
   }
   layout.globals.forEach((global, i) => {
-    if (image[HEADER_BYTES + i] !== TYPE_CODES[global.type]) throw new Error(`state's global ${i} is not ${global.type}`);
+    if (image[HEADER_BYTES + i] !== TYPE_CODES[global.type])
+      throw new Error(`state's global ${i} is not ${global.type}`);
   });
   if (pages > layout.maxPages) {
     throw new Error(`state has ${pages} memory pages; the limit for this module is ${layout.maxPages}`);

@@ -137,7 +137,7 @@ export class ThreadHandle {
       });
       if (this.pending.size === 1) this.worker.ref();
       try {
-        this.worker.postMessage({ ...request, id } as ThreadRequest, transfer);
+        this.worker.postMessage({ ...request, id }, transfer);
       } catch (err) {
         this.pending.delete(id);
         if (this.pending.size === 0) this.worker.unref();
@@ -177,10 +177,13 @@ export class ThreadHandle {
    */
   private armWatchdog(delayMs: number): void {
     if (this.watchdog !== undefined || this.state !== "running" || this.pending.size === 0) return;
-    this.watchdog = setTimeout(() => {
-      this.watchdog = undefined;
-      this.checkWatchdog();
-    }, Math.min(Math.max(delayMs, 1), MAX_TIMER_MS));
+    this.watchdog = setTimeout(
+      () => {
+        this.watchdog = undefined;
+        this.checkWatchdog();
+      },
+      Math.min(Math.max(delayMs, 1), MAX_TIMER_MS),
+    );
     this.watchdog.unref(); // pending requests keep the worker (and so the process) alive
   }
 

@@ -47,7 +47,10 @@ async function answer(request: ThreadRequest, transfer: ArrayBuffer[]): Promise<
       const { module, layout } = await prepareModule(request.bytes, request.maxPages);
       // Instantiate once, so a start function that traps or runs away is refused at Spawn.
       try {
-        new Runner(module, layout, "", progress, null, { maxReplaySteps: 1, maxOutputBytes: 0 }).restore([], request.id);
+        new Runner(module, layout, "", progress, null, { maxReplaySteps: 1, maxOutputBytes: 0 }).restore(
+          [],
+          request.id,
+        );
       } catch (err) {
         throw new InvalidModuleError(`instantiating the module failed: ${(err as Error).message}`);
       }

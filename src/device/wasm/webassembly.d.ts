@@ -87,7 +87,10 @@ declare namespace WebAssembly {
   type ValueType = keyof ValueTypeMap;
 
   function compile(bytes: ArrayBufferView | ArrayBuffer): Promise<Module>;
-  function instantiate(bytes: ArrayBufferView | ArrayBuffer, importObject?: Imports): Promise<WebAssemblyInstantiatedSource>;
+  function instantiate(
+    bytes: ArrayBufferView | ArrayBuffer,
+    importObject?: Imports,
+  ): Promise<WebAssemblyInstantiatedSource>;
   function instantiate(moduleObject: Module, importObject?: Imports): Promise<Instance>;
   function validate(bytes: ArrayBufferView | ArrayBuffer): boolean;
 }

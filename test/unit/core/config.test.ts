@@ -19,7 +19,8 @@ describe("configuration", () => {
   it("names every option's flag and variable by one rule", () => {
     expect(flagOf("process_worker_max_idle")).toBe("--process-worker-max-idle");
     expect(envOf("process_worker_max_idle")).toBe("PROCWORKER_PROCESS_WORKER_MAX_IDLE");
-    for (const name of Object.keys(OPTIONS)) expect(OPTIONS[name as keyof typeof OPTIONS].doc.length).toBeGreaterThan(5);
+    for (const name of Object.keys(OPTIONS))
+      expect(OPTIONS[name as keyof typeof OPTIONS].doc.length).toBeGreaterThan(5);
   });
 
   it("reads variables, and flags win over them", () => {

@@ -7,9 +7,16 @@ describe("message ids (DESIGN §1.1)", () => {
     const m = message({ "Execution-Device": "counter@1.0", Initial: "5" }, "hi");
     expect(canonicalBytes(m).toString("hex")).toBe(
       "00000002" +
-        "00000010" + Buffer.from("Execution-Device").toString("hex") + "0000000b" + Buffer.from("counter@1.0").toString("hex") +
-        "00000007" + Buffer.from("Initial").toString("hex") + "00000001" + Buffer.from("5").toString("hex") +
-        "0000000000000002" + Buffer.from("hi").toString("hex"),
+        "00000010" +
+        Buffer.from("Execution-Device").toString("hex") +
+        "0000000b" +
+        Buffer.from("counter@1.0").toString("hex") +
+        "00000007" +
+        Buffer.from("Initial").toString("hex") +
+        "00000001" +
+        Buffer.from("5").toString("hex") +
+        "0000000000000002" +
+        Buffer.from("hi").toString("hex"),
     );
     expect(messageId(m)).toBe("LbjUkGUm43wwERnB2NDGVabkwVNwkRyyp7ayB0TIDQk");
   });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { capDelay, delay, MAX_TIMER_MS } from "../../../src/core/timers.js";
+import { delay } from "../../../src/core/abort.js";
+import { capDelay, MAX_TIMER_MS } from "../../../src/core/timers.js";
 
 afterEach(() => vi.useRealTimers());
 

@@ -10,7 +10,7 @@ const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 describe("wasm@1.0 input JSON", () => {
   it("has a fixed key order, tags in UTF-8 byte order of their names, a decimal slot and base64 data", () => {
-    const msg = message({ zeta: "1", "Ä": "2", Alpha: "3", a: 'q"\n' }, new Uint8Array([0, 255, 1]));
+    const msg = message({ zeta: "1", Ä: "2", Alpha: "3", a: 'q"\n' }, new Uint8Array([0, 255, 1]));
     const input = encodeInput("proc-id", { slot: 18446744073709551615n, messageId: "msg-id", message: msg });
     expect(text(input)).toBe(
       '{"process":"proc-id","slot":"18446744073709551615","id":"msg-id",' +
@@ -20,15 +20,24 @@ describe("wasm@1.0 input JSON", () => {
 
   it("is the same bytes for the same step, and JSON for any tags and data (property)", () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.string(), fc.string()), fc.uint8Array({ maxLength: 64 }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (tags, data, slot) => {
-        const step = { slot, messageId: "m", message: message(tags, data) };
-        const input = encodeInput("p", step);
-        expect(Buffer.from(input).equals(Buffer.from(encodeInput("p", { ...step, message: message({ ...tags }, data.slice()) })))).toBe(true);
-        const parsed = JSON.parse(text(input));
-        expect(parsed.slot).toBe(slot.toString());
-        expect(Object.keys(parsed)).toEqual(["process", "slot", "id", "tags", "data"]);
-        expect(Buffer.from(parsed.data, "base64").equals(Buffer.from(data))).toBe(true);
-      }),
+      fc.property(
+        fc.dictionary(fc.string(), fc.string()),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        (tags, data, slot) => {
+          const step = { slot, messageId: "m", message: message(tags, data) };
+          const input = encodeInput("p", step);
+          expect(
+            Buffer.from(input).equals(
+              Buffer.from(encodeInput("p", { ...step, message: message({ ...tags }, data.slice()) })),
+            ),
+          ).toBe(true);
+          const parsed = JSON.parse(text(input));
+          expect(parsed.slot).toBe(slot.toString());
+          expect(Object.keys(parsed)).toEqual(["process", "slot", "id", "tags", "data"]);
+          expect(Buffer.from(parsed.data, "base64").equals(Buffer.from(data))).toBe(true);
+        },
+      ),
     );
   });
 });
@@ -47,7 +56,7 @@ describe("wasm@1.0 output JSON", () => {
     expect("output" in outcome && Object.getOwnPropertyNames(outcome.output.tags)).toEqual(["__proto__"]);
   });
 
-  it("turns {\"error\"} into a failed slot with that text", () => {
+  it('turns {"error"} into a failed slot with that text', () => {
     expect(decodeOutput(utf8('{"error":"no such key"}'))).toEqual({ error: "no such key" });
     expect(decodeOutput(utf8('{"error":""}'))).toEqual({ error: "the process reported an error with no text" });
   });
@@ -87,7 +96,10 @@ describe("wasm@1.0 output JSON", () => {
 describe("wasm@1.0 state image", () => {
   const layout: ModuleLayout = {
     moduleHash: new Uint8Array(32).fill(7),
-    globals: [{ type: "i32", export: "__pw_g0" }, { type: "f64", export: "__pw_g1" }],
+    globals: [
+      { type: "i32", export: "__pw_g0" },
+      { type: "f64", export: "__pw_g1" },
+    ],
     hasInit: false,
     initialPages: 1,
     maxPages: 4,
@@ -106,10 +118,38 @@ describe("wasm@1.0 state image", () => {
 
   it.each([
     ["a truncated image", (b: Uint8Array) => b.subarray(0, b.byteLength - 1), /bytes; a state of 1 pages is/],
-    ["another magic", (b: Uint8Array) => { b[0] = 0; return b; }, /magic/],
-    ["another module", (b: Uint8Array) => { b[8] = 0; return b; }, /different module/],
-    ["another global type", (b: Uint8Array) => { b[49] = 0x7f; return b; }, /global 1 is not f64/],
-    ["too many pages", (b: Uint8Array) => { new DataView(b.buffer).setUint32(40, 5, true); return b; }, /limit for this module is 4/],
+    [
+      "another magic",
+      (b: Uint8Array) => {
+        b[0] = 0;
+        return b;
+      },
+      /magic/,
+    ],
+    [
+      "another module",
+      (b: Uint8Array) => {
+        b[8] = 0;
+        return b;
+      },
+      /different module/,
+    ],
+    [
+      "another global type",
+      (b: Uint8Array) => {
+        b[49] = 0x7f;
+        return b;
+      },
+      /global 1 is not f64/,
+    ],
+    [
+      "too many pages",
+      (b: Uint8Array) => {
+        new DataView(b.buffer).setUint32(40, 5, true);
+        return b;
+      },
+      /limit for this module is 4/,
+    ],
   ])("refuses %s", (_name, corrupt, why) => {
     expect(() => checkImage(corrupt(image(1)), layout)).toThrow(why);
   });

@@ -17,7 +17,13 @@ describe("docs/wasm-abi.md", () => {
     expect(source).toBeDefined();
     const ctx = processFor(await wat(source!));
     const instance = await device.instantiate(ctx);
-    const outcomes = await instance.run([initStep(ctx), ...stepsFrom(1n, Array.from({ length: 12 }, () => message({ Any: "thing" })))]);
+    const outcomes = await instance.run([
+      initStep(ctx),
+      ...stepsFrom(
+        1n,
+        Array.from({ length: 12 }, () => message({ Any: "thing" })),
+      ),
+    ]);
     expect(outcomes[0]).toEqual({ output: { tags: {}, data: new Uint8Array() } });
     expect(tagsOf(outcomes[1])).toEqual({ Count: "1" });
     expect(tagsOf(outcomes[12])).toEqual({ Count: "12" });

@@ -9,7 +9,13 @@ describe("wasm@1.0 with the WAT key-value example", () => {
   let ctx: ProcessContext;
   beforeAll(async () => {
     // A checkpoint at least every 3 slots, so rollbacks replay from checkpoints too.
-    device = createWasmDevice({ slotTimeLimitMs: 5000, maxMemoryMib: 16, threads: 2, maxReplaySteps: 3, maxOutputBytes: 200 });
+    device = createWasmDevice({
+      slotTimeLimitMs: 5000,
+      maxMemoryMib: 16,
+      threads: 2,
+      maxReplaySteps: 3,
+      maxOutputBytes: 200,
+    });
     ctx = processFor(await compileKvWat());
     await device.validate(ctx);
   });
@@ -49,7 +55,10 @@ describe("wasm@1.0 with the WAT key-value example", () => {
 
   it("exports its state into a new instance that gives the same next outputs", async () => {
     const warm = await device.instantiate(ctx);
-    await warm.run([initStep(ctx), ...stepsFrom(1n, [kv("Set", "k1", "v1"), kv("Set", "k2", "v2"), kv("Delete", "k1")])]);
+    await warm.run([
+      initStep(ctx),
+      ...stepsFrom(1n, [kv("Set", "k1", "v1"), kv("Set", "k2", "v2"), kv("Delete", "k1")]),
+    ]);
     const state = await warm.exportState();
     expect(state.byteLength).toBeGreaterThan(65536);
 
@@ -70,7 +79,10 @@ describe("wasm@1.0 with the WAT key-value example", () => {
   it("fails a slot whose output is over the output limit, and keeps the state", async () => {
     const instance = await device.instantiate(ctx);
     const long = "x".repeat(300);
-    const outcomes = await instance.run([initStep(ctx), ...stepsFrom(1n, [kv("Set", "big", long), kv("Get", "big"), kv("Set", "small", "1")])]);
+    const outcomes = await instance.run([
+      initStep(ctx),
+      ...stepsFrom(1n, [kv("Set", "big", long), kv("Get", "big"), kv("Set", "small", "1")]),
+    ]);
     expect(tagsOf(outcomes[1])).toEqual({ Keys: "1", Status: "stored" });
     expect(errorOf(outcomes[2])).toMatch(/^invalid output from the module: \d+ bytes is over the limit of 200$/);
     expect(tagsOf(outcomes[3])).toEqual({ Keys: "2", Status: "stored" });
@@ -93,12 +105,22 @@ describe("wasm@1.0 with the WAT key-value example", () => {
   it("warm, restored-from-any-snapshot and cold-replay instances agree byte for byte (property)", async () => {
     const key = fc.constantFrom("a", "b", "c", "ключ", '"q"', "tab\t", "");
     const op = fc.oneof(
-      fc.record({ action: fc.constant("Set"), key, value: fc.option(fc.string({ maxLength: 40 }), { nil: undefined }) }),
+      fc.record({
+        action: fc.constant("Set"),
+        key,
+        value: fc.option(fc.string({ maxLength: 40 }), { nil: undefined }),
+      }),
       fc.record({ action: fc.constantFrom("Get", "Delete", "Oops"), key, value: fc.constant(undefined) }),
     );
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), fc.nat(), async (ops, pick) => {
-        const steps: Step[] = [initStep(ctx), ...stepsFrom(1n, ops.map((o) => kv(o.action, o.key, o.value)))];
+        const steps: Step[] = [
+          initStep(ctx),
+          ...stepsFrom(
+            1n,
+            ops.map((o) => kv(o.action, o.key, o.value)),
+          ),
+        ];
         const opened: DeviceInstance[] = [];
         const open = async () => {
           const instance = await device.instantiate(ctx);

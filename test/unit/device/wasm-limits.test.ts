@@ -25,7 +25,6 @@ function deviceFor(opts: Parameters<typeof createWasmDevice>[0]): () => WasmDevi
   return () => device!;
 }
 
-
 describe("wasm@1.0 failures roll the state back", () => {
   // maxReplaySteps 2: batches end with a checkpoint, so rollbacks also start from one.
   const device = deviceFor({ slotTimeLimitMs: 5000, maxMemoryMib: 16, threads: 1, maxReplaySteps: 2 });
@@ -122,7 +121,10 @@ describe("wasm@1.0 memory limit", () => {
   it("memory.grow returns -1 at the cap inside the module, and the process keeps working", async () => {
     const ctx = processFor(await wat(PROBE_WAT));
     const instance = await device().instantiate(ctx);
-    const outcomes = await instance.run([initStep(ctx), ...stepsFrom(1n, [probe("grow"), probe("count"), probe("grow")])]);
+    const outcomes = await instance.run([
+      initStep(ctx),
+      ...stepsFrom(1n, [probe("grow"), probe("count"), probe("grow")]),
+    ]);
     expect(tagsOf(outcomes[1])).toEqual({ Pages: "64" }); // 4 MiB = 64 pages of 64 KiB
     expect(tagsOf(outcomes[2])).toEqual({ N: "1", M: "1" });
     expect(tagsOf(outcomes[3])).toEqual({ Pages: "64" });
@@ -131,7 +133,9 @@ describe("wasm@1.0 memory limit", () => {
   });
 
   it("a declared maximum below the cap is kept", async () => {
-    const ctx = processFor(await wat(PROBE_WAT.replace(`(memory (export "memory") 1)`, `(memory (export "memory") 1 3)`)));
+    const ctx = processFor(
+      await wat(PROBE_WAT.replace(`(memory (export "memory") 1)`, `(memory (export "memory") 1 3)`)),
+    );
     const instance = await device().instantiate(ctx);
     expect(tagsOf((await instance.run(stepsFrom(1n, [probe("grow")])))[0])).toEqual({ Pages: "3" });
   });
@@ -157,7 +161,9 @@ describe("wasm@1.0 thread crash", () => {
     await expect(pending).rejects.toMatchObject({
       name: "ThreadLostError",
       code: "aborted",
-      message: expect.stringMatching(/exited unexpectedly \(exit code 70\) before answering run; .*restored from its last snapshot/),
+      message: expect.stringMatching(
+        /exited unexpectedly \(exit code 70\) before answering run; .*restored from its last snapshot/,
+      ),
     });
     expect(performance.now() - started).toBeLessThan(2000);
 

@@ -14,7 +14,10 @@ describe("wasm worker threads", () => {
     const stopped = thread.terminate();
     expect(thread.state).toBe("stopping");
     await expect(pending).rejects.toBeInstanceOf(ThreadLostError);
-    await expect(pending).rejects.toMatchObject({ reason: "closed", message: expect.stringMatching(/stopped before answering export/) });
+    await expect(pending).rejects.toMatchObject({
+      reason: "closed",
+      message: expect.stringMatching(/stopped before answering export/),
+    });
     await stopped;
     expect(thread.state).toBe("exited");
     expect(thread.pendingCount).toBe(0);

@@ -47,28 +47,72 @@ describe("wasm@1.0 module validation at Spawn", () => {
   });
 
   it.each([
-    ["memory", `(func (export "pw_alloc") (param i32) (result i32) (i32.const 0)) (func (export "pw_handle") (param i32 i32) (result i64) (i64.const 0))`, /does not export its memory as "memory"/],
-    ["pw_alloc", `(memory (export "memory") 1) (func (export "pw_handle") (param i32 i32) (result i64) (i64.const 0))`, /does not export pw_alloc/],
-    ["pw_handle", `(memory (export "memory") 1) (func (export "pw_alloc") (param i32) (result i32) (i32.const 0))`, /does not export pw_handle/],
+    [
+      "memory",
+      `(func (export "pw_alloc") (param i32) (result i32) (i32.const 0)) (func (export "pw_handle") (param i32 i32) (result i64) (i64.const 0))`,
+      /does not export its memory as "memory"/,
+    ],
+    [
+      "pw_alloc",
+      `(memory (export "memory") 1) (func (export "pw_handle") (param i32 i32) (result i64) (i64.const 0))`,
+      /does not export pw_alloc/,
+    ],
+    [
+      "pw_handle",
+      `(memory (export "memory") 1) (func (export "pw_alloc") (param i32) (result i32) (i32.const 0))`,
+      /does not export pw_handle/,
+    ],
   ])("refuses a module without %s", async (_name, exports, message) => {
     expect((await rejection(await wat(moduleWith("", exports)))).message).toMatch(message);
   });
 
   it.each([
-    ["pw_handle returning i32", `(memory (export "memory") 1) (func (export "pw_alloc") (param i32) (result i32) (i32.const 0)) (func (export "pw_handle") (param i32 i32) (result i32) (i32.const 0))`, /export pw_handle has type \(i32, i32\) -> \(i32\); want \(i32, i32\) -> \(i64\)/],
-    ["pw_alloc taking i64", `(memory (export "memory") 1) (func (export "pw_alloc") (param i64) (result i32) (i32.const 0)) (func (export "pw_handle") (param i32 i32) (result i64) (i64.const 0))`, /export pw_alloc has type \(i64\) -> \(i32\)/],
-    ["pw_init without a result", `${DEFAULT_EXPORTS} (func (export "pw_init") (param i32 i32))`, /export pw_init has type \(i32, i32\) -> \(\)/],
-    ["pw_alloc as a global", `(memory (export "memory") 1) (global (export "pw_alloc") i32 (i32.const 0)) (func (export "pw_handle") (param i32 i32) (result i64) (i64.const 0))`, /export pw_alloc is a global, not a function/],
-    ["a reserved export name", `${DEFAULT_EXPORTS} (global (export "__pw_g0") i32 (i32.const 0))`, /names starting with __pw_ are reserved/],
+    [
+      "pw_handle returning i32",
+      `(memory (export "memory") 1) (func (export "pw_alloc") (param i32) (result i32) (i32.const 0)) (func (export "pw_handle") (param i32 i32) (result i32) (i32.const 0))`,
+      /export pw_handle has type \(i32, i32\) -> \(i32\); want \(i32, i32\) -> \(i64\)/,
+    ],
+    [
+      "pw_alloc taking i64",
+      `(memory (export "memory") 1) (func (export "pw_alloc") (param i64) (result i32) (i32.const 0)) (func (export "pw_handle") (param i32 i32) (result i64) (i64.const 0))`,
+      /export pw_alloc has type \(i64\) -> \(i32\)/,
+    ],
+    [
+      "pw_init without a result",
+      `${DEFAULT_EXPORTS} (func (export "pw_init") (param i32 i32))`,
+      /export pw_init has type \(i32, i32\) -> \(\)/,
+    ],
+    [
+      "pw_alloc as a global",
+      `(memory (export "memory") 1) (global (export "pw_alloc") i32 (i32.const 0)) (func (export "pw_handle") (param i32 i32) (result i64) (i64.const 0))`,
+      /export pw_alloc is a global, not a function/,
+    ],
+    [
+      "a reserved export name",
+      `${DEFAULT_EXPORTS} (global (export "__pw_g0") i32 (i32.const 0))`,
+      /names starting with __pw_ are reserved/,
+    ],
   ])("refuses a mistyped export: %s", async (_name, exports, message) => {
     expect((await rejection(await wat(moduleWith("", exports)))).message).toMatch(message);
   });
 
   it.each([
-    ["a clock", `(import "env" "now" (func (result i64)))`, /imports env\.now \(function\); the only import offered is env\.abort/],
-    ["WASI", `(import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))`, /imports wasi_snapshot_preview1\.fd_write/],
+    [
+      "a clock",
+      `(import "env" "now" (func (result i64)))`,
+      /imports env\.now \(function\); the only import offered is env\.abort/,
+    ],
+    [
+      "WASI",
+      `(import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))`,
+      /imports wasi_snapshot_preview1\.fd_write/,
+    ],
     ["a global", `(import "env" "seed" (global i32))`, /imports env\.seed \(global\)/],
-    ["env.abort with another type", `(import "env" "abort" (func (param i32)))`, /import env\.abort has type \(i32\) -> \(\); want \(i32, i32, i32, i32\) -> \(\)/],
+    [
+      "env.abort with another type",
+      `(import "env" "abort" (func (param i32)))`,
+      /import env\.abort has type \(i32\) -> \(\); want \(i32, i32, i32, i32\) -> \(\)/,
+    ],
   ])("refuses a module that imports %s", async (_name, imports, message) => {
     expect((await rejection(await wat(moduleWith(imports)))).message).toMatch(message);
   });

@@ -16,7 +16,12 @@ const moduleDevice: Device = {
   name: "mod@1.0",
   needsModule: true,
   async validate(ctx) {
-    if (Buffer.from(ctx.module ?? []).subarray(0, 2).toString() !== "ok") throw invalidArgument("bad module");
+    if (
+      Buffer.from(ctx.module ?? [])
+        .subarray(0, 2)
+        .toString() !== "ok"
+    )
+      throw invalidArgument("bad module");
   },
   instantiate: () => Promise.reject(new Error("not used")),
   close: async () => undefined,
@@ -25,10 +30,18 @@ const moduleDevice: Device = {
 function setup() {
   const store = createMemoryStore();
   const deps = { store, devices: createDeviceRegistry([moduleDevice]), now: () => 1 };
-  return { store, spawn: (tags: Record<string, string>, bytes?: string) => spawnProcess(deps, message(tags), bytes ? Buffer.from(bytes) : undefined) };
+  return {
+    store,
+    spawn: (tags: Record<string, string>, bytes?: string) =>
+      spawnProcess(deps, message(tags), bytes ? Buffer.from(bytes) : undefined),
+  };
 }
 
-const codeOf = (p: Promise<unknown>) => p.then(() => "ok", (e: { code: string }) => e.code);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => "ok",
+    (e: { code: string }) => e.code,
+  );
 
 describe("spawn with a module", () => {
   it("stores the bytes once by id and fills in the Module tag before computing the process id", async () => {
@@ -45,9 +58,13 @@ describe("spawn with a module", () => {
 
   it("refuses bytes that do not match the tag, a tag that is not an id, and an unknown module", async () => {
     const { store, spawn } = setup();
-    expect(await codeOf(spawn({ "Execution-Device": "mod@1.0", Module: sha256Id(Buffer.from("other")) }, "ok-module"))).toBe("invalid_argument");
+    expect(
+      await codeOf(spawn({ "Execution-Device": "mod@1.0", Module: sha256Id(Buffer.from("other")) }, "ok-module")),
+    ).toBe("invalid_argument");
     expect(await codeOf(spawn({ "Execution-Device": "mod@1.0", Module: "short" }))).toBe("invalid_argument");
-    expect(await codeOf(spawn({ "Execution-Device": "mod@1.0", Module: sha256Id(Buffer.from("never stored")) }))).toBe("not_found");
+    expect(await codeOf(spawn({ "Execution-Device": "mod@1.0", Module: sha256Id(Buffer.from("never stored")) }))).toBe(
+      "not_found",
+    );
     expect(await codeOf(spawn({ "Execution-Device": "mod@1.0" }))).toBe("invalid_argument");
     expect(await store.getModule(sha256Id(Buffer.from("ok-module")))).toBeUndefined();
   });
@@ -57,6 +74,8 @@ describe("spawn with a module", () => {
     expect(await codeOf(spawn({ "Execution-Device": "mod@1.0" }, "bad-module"))).toBe("invalid_argument");
     const moduleId = sha256Id(Buffer.from("bad-module"));
     expect(await store.getModule(moduleId)).toBeUndefined();
-    expect(await store.getProcess(messageId(message({ "Execution-Device": "mod@1.0", Module: moduleId })))).toBeUndefined();
+    expect(
+      await store.getProcess(messageId(message({ "Execution-Device": "mod@1.0", Module: moduleId }))),
+    ).toBeUndefined();
   });
 });

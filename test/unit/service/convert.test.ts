@@ -19,7 +19,10 @@ describe("wire conversions", () => {
   });
 
   it("keeps a tag named __proto__ as a tag", () => {
-    const tags = new Map([["__proto__", "x"], ["a", "b"]]);
+    const tags = new Map([
+      ["__proto__", "x"],
+      ["a", "b"],
+    ]);
     const m = fromWireMessage({ tags, data: Buffer.alloc(0) });
     expect(Object.keys(m.tags).sort()).toEqual(["__proto__", "a"]);
     expect(Object.getPrototypeOf(m.tags)).toBe(Object.prototype);
@@ -27,7 +30,12 @@ describe("wire conversions", () => {
 
   it("sets exactly one of output and error", () => {
     expect(toWireResult(result).error).toBeUndefined();
-    const failed = toWireResult({ processId: "p", slot: 1n, messageId: "m", error: { phase: "compute", attemptedSlot: 1n, message: "x" } });
+    const failed = toWireResult({
+      processId: "p",
+      slot: 1n,
+      messageId: "m",
+      error: { phase: "compute", attemptedSlot: 1n, message: "x" },
+    });
     expect(failed.output).toBeUndefined();
     expect(failed.error).toEqual({ phase: "compute", attemptedSlot: 1n, message: "x" });
   });

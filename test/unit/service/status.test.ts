@@ -23,7 +23,8 @@ describe("status mapping", () => {
       [new ProcworkerError("resource_exhausted", "full"), status.RESOURCE_EXHAUSTED],
       [new ProcworkerError("unavailable", "down"), status.UNAVAILABLE],
     ];
-    for (const [error, code] of cases) expect(toServiceError(error, logger, "M")).toMatchObject({ code, details: error.message });
+    for (const [error, code] of cases)
+      expect(toServiceError(error, logger, "M")).toMatchObject({ code, details: error.message });
   });
 
   it("sends a generic INTERNAL for anything else and logs the cause, never sends it", () => {
@@ -31,7 +32,13 @@ describe("status mapping", () => {
     const mapped = toServiceError(new Error("secret path /var/db is corrupt"), logger, "Schedule");
     expect(mapped).toMatchObject({ code: status.INTERNAL, details: "internal error" });
     expect(JSON.stringify(mapped)).not.toContain("secret");
-    expect(lines[0]).toMatchObject({ event: "internal_error", method: "Schedule", err: { message: "secret path /var/db is corrupt" } });
-    expect(toServiceError(new ProcworkerError("internal", "detail"), logger, "M")).toMatchObject({ details: "internal error" });
+    expect(lines[0]).toMatchObject({
+      event: "internal_error",
+      method: "Schedule",
+      err: { message: "secret path /var/db is corrupt" },
+    });
+    expect(toServiceError(new ProcworkerError("internal", "detail"), logger, "M")).toMatchObject({
+      details: "internal error",
+    });
   });
 });

@@ -15,7 +15,9 @@ import type { ScheduleEntry } from "../../../src/store/index.js";
 const text = fc.string({ unit: "binary", maxLength: 20 }); // any code point, no lone surrogates
 const slot = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(0n, 2n ** 53n + 7n, 2n ** 64n - 1n));
 const messageArb: fc.Arbitrary<Message> = fc.record({
-  tags: fc.dictionary(fc.oneof(text, fc.constantFrom("__proto__", "Ünïcödé-名前-🚀", "")), text, { noNullPrototype: true }),
+  tags: fc.dictionary(fc.oneof(text, fc.constantFrom("__proto__", "Ünïcödé-名前-🚀", "")), text, {
+    noNullPrototype: true,
+  }),
   data: fc.uint8Array({ maxLength: 64 }),
 });
 const entryArb: fc.Arbitrary<ScheduleEntry> = fc.record({
@@ -30,7 +32,11 @@ const resultArb: fc.Arbitrary<SlotResult> = fc.oneof(
     processId: text,
     slot,
     messageId: text,
-    error: fc.record({ phase: fc.constantFrom("compute" as const, "schedule" as const), attemptedSlot: slot, message: text }),
+    error: fc.record({
+      phase: fc.constantFrom("compute" as const, "schedule" as const),
+      attemptedSlot: slot,
+      message: text,
+    }),
   }),
 );
 

@@ -30,7 +30,12 @@ function ok(processId: string, slot: bigint, text = `out ${slot}`): SlotResult {
 }
 
 function failed(processId: string, slot: bigint, attemptedSlot = slot): SlotResult {
-  return { processId, slot, messageId: `m${slot}`, error: { phase: "compute", attemptedSlot, message: "trap: unreachable" } };
+  return {
+    processId,
+    slot,
+    messageId: `m${slot}`,
+    error: { phase: "compute", attemptedSlot, message: "trap: unreachable" },
+  };
 }
 
 /** Registers the conformance tests for one Store implementation. */
@@ -144,7 +149,10 @@ export function storeConformance(name: string, open: () => Promise<StoreFixture>
         let n = 0;
         const batches = sizes.map((size) => Array.from({ length: size }, () => msg(++n)));
         const appended = await Promise.all(batches.map((batch) => store.appendSchedule(pid, batch, 7)));
-        const slots = appended.flat().map((e) => e.slot).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        const slots = appended
+          .flat()
+          .map((e) => e.slot)
+          .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
         expect(slots).toEqual(Array.from({ length: n }, (_, i) => BigInt(i + 1)));
         for (const entries of appended) {
           entries.forEach((e, i) => expect(e.slot).toBe(entries[0]!.slot + BigInt(i)));
@@ -283,7 +291,20 @@ export function storeConformance(name: string, open: () => Promise<StoreFixture>
 
     describe("bigint slots", () => {
       // Across the 2^32 and 2^53 boundaries up to the last u64; shuffled on purpose.
-      const slots = [2n ** 53n + 7n, 1n, MAX, 2n ** 32n, 2n ** 53n - 1n, 0n, 2n ** 32n - 1n, 2n ** 53n + 1n, 2n ** 53n, 2n ** 32n + 1n, 255n, 256n];
+      const slots = [
+        2n ** 53n + 7n,
+        1n,
+        MAX,
+        2n ** 32n,
+        2n ** 53n - 1n,
+        0n,
+        2n ** 32n - 1n,
+        2n ** 53n + 1n,
+        2n ** 53n,
+        2n ** 32n + 1n,
+        255n,
+        256n,
+      ];
       const sorted = [...slots].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
       it("results round-trip exactly above 2^53 and read back in numeric order", async () => {

@@ -33,20 +33,29 @@ describe("store keys", () => {
 
   it("one process's slot keys never fall inside another's prefix range", () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 40 }), fc.string({ minLength: 1, maxLength: 40 }), slot, (a, b, s) => {
-        fc.pre(a !== b);
-        const key = slotKey(KeyKind.snapshot, a, s);
-        const other = prefixKey(KeyKind.snapshot, b);
-        expect(key.subarray(0, other.length).equals(other)).toBe(false);
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 40 }),
+        fc.string({ minLength: 1, maxLength: 40 }),
+        slot,
+        (a, b, s) => {
+          fc.pre(a !== b);
+          const key = slotKey(KeyKind.snapshot, a, s);
+          const other = prefixKey(KeyKind.snapshot, b);
+          expect(key.subarray(0, other.length).equals(other)).toBe(false);
+        },
+      ),
     );
   });
 
   it("rejects slots outside u64 and ids that do not fit the length byte", () => {
     expect(() => slotKey(KeyKind.result, "p", -1n)).toThrow(expect.objectContaining({ code: "invalid_argument" }));
-    expect(() => slotKey(KeyKind.result, "p", MAX_SLOT + 1n)).toThrow(expect.objectContaining({ code: "invalid_argument" }));
+    expect(() => slotKey(KeyKind.result, "p", MAX_SLOT + 1n)).toThrow(
+      expect.objectContaining({ code: "invalid_argument" }),
+    );
     expect(() => prefixKey(KeyKind.process, "")).toThrow(expect.objectContaining({ code: "invalid_argument" }));
-    expect(() => prefixKey(KeyKind.process, "x".repeat(256))).toThrow(expect.objectContaining({ code: "invalid_argument" }));
+    expect(() => prefixKey(KeyKind.process, "x".repeat(256))).toThrow(
+      expect.objectContaining({ code: "invalid_argument" }),
+    );
     expect(prefixKey(KeyKind.process, "x".repeat(255))).toHaveLength(257);
   });
 });

@@ -63,7 +63,9 @@ describe("LMDB store on disk", () => {
       });
       let out = "";
       proc.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-      const signal = await new Promise<NodeJS.Signals | null>((resolve) => proc.on("exit", (_code, sig) => resolve(sig)));
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) =>
+        proc.on("exit", (_code, sig) => resolve(sig)),
+      );
       expect(signal).toBe("SIGKILL");
       expect(out).toBe("written\n");
 

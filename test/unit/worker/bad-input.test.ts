@@ -47,7 +47,10 @@ describe("bad input (property)", () => {
         fc.option(fc.oneof(fc.string(), fc.bigInt().map(String)), { nil: undefined }),
         fc.uint8Array({ maxLength: 16 }),
         async (tags, initial, data) => {
-          const spawn = message({ ...tags, "Execution-Device": "counter@1.0", ...(initial !== undefined ? { Initial: initial } : {}) }, data);
+          const spawn = message(
+            { ...tags, "Execution-Device": "counter@1.0", ...(initial !== undefined ? { Initial: initial } : {}) },
+            data,
+          );
           let id: string | undefined;
           const code = await codeOf(async () => (id = await t.engine.spawn(spawn)));
           if (initial === undefined || /^-?[0-9]+$/.test(initial)) {
@@ -63,9 +66,11 @@ describe("bad input (property)", () => {
   });
 
   it("refuses module bytes for a device that takes none, and a missing device", async () => {
-    expect(await codeOf(() => t.engine.spawn(message({ "Execution-Device": "counter@1.0" }), Uint8Array.of(0, 97, 115, 109)))).toBe(
-      "invalid_argument",
-    );
+    expect(
+      await codeOf(() =>
+        t.engine.spawn(message({ "Execution-Device": "counter@1.0" }), Uint8Array.of(0, 97, 115, 109)),
+      ),
+    ).toBe("invalid_argument");
     expect(await codeOf(() => t.engine.spawn(message({ "execution-device": "counter@1.0" })))).toBe("invalid_argument");
   });
 });

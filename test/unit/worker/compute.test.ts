@@ -91,7 +91,11 @@ describe("compute", () => {
     t.probe.hold();
     const a = t.engine.compute(p, 2n);
     const b = t.engine.compute(p, 2n);
-    const [ra, rb] = await Promise.all([a.then(collect), b.then(collect), t.probe.started().then(() => t.probe.open())]);
+    const [ra, rb] = await Promise.all([
+      a.then(collect),
+      b.then(collect),
+      t.probe.started().then(() => t.probe.open()),
+    ]);
     expect(totals(ra)).toEqual(["0", "2", "4"]);
     expect(rb).toEqual(ra);
     expect(t.probe.steps.map((s) => s.slot)).toEqual([0n, 1n, 2n]);
@@ -138,7 +142,9 @@ describe("compute", () => {
     const a = await t.spawnCounter({ Initial: "7" });
     expect(await t.spawnCounter({ Initial: "7" })).toBe(a);
     await expect(t.spawnCounter({ Initial: "seven" })).rejects.toMatchObject({ code: "invalid_argument" });
-    await expect(t.engine.spawn(message({ "Execution-Device": "nope@1.0" }))).rejects.toMatchObject({ code: "invalid_argument" });
+    await expect(t.engine.spawn(message({ "Execution-Device": "nope@1.0" }))).rejects.toMatchObject({
+      code: "invalid_argument",
+    });
     await expect(t.engine.spawn(message({}))).rejects.toMatchObject({ code: "invalid_argument" });
   });
 });

@@ -39,7 +39,10 @@ describe("durability order (DESIGN §2.10)", () => {
     store.hold("putResults");
     const held = store.waiting("putResults");
     let seen = false;
-    const computing = t.engine.compute(p, undefined).then(collect).then((r) => ((seen = true), r));
+    const computing = t.engine
+      .compute(p, undefined)
+      .then(collect)
+      .then((r) => ((seen = true), r));
     await held;
     expect(seen).toBe(false);
     store.release("putResults");

@@ -15,7 +15,15 @@ describe("events (the seed's ?event calls)", () => {
     await waiting;
     await t.engine.stop(p);
     const events = new Map(lines.map((l) => [l["event"], l]));
-    for (const name of ["waiting_for_req", "work_received", "work_done", "awaiting_compute", "notified_of_resolution", "finished_notifying", "stopping"]) {
+    for (const name of [
+      "waiting_for_req",
+      "work_received",
+      "work_done",
+      "awaiting_compute",
+      "notified_of_resolution",
+      "finished_notifying",
+      "stopping",
+    ]) {
       expect(events.get(name), name).toMatchObject({ level: 20, group: p });
     }
     expect(events.get("work_received")).toHaveProperty("slot");

@@ -1,18 +1,25 @@
 import { describe, expect, it } from "vitest";
 import { messageId } from "../../../src/core/message.js";
 import { defaultGroup, group, isComputePath } from "../../../src/worker/group.js";
-import { info } from "../../../src/worker/info.js";
-import { Worker } from "../../../src/worker/worker.js";
+import { closeWithoutLeaks, testEngine } from "../../support/engine.js";
 
 const P = "n6ZxmYiXF1mXoQ1M7X4zqfMkv2rQf2bq8QmYd4qmTuE";
 
-describe("info (the seed's info_test)", () => {
-  it("exposes the grouper, the worker and await", () => {
-    const hooks = info();
-    expect(hooks.grouper).toBe(group);
-    expect(hooks.worker).toBe(Worker);
-    expect(typeof hooks.await).toBe("function");
-    expect(typeof hooks.notifyCompute).toBe("function");
+describe("info (the seed's info_test: the process device's grouper is group/3)", () => {
+  it("groups a spawned process's requests with group/3, workers on and off", async () => {
+    for (const processWorkers of [true, false]) {
+      const t = testEngine({ processWorkers });
+      const id = await t.spawnCounter();
+      for (const [path, slot] of [
+        ["compute", 1n],
+        ["now", 2n],
+        ["", undefined],
+      ] as const) {
+        const expected = group({ processId: id, path, ...(slot !== undefined ? { slot } : {}) }, processWorkers);
+        expect(await t.engine.group(id, path, slot)).toEqual(expected);
+      }
+      await closeWithoutLeaks(t);
+    }
   });
 });
 
@@ -58,7 +65,9 @@ describe("group (the seed's grouper_test)", () => {
 
   it("keeps slots above 2^53 exact in the default group", () => {
     const big = 2n ** 53n + 1n;
-    expect(defaultGroup({ processId: P, path: "x", slot: big })).not.toBe(defaultGroup({ processId: P, path: "x", slot: big - 1n }));
+    expect(defaultGroup({ processId: P, path: "x", slot: big })).not.toBe(
+      defaultGroup({ processId: P, path: "x", slot: big - 1n }),
+    );
     expect(defaultGroup({ processId: P, path: "x", slot: big })).toBe(
       `default:${messageId({ tags: { Process: P, Path: "x", Slot: "9007199254740993" }, data: new Uint8Array() })}`,
     );

@@ -103,7 +103,15 @@ describe("worker lifecycle", () => {
     await t.engine.schedule(p, adds(1));
     await collect(await t.engine.compute(p, undefined));
     const [info] = t.engine.listWorkers();
-    expect(info).toMatchObject({ group: p, processId: p, atSlot: 1n, mailbox: 0, waiters: 0, subscribers: 0, state: "running" });
+    expect(info).toMatchObject({
+      group: p,
+      processId: p,
+      atSlot: 1n,
+      mailbox: 0,
+      waiters: 0,
+      subscribers: 0,
+      state: "running",
+    });
     expect(info?.stateBytes).toBeGreaterThan(0);
   });
 });
@@ -151,7 +159,11 @@ describe("subscriptions", () => {
     const p = await t.spawnCounter();
     await collect(await t.engine.compute(p, undefined));
     const controller = new AbortController();
-    const subs = await Promise.all(Array.from({ length: 20 }, async () => (await t.engine.subscribe(p, 0n, controller.signal))[Symbol.asyncIterator]()));
+    const subs = await Promise.all(
+      Array.from({ length: 20 }, async () =>
+        (await t.engine.subscribe(p, 0n, controller.signal))[Symbol.asyncIterator](),
+      ),
+    );
     for (const sub of subs) expect((await take(sub, 1)).map((r) => r.slot)).toEqual([0n]);
     const reads = vi.spyOn(t.store, "readResults");
     const next = subs.map((sub) => take(sub, 1));
@@ -210,7 +222,10 @@ describe("shutdown", () => {
     await snapshotting; // retiring, its snapshot held
     await t.engine.schedule(p, adds(1));
     // A Compute now queues its request in the retiring worker's mailbox (a leftover).
-    const computing = t.engine.compute(p, undefined).then(collect).catch((e: { code: string }) => e.code);
+    const computing = t.engine
+      .compute(p, undefined)
+      .then(collect)
+      .catch((e: { code: string }) => e.code);
     await until(t.engine, () => t.engine.listWorkers()[0]?.mailbox === 1, "a queued request");
     const closing = t.engine.close();
     store.release("putSnapshot");

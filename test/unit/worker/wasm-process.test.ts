@@ -52,8 +52,12 @@ function wasmEngine(config: Parameters<typeof testEngine>[0] = {}) {
 }
 
 const kvOp = fc.oneof(
-  fc.record({ Action: fc.constant("Set"), Key: fc.constantFrom("a", "b", "ключ", "\"q\""), Value: fc.string({ maxLength: 12 }) }),
-  fc.record({ Action: fc.constantFrom("Get", "Delete"), Key: fc.constantFrom("a", "b", "ключ", "\"q\"") }),
+  fc.record({
+    Action: fc.constant("Set"),
+    Key: fc.constantFrom("a", "b", "ключ", '"q"'),
+    Value: fc.string({ maxLength: 12 }),
+  }),
+  fc.record({ Action: fc.constantFrom("Get", "Delete"), Key: fc.constantFrom("a", "b", "ключ", '"q"') }),
   fc.record({ Action: fc.constant("Bogus"), Key: fc.constant("a") }),
 );
 
@@ -64,7 +68,12 @@ describe("wasm processes in the engine", () => {
         const t = wasmEngine({ snapshotInterval: interval, snapshotKeep: 1000 });
         try {
           const p = await t.engine.spawn(message({ "Execution-Device": "wasm@1.0" }), kv);
-          const compared = await assertDeterministic(t.engine, t.store, p, ops.map((o) => message(o)));
+          const compared = await assertDeterministic(
+            t.engine,
+            t.store,
+            p,
+            ops.map((o) => message(o)),
+          );
           expect(compared).toBeGreaterThanOrEqual(1 + Math.floor(ops.length / interval));
         } finally {
           await t.engine.close();
@@ -90,7 +99,10 @@ describe("wasm processes in the engine", () => {
       const started = Date.now();
       const running = nextRun();
       const computing = collect(await t.engine.compute(stuck, undefined));
-      const outcome = computing.then(() => "completed", (e: { code?: string }) => e.code);
+      const outcome = computing.then(
+        () => "completed",
+        (e: { code?: string }) => e.code,
+      );
       // Crash the thread while the runaway slot's call is pending on it (well before its 2 s limit).
       await running;
       wasm.crashThreadForTesting(stuck);

@@ -18,7 +18,13 @@ afterEach(() => vi.useRealTimers());
 async function setup(persistent = true) {
   const { device, probe } = probedCounter();
   const store = heldStore(createMemoryStore());
-  const processes = new Processes({ store, devices: createDeviceRegistry([device]), logger: silentLogger(), snapshotInterval: 100, snapshotKeep: 2 });
+  const processes = new Processes({
+    store,
+    devices: createDeviceRegistry([device]),
+    logger: silentLogger(),
+    snapshotInterval: 100,
+    snapshotKeep: 2,
+  });
   const processId = await processes.spawn(message({ "Execution-Device": "counter@1.0" }));
   await processes.schedule(processId, [message({ Amount: "2" }), message({ Amount: "3" })]);
   const notified: SlotResult[] = [];
