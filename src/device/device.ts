@@ -4,13 +4,28 @@
  * (the WebAssembly device runs in worker threads) and run a batch of slots per call, so
  * catching up costs one round trip, not one per slot.
  */
-import type { Message } from "../core/message.js";
+import { sha256Id, type Message } from "../core/message.js";
 
-/** What a device knows of a process: its id, spawn message and (wasm) module bytes. */
+/**
+ * A process's module: its id (base64url SHA-256 of the bytes, as the `Module` tag names it)
+ * and a way to read the bytes. A device reads them only when it has not prepared that module
+ * yet, so the bytes are neither held nor hashed again for every instance.
+ */
+export interface ModuleSource {
+  readonly id: string;
+  bytes(): Promise<Uint8Array>;
+}
+
+/** A module source over bytes already in hand (Spawn, tests). */
+export function moduleFromBytes(bytes: Uint8Array, id = sha256Id(bytes)): ModuleSource {
+  return { id, bytes: () => Promise.resolve(bytes) };
+}
+
+/** What a device knows of a process: its id, spawn message and (wasm) module. */
 export interface ProcessContext {
   processId: string;
   spawn: Message;
-  module?: Uint8Array;
+  module?: ModuleSource;
 }
 
 /** One slot to compute. Slot 0 is initialisation: `message` is the spawn message and

@@ -1,14 +1,14 @@
 /**
  * A process's definition as the compute path needs it: the spawn message, the device that
- * runs it and (for wasm@1.0) its module bytes. Loaded once per process and cached, so a
- * worker's restart costs no extra reads.
+ * runs it and (for wasm@1.0) its module. Loaded once per process and cached, so a worker's
+ * restart costs no extra reads.
  */
+import { LRUCache } from "lru-cache";
 import { notFound, ProcworkerError } from "../core/errors.js";
 import type { Message } from "../core/message.js";
-import type { Device } from "../device/device.js";
+import type { Device, ModuleSource } from "../device/device.js";
 import type { DeviceRegistry } from "../device/registry.js";
 import type { Store } from "../store/store.js";
-import { Lru } from "../core/lru.js";
 
 /** The tag that names a process's device. */
 export const DEVICE_TAG = "Execution-Device";
@@ -19,35 +19,57 @@ export interface ProcessDefinition {
   processId: string;
   spawn: Message;
   device: Device;
-  module?: Uint8Array;
+  module?: ModuleSource;
 }
 
-/** Definitions cached (least recently used beyond this are dropped and reloaded on demand). */
-const MAX_DEFINITIONS = 10_000;
-/** Module bytes cached, in total (a module's weight is its size). */
-const MAX_MODULE_BYTES = 256 * 1024 * 1024;
+/** Bounds of the caches, in bytes (an entry's weight is the size of what it holds). */
+export interface DefinitionCacheLimits {
+  /** Spawn messages kept (tags and data). */
+  definitionBytes: number;
+  /** Module bytes kept. */
+  moduleBytes: number;
+}
+
+export const DEFAULT_DEFINITION_CACHE_LIMITS: DefinitionCacheLimits = {
+  definitionBytes: 64 * 1024 * 1024,
+  moduleBytes: 256 * 1024 * 1024,
+};
+
+/** Bytes a definition is counted for: its spawn message plus a fixed overhead per entry. */
+function definitionWeight(definition: ProcessDefinition): number {
+  let bytes = 256 + definition.spawn.data.byteLength;
+  for (const [name, value] of Object.entries(definition.spawn.tags)) bytes += 2 * (name.length + value.length);
+  return bytes;
+}
 
 /** Caches definitions by process id (unknown processes are not cached) and module bytes by
- * module id, so processes that share a module share one copy of its bytes. Both caches are
- * bounded, so memory does not grow with the number of processes a server has seen. */
+ * module id, both bounded in bytes, least recently used out first: memory does not grow with
+ * the number of processes a server has seen or the size of their definitions. Concurrent
+ * loads of one process share one read. */
 export class DefinitionCache {
-  private readonly byId = new Lru<string, Promise<ProcessDefinition>>(MAX_DEFINITIONS);
-  private readonly modules = new Lru<string, Uint8Array>(MAX_MODULE_BYTES);
+  private readonly definitions: LRUCache<string, ProcessDefinition>;
+  private readonly loading = new Map<string, Promise<ProcessDefinition>>();
+  private readonly modules: LRUCache<string, Uint8Array>;
 
   constructor(
     private readonly store: Store,
     private readonly devices: DeviceRegistry,
-  ) {}
+    limits: DefinitionCacheLimits = DEFAULT_DEFINITION_CACHE_LIMITS,
+  ) {
+    this.definitions = new LRUCache({ maxSize: limits.definitionBytes, sizeCalculation: definitionWeight });
+    this.modules = new LRUCache({ maxSize: limits.moduleBytes, sizeCalculation: (bytes) => Math.max(1, bytes.length) });
+  }
 
   /** The definition of `processId`; rejects with not_found for an unknown process. */
   get(processId: string): Promise<ProcessDefinition> {
-    let found = this.byId.get(processId);
-    if (found === undefined) {
-      found = this.load(processId);
-      this.byId.set(processId, found);
-      found.catch(() => this.byId.delete(processId));
+    const cached = this.definitions.get(processId);
+    if (cached !== undefined) return Promise.resolve(cached);
+    let pending = this.loading.get(processId);
+    if (pending === undefined) {
+      pending = this.load(processId).finally(() => this.loading.delete(processId));
+      this.loading.set(processId, pending);
     }
-    return found;
+    return pending;
   }
 
   private async load(processId: string): Promise<ProcessDefinition> {
@@ -58,15 +80,27 @@ export class DefinitionCache {
     if (device === undefined) {
       throw new ProcworkerError("internal", `process ${processId} names device ${name}, which this server lacks`);
     }
-    if (!device.needsModule) return { processId, spawn, device };
-    const moduleId = spawn.tags[MODULE_TAG] ?? "";
-    let module = this.modules.get(moduleId);
-    if (module === undefined) {
-      module = await this.store.getModule(moduleId);
-      if (module !== undefined) this.modules.set(moduleId, module, module.byteLength);
-    }
-    if (module === undefined)
-      throw new ProcworkerError("internal", `module ${moduleId} of process ${processId} is missing`);
-    return { processId, spawn, device, module };
+    const definition: ProcessDefinition = { processId, spawn, device };
+    if (device.needsModule) definition.module = this.moduleSource(processId, spawn.tags[MODULE_TAG] ?? "");
+    this.definitions.set(processId, definition);
+    return definition;
+  }
+
+  /** The module `moduleId`, read through the module cache only when a device asks. */
+  private moduleSource(processId: string, moduleId: string): ModuleSource {
+    return {
+      id: moduleId,
+      bytes: async () => {
+        let bytes = this.modules.get(moduleId);
+        if (bytes === undefined) {
+          bytes = await this.store.getModule(moduleId);
+          if (bytes === undefined) {
+            throw new ProcworkerError("internal", `module ${moduleId} of process ${processId} is missing`);
+          }
+          this.modules.set(moduleId, bytes);
+        }
+        return bytes;
+      },
+    };
   }
 }

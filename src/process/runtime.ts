@@ -150,11 +150,11 @@ export class ProcessRuntime {
     if (slot === undefined || slot === this.lastSnapshotSlot) return;
     const state = await this.instance.exportState();
     const deleteBelow = await this.oldestKept(slot);
-    await this.deps.store.putSnapshot(
-      this.processId,
-      { slot, state },
-      deleteBelow === undefined ? {} : { deleteBelow },
-    );
+    await this.deps.store.putSnapshot({
+      processId: this.processId,
+      snapshot: { slot, state },
+      ...(deleteBelow === undefined ? {} : { deleteBelow }),
+    });
     this.lastSnapshotSlot = slot;
     this.deps.logger.debug({ event: "snapshot", processId: this.processId, slot: slot.toString() }, "snapshot written");
   }

@@ -6,6 +6,7 @@
  */
 import { invalidArgument, notFound } from "../core/errors.js";
 import { isId, messageId, sha256Id, type Message } from "../core/message.js";
+import { moduleFromBytes, type ModuleSource } from "../device/device.js";
 import type { DeviceRegistry } from "../device/registry.js";
 import type { Store, StoredModule } from "../store/store.js";
 import { DEVICE_TAG, MODULE_TAG } from "./definition.js";
@@ -28,7 +29,7 @@ export async function spawnProcess(deps: SpawnDeps, spawn: Message, moduleBytes?
   }
   const tags = { ...spawn.tags };
   const given = moduleBytes !== undefined && moduleBytes.byteLength > 0 ? moduleBytes : undefined;
-  let module: Uint8Array | undefined;
+  let module: ModuleSource | undefined;
   let newModule: StoredModule | undefined;
   if (!device.needsModule) {
     if (given !== undefined) throw invalidArgument(`device ${deviceName} takes no module`);
@@ -39,15 +40,16 @@ export async function spawnProcess(deps: SpawnDeps, spawn: Message, moduleBytes?
       throw invalidArgument(`the Module tag ${named} does not match the module bytes, whose id is ${id}`);
     }
     tags[MODULE_TAG] = id;
-    module = given;
+    module = moduleFromBytes(given, id);
     newModule = { id, bytes: given };
   } else {
     const named = tags[MODULE_TAG];
     if (named === undefined || named === "")
       throw invalidArgument(`device ${deviceName} needs module bytes or a Module tag`);
     if (!isId(named)) throw invalidArgument(`Module tag ${JSON.stringify(named)} is not a module id`);
-    module = await deps.store.getModule(named);
-    if (module === undefined) throw notFound(`module ${named} is not stored; send its bytes with Spawn`);
+    const stored = await deps.store.getModule(named);
+    if (stored === undefined) throw notFound(`module ${named} is not stored; send its bytes with Spawn`);
+    module = moduleFromBytes(stored, named);
   }
   const filled: Message = { tags, data: spawn.data };
   const processId = messageId(filled);

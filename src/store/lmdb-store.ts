@@ -39,7 +39,7 @@ import {
   slotOfKey,
   type SlotKind,
 } from "./keys.js";
-import type { ScheduleEntry, Snapshot, Store, StoredModule } from "./store.js";
+import type { ScheduleEntry, Snapshot, SnapshotWrite, Store, StoredModule } from "./store.js";
 
 /** Where and how big: `path` is a directory (created if missing). */
 export interface LmdbStoreOptions {
@@ -116,6 +116,18 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
   };
   const copy = (bytes: Uint8Array | undefined): Uint8Array | undefined =>
     bytes === undefined ? undefined : new Uint8Array(bytes);
+  /** Checks a snapshot write now and returns what writes it inside a transaction. The store
+   * takes ownership of the state (see SnapshotWrite): no copy of what may be a whole 64 MiB
+   * memory. */
+  const prepareSnapshot = ({ processId, snapshot, deleteBelow }: SnapshotWrite): (() => void) => {
+    const key = slotKey(KeyKind.snapshot, processId, snapshot.slot);
+    if (deleteBelow !== undefined) checkSlot(deleteBelow);
+    const state = snapshot.state;
+    return () => {
+      void db.put(key, state);
+      if (deleteBelow !== undefined) removeSnapshotsBelow(processId, deleteBelow);
+    };
+  };
   const putModuleInTxn = (key: Buffer, module: StoredModule): void => {
     if (!db.doesExist(key)) void db.put(key, module.bytes);
   };
@@ -146,12 +158,6 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
         return bytes === undefined ? undefined : decodeMessage(bytes);
       }),
 
-    putModule: (module) =>
-      call(() => {
-        const key = idKey(KeyKind.module, module.id);
-        const bytes = new Uint8Array(module.bytes);
-        return write(() => putModuleInTxn(key, { id: module.id, bytes }));
-      }),
     getModule: (id) => call(() => copy(db.get(idKey(KeyKind.module, id)))),
 
     appendSchedule: (processId, messages, timestampMs) =>
@@ -180,14 +186,19 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
         return written;
       }),
     latestScheduledSlot: (processId) => call(() => lastSlot(KeyKind.schedule, processId, MAX_SLOT)),
-    readSchedule: (processId, fromSlot, toSlot) =>
-      call(() => range(KeyKind.schedule, processId, fromSlot, toSlot).map(decodeScheduleEntry)),
+    readSchedule: (processId, fromSlot, toSlot, limit) =>
+      call(() => {
+        checkLimit(limit);
+        return range(KeyKind.schedule, processId, fromSlot, toSlot, limit).map(decodeScheduleEntry);
+      }),
 
-    putResults: (results: SlotResult[]) =>
+    putResults: (results: SlotResult[], snapshot) =>
       call(() => {
         const encoded = results.map((r) => [slotKey(KeyKind.result, r.processId, r.slot), encodeResult(r)] as const);
+        const snapshotInTxn = snapshot && prepareSnapshot(snapshot);
         return write(() => {
           for (const [key, value] of encoded) void db.put(key, value);
+          snapshotInTxn?.();
         });
       }),
     getResult: (processId, slot) =>
@@ -202,19 +213,7 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
       }),
     latestResultSlot: (processId) => call(() => lastSlot(KeyKind.result, processId, MAX_SLOT)),
 
-    putSnapshot: (processId, snapshot, opts) =>
-      call(() => {
-        const key = slotKey(KeyKind.snapshot, processId, snapshot.slot);
-        const deleteBelow = opts?.deleteBelow;
-        if (deleteBelow !== undefined) checkSlot(deleteBelow);
-        // The store takes ownership of the state (see Store.putSnapshot): no copy of what
-        // may be a whole 64 MiB memory.
-        const state = snapshot.state;
-        return write(() => {
-          void db.put(key, state);
-          if (deleteBelow !== undefined) removeSnapshotsBelow(processId, deleteBelow);
-        });
-      }),
+    putSnapshot: (snapshot) => call(() => write(prepareSnapshot(snapshot))),
     latestSnapshot: (processId, atOrBelow) =>
       call((): Snapshot | undefined => {
         const opts = { ...lastOpts(KeyKind.snapshot, processId, atOrBelow), limit: 1 };
@@ -234,11 +233,6 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
       call(() => {
         checkSlot(atOrBelow);
         return lastSlot(KeyKind.snapshot, processId, atOrBelow);
-      }),
-    deleteSnapshotsBelow: (processId, belowSlot) =>
-      call(() => {
-        checkSlot(belowSlot);
-        return write(() => removeSnapshotsBelow(processId, belowSlot));
       }),
 
     close: () =>

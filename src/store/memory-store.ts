@@ -15,7 +15,7 @@ import {
 } from "./codec.js";
 import { checkLimit, storeClosed, unknownProcess } from "./guards.js";
 import { checkId, checkSlot } from "./keys.js";
-import type { ScheduleEntry, Snapshot, Store, StoredModule } from "./store.js";
+import type { ScheduleEntry, Snapshot, SnapshotWrite, Store, StoredModule } from "./store.js";
 
 /** A new, empty in-memory store. Every call completes atomically before it resolves, and
  * calls never interleave (each runs to completion synchronously), so appends are serialised. */
@@ -36,6 +36,15 @@ export function createMemoryStore(): Store {
     let m = maps.get(processId);
     if (m === undefined) maps.set(processId, (m = new SlotMap()));
     return m;
+  };
+  const checkSnapshotWrite = ({ processId, snapshot, deleteBelow }: SnapshotWrite): void => {
+    checkId(processId);
+    checkSlot(snapshot.slot);
+    if (deleteBelow !== undefined) checkSlot(deleteBelow);
+  };
+  const storeSnapshot = ({ processId, snapshot, deleteBelow }: SnapshotWrite): void => {
+    slotsOf(snapshots, processId).set(snapshot.slot, snapshot.state.slice());
+    if (deleteBelow !== undefined) snapshots.get(processId)?.deleteBelow(deleteBelow);
   };
   const storeModule = (module: StoredModule): void => {
     checkId(module.id);
@@ -61,7 +70,6 @@ export function createMemoryStore(): Store {
         return bytes === undefined ? undefined : decodeMessage(bytes);
       }),
 
-    putModule: (module) => call(() => storeModule(module)),
     getModule: (id) =>
       call(() => {
         checkId(id);
@@ -90,22 +98,25 @@ export function createMemoryStore(): Store {
         checkId(processId);
         return schedules.get(processId)?.last();
       }),
-    readSchedule: (processId, fromSlot, toSlot) =>
+    readSchedule: (processId, fromSlot, toSlot, limit) =>
       call(() => {
         checkId(processId);
         checkSlot(fromSlot);
         checkSlot(toSlot);
-        return (schedules.get(processId)?.range(fromSlot, toSlot) ?? []).map(decodeScheduleEntry);
+        checkLimit(limit);
+        return (schedules.get(processId)?.range(fromSlot, toSlot, limit) ?? []).map(decodeScheduleEntry);
       }),
 
-    putResults: (list: SlotResult[]) =>
+    putResults: (list: SlotResult[], snapshot) =>
       call(() => {
         const encoded = list.map((r) => {
           checkId(r.processId);
           checkSlot(r.slot);
           return encodeResult(r);
         });
+        if (snapshot) checkSnapshotWrite(snapshot);
         list.forEach((r, i) => slotsOf(results, r.processId).set(r.slot, encoded[i]!));
+        if (snapshot) storeSnapshot(snapshot);
       }),
     getResult: (processId, slot) =>
       call(() => {
@@ -128,13 +139,10 @@ export function createMemoryStore(): Store {
         return results.get(processId)?.last();
       }),
 
-    putSnapshot: (processId, snapshot, opts) =>
+    putSnapshot: (write) =>
       call(() => {
-        checkId(processId);
-        checkSlot(snapshot.slot);
-        if (opts?.deleteBelow !== undefined) checkSlot(opts.deleteBelow);
-        slotsOf(snapshots, processId).set(snapshot.slot, snapshot.state.slice());
-        if (opts?.deleteBelow !== undefined) snapshots.get(processId)?.deleteBelow(opts.deleteBelow);
+        checkSnapshotWrite(write);
+        storeSnapshot(write);
       }),
     latestSnapshot: (processId, atOrBelow) =>
       call((): Snapshot | undefined => {
@@ -149,12 +157,6 @@ export function createMemoryStore(): Store {
         checkId(processId);
         checkSlot(atOrBelow);
         return snapshots.get(processId)?.lastAtOrBelow(atOrBelow);
-      }),
-    deleteSnapshotsBelow: (processId, belowSlot) =>
-      call(() => {
-        checkId(processId);
-        checkSlot(belowSlot);
-        snapshots.get(processId)?.deleteBelow(belowSlot);
       }),
 
     close: async () => {

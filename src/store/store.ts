@@ -26,6 +26,18 @@ export interface Snapshot {
   state: Uint8Array;
 }
 
+/**
+ * A snapshot to store. The store takes ownership of `snapshot.state` (a whole memory can be
+ * large, so it is not copied): the caller must not modify it afterwards. With `deleteBelow`,
+ * the process's snapshots with a lower slot are deleted in the same atomic write (retention
+ * without a second durable write).
+ */
+export interface SnapshotWrite {
+  processId: string;
+  snapshot: Snapshot;
+  deleteBelow?: bigint;
+}
+
 /** A module stored by its id (base64url SHA-256 of the bytes). */
 export interface StoredModule {
   id: string;
@@ -40,8 +52,7 @@ export interface Store {
   /** The spawn message of a process, or undefined if unknown. */
   getProcess(processId: string): Promise<Message | undefined>;
 
-  /** Stores module bytes under their id; idempotent. */
-  putModule(module: StoredModule): Promise<void>;
+  /** The bytes of a module stored by createProcess, or undefined. */
   getModule(id: string): Promise<Uint8Array | undefined>;
 
   /** Appends messages at latest+1, latest+2, … in one atomic, durable write and returns
@@ -50,28 +61,27 @@ export interface Store {
   appendSchedule(processId: string, messages: Message[], timestampMs: number): Promise<ScheduleEntry[]>;
   /** The highest scheduled slot (0 right after spawn), or undefined for an unknown process. */
   latestScheduledSlot(processId: string): Promise<bigint | undefined>;
-  /** Entries from `fromSlot` to `toSlot` inclusive, in slot order (missing ones skipped). */
-  readSchedule(processId: string, fromSlot: bigint, toSlot: bigint): Promise<ScheduleEntry[]>;
+  /** Entries from `fromSlot` to `toSlot` inclusive, in slot order (missing ones skipped),
+   * at most `limit` of them. */
+  readSchedule(processId: string, fromSlot: bigint, toSlot: bigint, limit?: number): Promise<ScheduleEntry[]>;
 
-  /** Stores results (any processes, any slots) in one atomic, durable write; overwrites. */
-  putResults(results: SlotResult[]): Promise<void>;
+  /** Stores results (any processes, any slots) in one atomic, durable write; overwrites, so
+   * writing a result again (a replay, a second owner) is harmless. With `snapshot`, that
+   * snapshot (and its retention) is part of the same write: a catch-up that crosses a
+   * snapshot boundary costs one durable commit, not two. */
+  putResults(results: SlotResult[], snapshot?: SnapshotWrite): Promise<void>;
   getResult(processId: string, slot: bigint): Promise<SlotResult | undefined>;
   /** Results from `fromSlot` to `toSlot` inclusive, in slot order, at most `limit` of them. */
   readResults(processId: string, fromSlot: bigint, toSlot: bigint, limit?: number): Promise<SlotResult[]>;
   /** The highest slot with a stored result, or undefined if none. */
   latestResultSlot(processId: string): Promise<bigint | undefined>;
 
-  /** Stores a snapshot durably; overwrites one at the same slot. The store takes ownership
-   * of `snapshot.state` (a whole memory can be large, so it is not copied): the caller must
-   * not modify it afterwards. With `deleteBelow`, snapshots with a lower slot are deleted in
-   * the same atomic write (retention without a second durable write). */
-  putSnapshot(processId: string, snapshot: Snapshot, opts?: { deleteBelow?: bigint }): Promise<void>;
+  /** Stores a snapshot durably (see SnapshotWrite); overwrites one at the same slot. */
+  putSnapshot(write: SnapshotWrite): Promise<void>;
   /** The snapshot with the highest slot ≤ `atOrBelow`, or undefined. */
   latestSnapshot(processId: string, atOrBelow: bigint): Promise<Snapshot | undefined>;
   /** The slot of that snapshot, without reading its state. */
   latestSnapshotSlot(processId: string, atOrBelow: bigint): Promise<bigint | undefined>;
-  /** Deletes snapshots with slot < `belowSlot` (retention). */
-  deleteSnapshotsBelow(processId: string, belowSlot: bigint): Promise<void>;
 
   /** Flushes and closes; later calls reject. Idempotent. */
   close(): Promise<void>;

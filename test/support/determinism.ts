@@ -20,7 +20,6 @@ export function viewAt(store: Store, slot: bigint | undefined): Store {
     createProcess: (...a) => store.createProcess(...a),
     getProcess: (...a) => store.getProcess(...a),
     getModule: (...a) => store.getModule(...a),
-    putModule: async () => undefined,
     appendSchedule: (...a) => store.appendSchedule(...a),
     latestScheduledSlot: (...a) => store.latestScheduledSlot(...a),
     readSchedule: (...a) => store.readSchedule(...a),
@@ -36,7 +35,6 @@ export function viewAt(store: Store, slot: bigint | undefined): Store {
       return found?.slot === slot ? found : undefined;
     },
     latestSnapshotSlot: async () => undefined,
-    deleteSnapshotsBelow: async () => undefined,
     close: async () => undefined,
   };
 }

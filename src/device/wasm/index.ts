@@ -6,7 +6,6 @@
  */
 import { availableParallelism } from "node:os";
 import { ProcworkerError } from "../../core/errors.js";
-import { sha256Id } from "../../core/message.js";
 import type { Device, DeviceInstance, ProcessContext } from "../device.js";
 import { WasmInstance } from "./instance.js";
 import { ModuleCache, type PreparedModule } from "./module-cache.js";
@@ -65,16 +64,19 @@ export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
   let nextInstance = 1;
 
   function moduleOf(ctx: ProcessContext): Promise<PreparedModule> {
-    const bytes = ctx.module;
-    if (!bytes || bytes.byteLength === 0) {
+    const source = ctx.module;
+    if (source === undefined) {
       return Promise.reject(new ProcworkerError("invalid_argument", "a wasm@1.0 process needs its module's bytes"));
     }
-    const id = sha256Id(bytes);
-    return cache.get(id, bytes.byteLength, () =>
-      pool.withCompiler(async (thread) => {
+    const id = source.id;
+    return cache.get(id, async () => {
+      const bytes = await source.bytes();
+      if (bytes.byteLength === 0)
+        throw new ProcworkerError("invalid_argument", "a wasm@1.0 process needs its module's bytes");
+      return pool.withCompiler(async (thread) => {
         try {
           const prepared = await thread.request("prepared", { kind: "prepare", bytes, maxPages });
-          return { id, module: prepared.module, layout: prepared.layout };
+          return { id, module: prepared.module, layout: prepared.layout, sourceBytes: bytes.byteLength };
         } catch (err) {
           if (err instanceof ThreadLostError && err.reason === "time_limit" && err.blamedStep !== undefined) {
             throw new ProcworkerError(
@@ -87,8 +89,8 @@ export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
           }
           throw err;
         }
-      }),
-    );
+      });
+    });
   }
 
   return {

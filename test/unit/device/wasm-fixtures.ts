@@ -3,7 +3,13 @@
  * examples' build script), build process contexts and steps the way the process layer will.
  */
 import { message, messageId, sha256Id, type Message } from "../../../src/core/message.js";
-import type { DeviceInstance, ProcessContext, Step, StepOutcome } from "../../../src/device/device.js";
+import {
+  moduleFromBytes,
+  type DeviceInstance,
+  type ProcessContext,
+  type Step,
+  type StepOutcome,
+} from "../../../src/device/device.js";
 import { compileWat } from "../../../examples/build.mjs";
 
 export { compileCounterAs, compileKvWat, compileWat } from "../../../examples/build.mjs";
@@ -16,7 +22,7 @@ export function wat(source: string): Promise<Uint8Array> {
 /** A process context for a module, as Spawn would build it (Module tag filled in). */
 export function processFor(module: Uint8Array, tags: Record<string, string> = {}): ProcessContext {
   const spawn = message({ "Execution-Device": "wasm@1.0", Module: sha256Id(module), ...tags });
-  return { processId: messageId(spawn), spawn, module };
+  return { processId: messageId(spawn), spawn, module: moduleFromBytes(module) };
 }
 
 /** Slot 0 of a process: its spawn message, with the process id as message id. */

@@ -17,7 +17,7 @@ const moduleDevice: Device = {
   needsModule: true,
   async validate(ctx) {
     if (
-      Buffer.from(ctx.module ?? [])
+      Buffer.from((await ctx.module?.bytes()) ?? [])
         .subarray(0, 2)
         .toString() !== "ok"
     )

@@ -95,20 +95,20 @@ export function storeConformance(name: string, open: () => Promise<StoreFixture>
     });
 
     describe("modules", () => {
-      it("stores module bytes by id, idempotently; unknown ids are undefined", async () => {
+      it("stores a process's module by id, once for every process that shares it; unknown ids are undefined", async () => {
         const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
         const id = sha256Id(bytes);
-        await store.putModule({ id, bytes });
-        await store.putModule({ id, bytes });
-        expect(await store.getModule(id)).toEqual(bytes);
+        expect(await store.createProcess("p1", msg(1), 1, { id, bytes })).toBe(true);
+        expect(await store.createProcess("p2", msg(2), 1, { id, bytes: Uint8Array.of(9) })).toBe(true);
+        expect(await store.getModule(id)).toEqual(bytes); // the first copy stays
         expect(await store.getModule(sha256Id(Uint8Array.of(1)))).toBeUndefined();
       });
 
       it("copies module bytes in and out", async () => {
         const bytes = Uint8Array.of(1, 2, 3);
-        const putting = store.putModule({ id: "m", bytes });
+        const creating = store.createProcess("p1", msg(1), 1, { id: "m", bytes });
         bytes[0] = 99; // before the write has resolved
-        await putting;
+        await creating;
         const read = await store.getModule("m");
         expect(read).toEqual(Uint8Array.of(1, 2, 3));
         read![1] = 99;
@@ -243,7 +243,8 @@ export function storeConformance(name: string, open: () => Promise<StoreFixture>
       const state = (slot: bigint) => new TextEncoder().encode(`state after ${slot}`);
 
       beforeEach(async () => {
-        for (const slot of [5n, 10n, 20n]) await store.putSnapshot(pid, { slot, state: state(slot) });
+        for (const slot of [5n, 10n, 20n])
+          await store.putSnapshot({ processId: pid, snapshot: { slot, state: state(slot) } });
       });
 
       it("latestSnapshot picks the highest slot at or below the target", async () => {
@@ -255,13 +256,13 @@ export function storeConformance(name: string, open: () => Promise<StoreFixture>
       });
 
       it("putSnapshot overwrites the snapshot at the same slot", async () => {
-        await store.putSnapshot(pid, { slot: 10n, state: Uint8Array.of(7) });
+        await store.putSnapshot({ processId: pid, snapshot: { slot: 10n, state: Uint8Array.of(7) } });
         expect(await store.latestSnapshot(pid, 10n)).toEqual({ slot: 10n, state: Uint8Array.of(7) });
       });
 
-      it("deleteSnapshotsBelow removes only lower slots of that process", async () => {
-        await store.putSnapshot("other", { slot: 1n, state: state(1n) });
-        await store.deleteSnapshotsBelow(pid, 10n);
+      it("putSnapshot with deleteBelow removes only lower slots of that process", async () => {
+        await store.putSnapshot({ processId: "other", snapshot: { slot: 1n, state: state(1n) } });
+        await store.putSnapshot({ processId: pid, snapshot: { slot: 20n, state: state(20n) }, deleteBelow: 10n });
         expect(await store.latestSnapshot(pid, 9n)).toBeUndefined();
         expect(await store.latestSnapshot(pid, 10n)).toEqual({ slot: 10n, state: state(10n) });
         expect(await store.latestSnapshot(pid, MAX)).toEqual({ slot: 20n, state: state(20n) });
@@ -269,19 +270,19 @@ export function storeConformance(name: string, open: () => Promise<StoreFixture>
       });
 
       it("latestSnapshotSlot finds the slot without the state, and putSnapshot can prune in the same write", async () => {
-        await store.putSnapshot(pid, { slot: 40n, state: Uint8Array.of(4) });
-        await store.putSnapshot(pid, { slot: 50n, state: Uint8Array.of(5) });
+        await store.putSnapshot({ processId: pid, snapshot: { slot: 40n, state: Uint8Array.of(4) } });
+        await store.putSnapshot({ processId: pid, snapshot: { slot: 50n, state: Uint8Array.of(5) } });
         expect(await store.latestSnapshotSlot(pid, 49n)).toBe(40n);
         expect(await store.latestSnapshotSlot(pid, 50n)).toBe(50n);
         expect(await store.latestSnapshotSlot(pid, 39n)).not.toBe(40n);
-        await store.putSnapshot(pid, { slot: 60n, state: Uint8Array.of(6) }, { deleteBelow: 50n });
+        await store.putSnapshot({ processId: pid, snapshot: { slot: 60n, state: Uint8Array.of(6) }, deleteBelow: 50n });
         expect(await store.latestSnapshotSlot(pid, 49n)).toBeUndefined();
         expect(await store.latestSnapshot(pid, 59n)).toEqual({ slot: 50n, state: Uint8Array.of(5) });
         expect(await store.latestSnapshot(pid, 60n)).toEqual({ slot: 60n, state: Uint8Array.of(6) });
       });
 
       it("snapshot states read back are copies (the store owns what it was given)", async () => {
-        await store.putSnapshot(pid, { slot: 30n, state: Uint8Array.of(1, 2) });
+        await store.putSnapshot({ processId: pid, snapshot: { slot: 30n, state: Uint8Array.of(1, 2) } });
         const read = await store.latestSnapshot(pid, 30n);
         expect(read?.state).toEqual(Uint8Array.of(1, 2));
         read!.state[1] = 9;
@@ -323,22 +324,34 @@ export function storeConformance(name: string, open: () => Promise<StoreFixture>
       });
 
       it("snapshots round-trip exactly above 2^53 and pick numerically", async () => {
-        for (const slot of slots) await store.putSnapshot(pid, { slot, state: Uint8Array.of(Number(slot % 251n)) });
+        for (const slot of slots)
+          await store.putSnapshot({ processId: pid, snapshot: { slot, state: Uint8Array.of(Number(slot % 251n)) } });
         expect((await store.latestSnapshot(pid, 2n ** 53n + 6n))?.slot).toBe(2n ** 53n + 1n);
         expect((await store.latestSnapshot(pid, MAX - 1n))?.slot).toBe(2n ** 53n + 7n);
         expect(await store.latestSnapshot(pid, MAX)).toEqual({ slot: MAX, state: Uint8Array.of(Number(MAX % 251n)) });
         expect((await store.latestSnapshot(pid, 2n ** 32n - 2n))?.slot).toBe(256n);
-        await store.deleteSnapshotsBelow(pid, 2n ** 53n);
+        await store.putSnapshot({
+          processId: pid,
+          snapshot: { slot: MAX, state: Uint8Array.of(Number(MAX % 251n)) },
+          deleteBelow: 2n ** 53n,
+        });
         expect((await store.latestSnapshot(pid, 2n ** 53n - 1n))?.slot).toBeUndefined();
         expect((await store.latestSnapshot(pid, 2n ** 53n))?.slot).toBe(2n ** 53n);
       });
 
       it("rejects slots outside 0..2^64-1 and bad limits with invalid_argument", async () => {
         await expectCode(store.getResult(pid, -1n), "invalid_argument");
-        await expectCode(store.putSnapshot(pid, { slot: MAX + 1n, state: Uint8Array.of() }), "invalid_argument");
+        await expectCode(
+          store.putSnapshot({ processId: pid, snapshot: { slot: MAX + 1n, state: Uint8Array.of() } }),
+          "invalid_argument",
+        );
         await expectCode(store.readSchedule(pid, 0n, MAX + 1n), "invalid_argument");
         await expectCode(store.readResults(pid, -1n, -5n), "invalid_argument");
-        await expectCode(store.deleteSnapshotsBelow(pid, -1n), "invalid_argument");
+        await expectCode(
+          store.putSnapshot({ processId: pid, snapshot: { slot: 1n, state: Uint8Array.of() }, deleteBelow: -1n }),
+          "invalid_argument",
+        );
+        await expectCode(store.readSchedule(pid, 0n, 1n, -1), "invalid_argument");
         await expectCode(store.readResults(pid, 0n, 1n, -1), "invalid_argument");
         await expectCode(store.readResults(pid, 0n, 1n, 1.5), "invalid_argument");
       });
@@ -373,7 +386,7 @@ export function storeConformance(name: string, open: () => Promise<StoreFixture>
         await store.createProcess(pid, spawn, 1, { id: sha256Id(bytes), bytes });
         const appended = await store.appendSchedule(pid, [msg(1), msg(2)], 2);
         await store.putResults([ok(pid, 1n), failed(pid, 2n ** 53n + 7n, MAX)]);
-        await store.putSnapshot(pid, { slot: MAX, state: Uint8Array.of(4, 2) });
+        await store.putSnapshot({ processId: pid, snapshot: { slot: MAX, state: Uint8Array.of(4, 2) } });
         await store.close();
 
         store = await fx.reopen();
