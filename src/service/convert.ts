@@ -12,7 +12,7 @@ import {
 } from "../generated/procworker/v1/types.js";
 import { SubscribeResponse } from "../generated/procworker/v1/process_worker_service.js";
 import type { GroupKind as DomainGroupKind } from "../worker/group.js";
-import type { WorkerInfo } from "../worker/engine.js";
+import type { WorkerStatus } from "../worker/engine.js";
 
 /** A wire message as a domain message (a missing one is the empty message). Tags become
  * own data properties (Object.fromEntries), so even a tag named `__proto__` survives. */
@@ -69,7 +69,7 @@ export function toWireGroupKind(kind: DomainGroupKind): GroupKind {
 }
 
 /** A live worker on the wire. */
-export function toWireWorkerInfo(info: WorkerInfo): WireWorkerInfo {
+export function toWireWorkerInfo(info: WorkerStatus): WireWorkerInfo {
   return {
     group: info.group,
     processId: info.processId,

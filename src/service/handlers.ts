@@ -4,18 +4,15 @@
  * `toServiceError`; streams honour HTTP/2 flow control (they wait for `drain` before taking
  * the next result, so a slow client never makes the server buffer without bound).
  */
-import { once } from "node:events";
 import {
   status,
   type ServiceError,
   type handleServerStreamingCall,
   type handleUnaryCall,
-  type ServerWritableStream,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { invalidArgument } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
-import type { SlotResult } from "../core/result.js";
 import {
   ComputeResponse,
   ProcessWorkerServiceService,
@@ -25,6 +22,7 @@ import {
   type SubscribeRequest,
 } from "../generated/procworker/v1/process_worker_service.js";
 import type { Engine } from "../worker/engine.js";
+import type { SlotStream } from "../worker/result-stream.js";
 import { callSignal, type CancellableCall } from "./call-signal.js";
 import { encodedResultResponse, fromWireMessage, toWireGroupKind, toWireResult, toWireWorkerInfo } from "./convert.js";
 import type { InFlight } from "./in-flight.js";
@@ -99,26 +97,47 @@ export function createHandlers({
   const streaming =
     <Req>(
       method: string,
-      open: (request: Req, signal: AbortSignal, hasDeadline: boolean) => Promise<AsyncIterable<SlotResult>>,
+      open: (request: Req, hasDeadline: boolean) => Promise<SlotStream>,
     ): handleServerStreamingCall<Req, ComputeResponse | SubscribeResponse> =>
     (call) => {
       const { signal, hasDeadline, finish } = begin(call, method);
       metrics.streamOpened();
-      pipe(call, signal, () => open(call.request, signal, hasDeadline)).then(
-        () => {
-          metrics.streamClosed();
-          if (call.cancelled) {
-            finish(signal.reason);
-            return;
-          }
-          finish();
-          call.end();
+      let ended = false;
+      const done = (error?: unknown): void => {
+        if (ended) return;
+        ended = true;
+        metrics.streamClosed();
+        if (call.cancelled) {
+          finish(signal.reason);
+          return;
+        }
+        const serviceError = finish(error);
+        if (serviceError) call.emit("error", serviceError);
+        else call.end();
+      };
+      open(call.request, hasDeadline).then(
+        (stream) => {
+          const stop = (): void => {
+            stream.close();
+            done(signal.reason);
+          };
+          if (signal.aborted) return stop();
+          signal.addEventListener("abort", stop, { once: true });
+          call.on("drain", () => stream.resume());
+          stream.start({
+            // The definition's serializer passes pre-encoded bytes through (see above).
+            deliver: (result) => call.write(encodedResultResponse(result) as unknown as SubscribeResponse),
+            end: () => {
+              signal.removeEventListener("abort", stop);
+              done();
+            },
+            fail: (error) => {
+              signal.removeEventListener("abort", stop);
+              done(error);
+            },
+          });
         },
-        (error: unknown) => {
-          metrics.streamClosed();
-          const serviceError = finish(error);
-          if (!call.cancelled) call.emit("error", serviceError);
-        },
+        (error: unknown) => done(error),
       );
     };
 
@@ -137,14 +156,14 @@ export function createHandlers({
       const group = await engine.group(request.processId, request.path, request.slot);
       return { group: group.name, kind: toWireGroupKind(group.kind) };
     }),
-    compute: streaming("Compute", (request: ComputeRequest, signal, hasDeadline) =>
-      engine.compute(request.processId, request.slot, signal, hasDeadline),
+    compute: streaming("Compute", (request: ComputeRequest, hasDeadline) =>
+      engine.compute(request.processId, request.slot, hasDeadline),
     ),
     await: unary("Await", async (request, signal) => ({
       result: toWireResult(await engine.await(request.processId, request.slot, signal)),
     })),
-    subscribe: streaming("Subscribe", (request: SubscribeRequest, signal) =>
-      engine.subscribe(request.processId, request.fromSlot, signal),
+    subscribe: streaming("Subscribe", (request: SubscribeRequest) =>
+      engine.subscribe(request.processId, request.fromSlot),
     ),
     stop: unary("Stop", async (request) => {
       const { stopped, atSlot } = await engine.stop(request.processId, request.skipSnapshot);
@@ -157,25 +176,4 @@ export function createHandlers({
 /** The name of a status code for metrics labels ("INVALID_ARGUMENT"). */
 function statusName(code: status | undefined): string {
   return code === undefined ? "UNKNOWN" : (status[code] ?? String(code));
-}
-
-/** Writes every result to the call, waiting for `drain` whenever the transport is full.
- * Ends early (without error) if the client cancels; rejects at once if the engine ends the
- * stream meanwhile (a client too slow to keep up), even while blocked on flow control. */
-async function pipe<Req>(
-  call: ServerWritableStream<Req, ComputeResponse | SubscribeResponse>,
-  signal: AbortSignal,
-  open: () => Promise<AsyncIterable<SlotResult> & { whenFailed?: () => Promise<Error> }>,
-): Promise<void> {
-  const results = await open();
-  const failed = results.whenFailed?.().then((error) => Promise.reject(error));
-  failed?.catch(() => undefined);
-  for await (const result of results) {
-    if (call.cancelled) return;
-    // The definition's serializer passes pre-encoded bytes through (see above).
-    if (!call.write(encodedResultResponse(result) as unknown as SubscribeResponse)) {
-      const drained = once(call, "drain", { signal }).catch(() => undefined);
-      await (failed ? Promise.race([drained, failed]) : drained);
-    }
-  }
 }

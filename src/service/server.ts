@@ -68,11 +68,10 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
   const devices = createDeviceRegistry(opts.devices ?? defaultDevices(config, logger));
   const engine = new Engine({ store, devices, logger, config });
   const metrics = createMetrics(opts.processMetrics ?? false);
-  metrics.onScrape(() => ({
-    workers: engine.listWorkers().length,
-    waiters: engine.attached().waiters,
-    workerBytes: engine.listWorkers().reduce((sum, w) => sum + w.stateBytes, 0),
-  }));
+  metrics.onScrape(() => {
+    const { workers, stateBytes } = engine.workerTotals();
+    return { workers, waiters: engine.attached().waiters, workerBytes: stateBytes };
+  });
   const server = new Server({
     "grpc.max_receive_message_length": config.maxMessageBytes,
     "grpc.max_send_message_length": config.maxMessageBytes,

@@ -1,23 +1,25 @@
 /**
- * The engine: everything a client can ask of procworker, before any transport. It groups
- * requests (the seed's `group/3`), routes compute work to workers, lets callers wait for
- * slots (`await`) and stream them, computes eagerly while anyone waits (DESIGN §2.7), and
- * turns a worker's death into the retryable leader-death error for its waiters.
+ * The engine: everything a client can ask of procworker, before any transport. A thin front
+ * that checks requests and hands them on: spawn and schedule to the process layer; Await,
+ * Compute and Subscribe to the process's hub, which decides what its workers must compute
+ * (eager compute); Stop and ListWorkers to the worker registry. Results and worker ends come
+ * up from the workers through one sink, the hubs (docs/design.md §2–§3).
  */
 import { cappedSignal } from "../core/abort.js";
 import type { Config } from "../core/config.js";
-import { invalidArgument, ShuttingDownError, SlotNotScheduledError, WorkerStoppedError } from "../core/errors.js";
+import { invalidArgument, ShuttingDownError, SlotNotScheduledError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { isId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { DeviceRegistry } from "../device/registry.js";
 import { Processes } from "../process/processes.js";
 import type { ScheduleEntry, Store } from "../store/store.js";
-import { group as groupOf, type Group } from "./group.js";
 import { Changes } from "./changes.js";
-import { ProcessHub } from "./process-hub.js";
+import { groupOf, type Group } from "./group.js";
+import { ProcessHubs } from "./hubs.js";
+import { soleOwnership, type Ownership } from "./ownership.js";
 import { WorkerRegistry } from "./registry.js";
-import type { Worker, WorkerExit, WorkerState } from "./worker.js";
+import type { SlotStream } from "./result-stream.js";
 
 /** The options the engine reads (a subset of the server Config). */
 export type EngineConfig = Pick<
@@ -36,11 +38,13 @@ export interface EngineOptions {
   devices: DeviceRegistry;
   logger: Logger;
   config: EngineConfig;
+  /** Who may compute a process; default: this node, always (one node). */
+  ownership?: Ownership;
   now?: () => number;
 }
 
-/** One live worker, as ListWorkers shows it (the seed's monitor "sitrep"). */
-export interface WorkerInfo {
+/** One live worker as ListWorkers shows it (the seed's monitor "sitrep"). */
+export interface WorkerStatus {
   group: string;
   processId: string;
   atSlot: bigint | undefined;
@@ -49,19 +53,25 @@ export interface WorkerInfo {
   subscribers: number;
   idleMs: number;
   stateBytes: number;
-  state: WorkerState;
+  /** The lifecycle state's name (see WorkerState). */
+  state: string;
 }
 
 /** Slots computed per device call (and per durable result write) unless configured; the
  * default snapshot interval is a multiple, so a catch-up writes one batch per interval. */
 export const DEFAULT_BATCH_SLOTS = 64;
 
+/** Delays between attempts to start a worker that could not run (store down, owned by
+ * another node): the first, doubling up to the last, each with ±50% jitter. */
+const RETRY_MS = { first: 250, max: 5_000 };
+
 export class Engine {
   readonly processes: Processes;
-  /** Notified when callers attach or leave and when workers start, end or get work. */
+  /** Notified when callers attach or leave and when workers change state: lets tests and
+   * operators wait for a state without polling. */
   readonly changes = new Changes();
+  private readonly hubs: ProcessHubs;
   private readonly registry: WorkerRegistry;
-  private readonly hubs = new Map<string, ProcessHub>();
   private draining = false;
   private closing: Promise<void> | undefined;
 
@@ -75,15 +85,25 @@ export class Engine {
       snapshotKeep: config.snapshotKeep,
       ...(opts.now ? { now: opts.now } : {}),
     });
+    const computeGroup = (processId: string, slot: bigint | undefined): Group =>
+      groupOf({ processId, path: "compute", ...(slot !== undefined ? { slot } : {}) }, config.processWorkers);
+    this.hubs = new ProcessHubs({
+      source: this.processes,
+      dispatch: (processId, target) => this.registry.dispatch(computeGroup(processId, target), processId, { target }),
+      groupOf: (processId, slot) => computeGroup(processId, slot).name,
+      logger,
+      changes: this.changes,
+      retryMs: RETRY_MS,
+    });
     this.registry = new WorkerRegistry({
       processes: this.processes,
+      ownership: opts.ownership ?? soleOwnership,
+      sink: this.hubs,
       logger,
+      changes: this.changes,
       maxIdleMs: config.processWorkerMaxIdle,
       batchSlots: config.batchSlots ?? DEFAULT_BATCH_SLOTS,
       maxWorkerBytes: config.maxWorkerBytes,
-      notifyCompute: (worker, result) => this.hubs.get(worker.processId)?.notifyCompute(worker.group, result) ?? 0,
-      onExit: (worker, exit) => this.workerEnded(worker, exit),
-      onChange: () => this.changes.notify(),
     });
   }
 
@@ -98,11 +118,12 @@ export class Engine {
     this.checkOpen();
     checkProcessId(processId);
     const entries = await this.processes.schedule(processId, messages);
-    this.kick(processId);
+    const last = entries[entries.length - 1];
+    if (last !== undefined) this.hubs.scheduled(processId, last.slot);
     return entries;
   }
 
-  /** The group a request maps to (§2.1); NOT_FOUND for an unknown process. */
+  /** The group a request maps to (the seed's `group/3`); NOT_FOUND for an unknown process. */
   async group(processId: string, path: string, slot?: bigint): Promise<Group> {
     this.checkOpen();
     checkProcessId(processId);
@@ -111,43 +132,35 @@ export class Engine {
   }
 
   /**
-   * Computes up to `slot` (default: the latest scheduled) and yields every slot from the
+   * Computes up to `slot` (default: the latest scheduled) and streams every slot from the
    * first one not yet computed up to the target, in order; an already computed target
-   * yields just its stored result. OUT_OF_RANGE past the schedule. The stream fails with the
-   * leader-death error if its worker dies, and ends with DEADLINE_EXCEEDED when no result
+   * streams just its stored result. OUT_OF_RANGE past the schedule. The stream fails with
+   * the leader-death error if its worker dies, and with DEADLINE_EXCEEDED when no result
    * comes for max_await_ms and the caller set no deadline of its own.
    */
-  async compute(
-    processId: string,
-    slot: bigint | undefined,
-    signal?: AbortSignal,
-    hasDeadline = false,
-  ): Promise<AsyncIterable<SlotResult>> {
+  async compute(processId: string, slot: bigint | undefined, hasDeadline = false): Promise<SlotStream> {
     this.checkOpen();
     checkProcessId(processId);
     await this.processes.definition(processId);
-    const latest = await this.processes.latestScheduledSlot(processId);
-    const target = slot ?? latest;
-    if (target > latest) throw new SlotNotScheduledError(processId, target, latest);
-    const stream = this.hubFor(processId).openStream({
+    const hub = this.hubs.hubFor(processId);
+    const stream = hub.openStream({
       from: 0n,
-      to: target,
       buffer: this.opts.config.subscriberBuffer,
       leaderBound: true,
-      ...(signal ? { signal } : {}),
       ...(hasDeadline ? {} : { maxWaitMs: this.opts.config.maxAwaitMs }),
     });
     try {
-      const computed = await this.processes.latestResultSlot(processId);
-      if (computed !== undefined && computed >= target) {
-        stream.close();
-        const stored = await this.processes.result(processId, target);
-        return (async function* () {
-          if (stored !== undefined) yield stored;
-        })();
+      await hub.ready;
+      const target = slot ?? hub.scheduledSlot;
+      if (target > hub.scheduledSlot) {
+        // In a cluster another node may have scheduled it a moment ago: ask the store.
+        hub.scheduled(await this.processes.latestScheduledSlot(processId));
+        if (target > hub.scheduledSlot) throw new SlotNotScheduledError(processId, target, hub.scheduledSlot);
       }
-      stream.startAt(computed === undefined ? 0n : computed + 1n);
-      this.kick(processId);
+      const computed = hub.computedSlot;
+      const from = computed === undefined ? 0n : computed >= target ? target : computed + 1n;
+      stream.bound(from, target);
+      hub.computeFor(stream);
       return stream;
     } catch (error) {
       stream.close();
@@ -164,19 +177,22 @@ export class Engine {
     this.checkOpen();
     checkProcessId(processId);
     await this.processes.definition(processId);
-    const capped = cappedSignal(
-      signal,
-      this.opts.config.maxAwaitMs,
-      `no result within max_await_ms (${this.opts.config.maxAwaitMs} ms)`,
-    );
+    if (slot !== undefined) {
+      const stored = await this.processes.result(processId, slot);
+      if (stored !== undefined) return stored;
+    }
+    const { maxAwaitMs } = this.opts.config;
+    const capped = cappedSignal(signal, maxAwaitMs, `no result within max_await_ms (${maxAwaitMs} ms)`);
     try {
-      const { result, settle } = this.hubFor(processId).wait(slot, capped.signal);
+      const wait = this.hubs.hubFor(processId).wait(slot, capped.signal);
       if (slot !== undefined) {
-        const stored = await this.processes.result(processId, slot);
-        if (stored !== undefined) settle(stored);
+        // It may have been stored between the first look and joining the waiters.
+        this.processes.result(processId, slot).then(
+          (stored) => stored !== undefined && wait.settle(stored),
+          (error: unknown) => wait.fail(error instanceof Error ? error : new Error(String(error))),
+        );
       }
-      this.kick(processId);
-      return await result;
+      return await wait.result;
     } finally {
       capped.dispose();
     }
@@ -184,22 +200,18 @@ export class Engine {
 
   /** Every result from `fromSlot` on, stored ones first, then live ones, each once and in
    * order. The subscription belongs to the process and outlives any worker. */
-  async subscribe(processId: string, fromSlot: bigint, signal?: AbortSignal): Promise<AsyncIterable<SlotResult>> {
+  async subscribe(processId: string, fromSlot: bigint): Promise<SlotStream> {
     this.checkOpen();
     checkProcessId(processId);
     await this.processes.definition(processId);
-    const stream = this.hubFor(processId).openStream({
-      from: fromSlot,
-      buffer: this.opts.config.subscriberBuffer,
-      leaderBound: false,
-      ...(signal ? { signal } : {}),
-    });
-    this.kick(processId);
+    const hub = this.hubs.hubFor(processId);
+    const stream = hub.openStream({ from: fromSlot, buffer: this.opts.config.subscriberBuffer, leaderBound: false });
+    hub.computeFor(stream);
     return stream;
   }
 
-  /** Stops the process's worker (§2.6). `stopped`: one was running; `atSlot`: the latest
-   * computed slot, if any. */
+  /** Stops the process's worker (the slot in progress finishes; a snapshot unless
+   * `skipSnapshot`). `stopped`: one was running; `atSlot`: the latest computed slot, if any. */
   async stop(processId: string, skipSnapshot = false): Promise<{ stopped: boolean; atSlot: bigint | undefined }> {
     this.checkOpen();
     checkProcessId(processId);
@@ -209,9 +221,11 @@ export class Engine {
   }
 
   /** The live workers. */
-  listWorkers(): WorkerInfo[] {
+  listWorkers(): WorkerStatus[] {
+    const now = Date.now();
     return this.registry.list().map((w) => {
       const hub = this.hubs.get(w.processId);
+      const state = w.state;
       return {
         group: w.group,
         processId: w.processId,
@@ -219,27 +233,26 @@ export class Engine {
         mailbox: w.mailboxSize,
         waiters: hub?.waiterCount ?? 0,
         subscribers: hub?.subscriberCount ?? 0,
-        idleMs: w.idleMs,
+        idleMs: state.name === "idle" ? Math.max(0, now - state.since) : 0,
         stateBytes: w.stateBytes(),
-        state: w.state,
+        state: state.name,
       };
     });
   }
 
-  /** Resolves once no worker is live (see WorkerRegistry.settled). */
+  /** Live workers and the state bytes they hold (O(1), for metrics). */
+  workerTotals(): { workers: number; stateBytes: number } {
+    return { workers: this.registry.size, stateBytes: this.registry.stateBytes };
+  }
+
+  /** Resolves once no worker is live. */
   settled(): Promise<void> {
     return this.registry.settled();
   }
 
   /** Callers still attached (waiters and streams), for leak checks and metrics. */
   attached(): { waiters: number; streams: number; hubs: number } {
-    let waiters = 0;
-    let streams = 0;
-    for (const hub of this.hubs.values()) {
-      waiters += hub.waiterCount;
-      streams += hub.streamCount;
-    }
-    return { waiters, streams, hubs: this.hubs.size };
+    return this.hubs.attached();
   }
 
   /** First half of shutdown: refuse new work and end every wait and stream with
@@ -247,8 +260,7 @@ export class Engine {
   drain(): void {
     if (this.draining) return;
     this.draining = true;
-    const error = new ShuttingDownError();
-    for (const hub of [...this.hubs.values()]) hub.failAll(error);
+    this.hubs.failAll(new ShuttingDownError());
   }
 
   /** Graceful shutdown: drain, then snapshot every live worker and close the devices and
@@ -266,58 +278,6 @@ export class Engine {
   /** True once shutdown has begun. */
   get closed(): boolean {
     return this.draining;
-  }
-
-  private hubFor(processId: string): ProcessHub {
-    let hub = this.hubs.get(processId);
-    if (hub === undefined) {
-      hub = new ProcessHub(
-        processId,
-        this.processes,
-        this.opts.logger,
-        (empty) => {
-          if (this.hubs.get(processId) === empty) this.hubs.delete(processId);
-          this.changes.notify();
-        },
-        () => this.changes.notify(),
-      );
-      this.hubs.set(processId, hub);
-    }
-    return hub;
-  }
-
-  /** Eager compute (§2.7): while callers wait, compute what they wait for that is scheduled. */
-  private kick(processId: string): void {
-    this.kickAsync(processId).catch((err: unknown) =>
-      this.opts.logger.error({ event: "eager_compute_failed", processId, err }, "eager compute failed"),
-    );
-  }
-
-  private async kickAsync(processId: string): Promise<void> {
-    const hub = this.hubs.get(processId);
-    if (hub === undefined || hub.empty || this.draining) return;
-    const latest = await this.processes.latestScheduledSlot(processId);
-    const interest = hub.interest();
-    let target: bigint | undefined = interest.wantsLatest ? latest : undefined;
-    for (const wanted of [interest.maxWaitedSlot, interest.maxStreamSlot]) {
-      if (wanted === undefined) continue;
-      const capped = wanted < latest ? wanted : latest;
-      if (target === undefined || capped > target) target = capped;
-    }
-    if (target === undefined) return;
-    const computed = await this.processes.latestResultSlot(processId);
-    if ((computed !== undefined && computed >= target) || this.draining) return;
-    const group = groupOf({ processId, path: "compute", slot: target }, this.opts.config.processWorkers);
-    this.registry.dispatch(group, processId, { target });
-  }
-
-  private workerEnded(worker: Worker, exit: WorkerExit): void {
-    if (this.draining) return;
-    const hub = this.hubs.get(worker.processId);
-    if (exit.kind === "stopped") hub?.failLeaderBound(new WorkerStoppedError(worker.group, "stopped"));
-    if (exit.kind === "failed")
-      hub?.failLeaderBound(new WorkerStoppedError(worker.group, "crashed", { cause: exit.error }));
-    if (exit.kind !== "failed" || worker.slotsComputed > 0) this.kick(worker.processId);
   }
 
   private checkOpen(): void {

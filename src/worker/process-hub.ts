@@ -1,42 +1,69 @@
 /**
- * Everyone waiting on one process: Await callers (waiters, for a slot or for "any"), Compute
- * streams and subscribers. It belongs to the process, not to a worker, so subscriptions
- * outlive any one worker. Workers call `notifyCompute` after a result is stored; the hub
- * is how results reach callers (the seed's `notify_compute`).
+ * Everyone waiting on one process — Await callers (waiters), Compute streams, subscribers —
+ * and the decision of what must be computed for them (eager compute, docs/design.md §2.7).
+ * A hub belongs to the process, not to a worker, so subscriptions outlive any one worker.
+ * Published results (from a local worker, or in a cluster from another node) reach callers
+ * through `publish` (the seed's `notify_compute`); schedules and worker ends come in through
+ * `scheduled` and `workerEnded`, and the hub answers each by asking for what is wanted.
+ *
+ * The hub keeps the latest scheduled and computed slots it knows of (read once when it is
+ * made, then kept up to date by what comes in), so deciding costs no store reads.
  */
-import { abortReason } from "../core/abort.js";
+import { capDelay } from "../core/timers.js";
+import { ProcworkerError, WorkerStoppedError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import type { SlotResult } from "../core/result.js";
+import type { Changes } from "./changes.js";
 import { ResultStream, type ResultSource, type ResultStreamOptions } from "./result-stream.js";
+import { Waiters, type Wait } from "./waiters.js";
+import type { WorkerExit } from "./worker.js";
 
-/** A caller waiting for one result: of `slot`, or of the next slot to complete (any). */
-interface Waiter {
-  slot: bigint | undefined;
-  resolve: (result: SlotResult) => void;
-  reject: (error: Error) => void;
-}
-
-/** What the waiting callers of a process want computed. */
-export interface Interest {
-  /** Highest specific slot waited for, if any. */
-  maxWaitedSlot: bigint | undefined;
-  /** Waiters for "the next slot", or streams that want everything up to the latest. */
-  wantsLatest: boolean;
-  /** Highest slot a bounded Compute stream still needs. */
-  maxStreamSlot: bigint | undefined;
+/** What a hub needs from the engine. */
+export interface HubContext {
+  /** Reads the store (results for streams, latest slots when the hub is made). */
+  source: ResultSource & {
+    latestScheduledSlot(processId: string): Promise<bigint>;
+    latestResultSlot(processId: string): Promise<bigint | undefined>;
+  };
+  /** Asks for `processId` to be computed up to `target`; false when its worker is leaving
+   * (the hub asks again when it has ended). */
+  dispatch(processId: string, target: bigint): boolean;
+  /** The group that computes `processId` up to `target` (for leader-death errors and logs). */
+  groupOf(processId: string, target: bigint | undefined): string;
+  logger: Logger;
+  changes: Changes;
+  /** Retry delays after a worker could not start (store down, owned elsewhere): first, max. */
+  retryMs: { first: number; max: number };
 }
 
 export class ProcessHub {
-  private readonly waiters = new Set<Waiter>();
+  private readonly waiters: Waiters;
   private readonly streams = new Set<ResultStream>();
+  /** The latest scheduled and computed slots known: the larger of what was read when the
+   * hub was made and what has come in since. */
+  private scheduledMax = 0n;
+  private computedMax: bigint | undefined;
+  private loaded = false;
+  /** The highest target asked of a worker since the last one ended. */
+  private dispatched: bigint | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay: number;
+  /** Set by failAll: the hub takes no more callers (they fail at once with it). */
+  private failure: Error | undefined;
+  /** Resolves once the latest scheduled and computed slots have been read. If the read fails
+   * (the store is unreachable) it rejects, and every caller attached fails with that error. */
+  readonly ready: Promise<void>;
 
   constructor(
     readonly processId: string,
-    private readonly source: ResultSource,
-    private readonly logger: Logger,
+    private readonly ctx: HubContext,
     private readonly onEmpty: (hub: ProcessHub) => void,
-    private readonly onChange: () => void = () => undefined,
-  ) {}
+  ) {
+    this.retryDelay = ctx.retryMs.first;
+    this.waiters = new Waiters(() => this.left());
+    this.ready = this.load();
+    this.ready.catch((error: unknown) => this.failAll(toError(error)));
+  }
 
   /** Waiters now attached. */
   get waiterCount(): number {
@@ -60,120 +87,188 @@ export class ProcessHub {
     return this.waiters.size === 0 && this.streams.size === 0;
   }
 
-  /**
-   * Joins the waiters for `slot` (undefined: the next slot to complete). Resolves with the
-   * result; rejects with the signal's reason (deadline, cancel) or the leader-death error.
-   * The waiter is removed at once however the wait ends. Returns the wait and a `resolve`
-   * handle for a result the caller found in the store after joining.
-   */
-  wait(
-    slot: bigint | undefined,
-    signal: AbortSignal,
-  ): { result: Promise<SlotResult>; settle: (r: SlotResult) => void } {
-    let waiter!: Waiter;
-    const result = new Promise<SlotResult>((resolve, reject) => {
-      const done = (): void => {
-        if (this.waiters.delete(waiter)) this.onChange();
-        signal.removeEventListener("abort", onAbort);
-        this.checkEmpty();
-      };
-      const onAbort = (): void => {
-        done();
-        reject(abortReason(signal));
-      };
-      waiter = {
-        slot,
-        resolve: (r) => {
-          done();
-          resolve(r);
-        },
-        reject: (e) => {
-          done();
-          reject(e);
-        },
-      };
-      if (signal.aborted) return onAbort();
-      this.waiters.add(waiter);
-      this.onChange();
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.logger.debug(
-        { event: "awaiting_compute", group: this.processId, slot: slot?.toString() },
-        "awaiting_compute",
-      );
-    });
-    return { result, settle: (r) => waiter.resolve(r) };
+  /** The latest scheduled slot known (complete once `ready` has resolved). */
+  get scheduledSlot(): bigint {
+    return this.scheduledMax;
   }
 
-  /** Opens a result stream attached to this hub; it detaches itself when it ends. */
+  /** The latest computed slot known (complete once `ready` has resolved), if any. */
+  get computedSlot(): bigint | undefined {
+    return this.computedMax;
+  }
+
+  /**
+   * Joins the waiters for `slot` (undefined: the next slot to complete), then computes
+   * eagerly what it waits for. Every wait ends: by the signal, or by the leader-death error.
+   */
+  wait(slot: bigint | undefined, signal: AbortSignal): Wait {
+    const wait = this.waiters.join(slot, signal);
+    this.attached();
+    if (this.failure !== undefined) {
+      this.waiters.failAll(this.failure);
+      return wait;
+    }
+    if (this.ctx.logger.isLevelEnabled("debug")) {
+      const group = this.ctx.groupOf(this.processId, slot ?? this.scheduledMax);
+      this.ctx.logger.debug({ event: "awaiting_compute", group, slot: slot?.toString() }, "awaiting_compute");
+    }
+    this.want(slot);
+    return wait;
+  }
+
+  /** Opens a stream of this process's results; it detaches itself when it ends. Eager
+   * compute starts once the caller has fixed its range (`computeFor`). */
   openStream(opts: Omit<ResultStreamOptions, "processId" | "onClose">): ResultStream {
-    const stream = new ResultStream(this.source, {
+    const stream = new ResultStream(this.ctx.source, {
       ...opts,
       processId: this.processId,
       onClose: (s) => {
         this.streams.delete(s);
-        this.onChange();
-        this.checkEmpty();
+        this.left();
       },
     });
     this.streams.add(stream);
-    this.onChange();
+    this.attached();
+    if (this.failure !== undefined) stream.fail(this.failure);
     return stream;
   }
 
+  /** Computes eagerly what `stream` wants (its end, or the latest scheduled slot). */
+  computeFor(stream: ResultStream): void {
+    this.want(stream.end);
+  }
+
   /**
-   * The seed's `notify_compute`: gives a stored result to every waiter for its slot and
-   * every waiter for "any", and to every stream. Waiters for other slots keep waiting.
-   * Returns how many waiters were notified.
+   * Results stored for this process, in slot order (the seed's `notify_compute`): each goes
+   * to every waiter for its slot and every waiter for any, and to every stream. Waiters for
+   * other slots keep waiting. Returns how many waiters were notified.
    */
-  notifyCompute(group: string, result: SlotResult): number {
+  publish(group: string, results: SlotResult[]): number {
     let count = 0;
-    for (const waiter of [...this.waiters]) {
-      if (waiter.slot === undefined || waiter.slot === result.slot) {
-        waiter.resolve(result);
-        count++;
-      }
+    for (const result of results) {
+      const notified = this.waiters.notify(result);
+      count += notified;
+      for (const stream of this.streams) stream.push(result);
+      const slot = result.slot.toString();
+      this.ctx.logger.debug(
+        { event: "notified_of_resolution", group, slot, listeners: notified },
+        "notified_of_resolution",
+      );
+      this.ctx.logger.debug({ event: "finished_notifying", group, slot, listeners: notified }, "finished_notifying");
     }
-    for (const stream of this.streams) stream.push(result);
-    this.logger.debug(
-      { event: "notified_of_resolution", group, slot: result.slot.toString(), listeners: count },
-      "notified_of_resolution",
-    );
-    this.logger.debug(
-      { event: "finished_notifying", group, slot: result.slot.toString(), listeners: count },
-      "finished_notifying",
-    );
+    const last = results[results.length - 1];
+    if (last !== undefined) this.sawComputed(last.slot);
+    this.retryDelay = this.ctx.retryMs.first;
     return count;
   }
 
-  /** Fails every waiter and every Compute stream (the worker they relied on died). */
-  failLeaderBound(error: Error): void {
-    for (const waiter of [...this.waiters]) waiter.reject(error);
-    for (const stream of [...this.streams]) if (stream.leaderBound) stream.fail(error);
+  /** Slots up to `latest` are scheduled: compute what callers want of them. */
+  scheduled(latest: bigint): void {
+    if (latest > this.scheduledMax) this.scheduledMax = latest;
+    this.computeEagerly();
   }
 
-  /** Fails everything, subscriptions too (shutdown). */
+  /**
+   * A worker of this process ended. Stopped or failed, its waiters and Compute streams fail
+   * with the leader-death error (a store outage keeps its own status). Then whatever callers
+   * still want is asked for again — at once, or after a delay when no worker could run
+   * (owned elsewhere, or a failure before any progress: no spinning).
+   */
+  workerEnded(group: string, exit: WorkerExit): void {
+    this.dispatched = undefined;
+    if (exit.kind === "stopped") this.failLeaderBound(new WorkerStoppedError(group, "stopped"));
+    if (exit.kind === "failed") this.failLeaderBound(leaderDeath(group, exit.error));
+    const retryLater =
+      exit.kind === "not_owner" || exit.kind === "disowned" || (exit.kind === "failed" && !exit.progressed);
+    if (retryLater) this.retrySoon();
+    else this.computeEagerly();
+  }
+
+  /** Fails everything, subscriptions too (shutdown), and stops deciding. */
   failAll(error: Error): void {
-    for (const waiter of [...this.waiters]) waiter.reject(error);
+    this.failure ??= error;
+    clearTimeout(this.retryTimer);
+    this.waiters.failAll(error);
     for (const stream of [...this.streams]) stream.fail(error);
   }
 
-  /** What the attached callers want computed. */
-  interest(): Interest {
-    let maxWaitedSlot: bigint | undefined;
-    let maxStreamSlot: bigint | undefined;
-    let wantsLatest = false;
-    for (const w of this.waiters) {
-      if (w.slot === undefined) wantsLatest = true;
-      else if (maxWaitedSlot === undefined || w.slot > maxWaitedSlot) maxWaitedSlot = w.slot;
+  /** Asks for what every caller wants that is scheduled (after a schedule, a worker's end, a retry). */
+  computeEagerly(): void {
+    let target: bigint | undefined = this.waiters.wantsAny ? this.scheduledSlot : this.waiters.maxSlot();
+    for (const stream of this.streams) {
+      const wanted = stream.end ?? this.scheduledSlot;
+      if (target === undefined || wanted > target) target = wanted;
     }
-    for (const s of this.streams) {
-      if (s.end === undefined) wantsLatest = true;
-      else if (maxStreamSlot === undefined || s.end > maxStreamSlot) maxStreamSlot = s.end;
-    }
-    return { maxWaitedSlot, wantsLatest, maxStreamSlot };
+    if (target !== undefined) this.want(target);
   }
 
-  private checkEmpty(): void {
-    if (this.empty) this.onEmpty(this);
+  /** Asks for `slot` (undefined: the latest scheduled) to be computed, if it is scheduled, not
+   * yet computed, and not already asked of the live worker. */
+  private want(slot: bigint | undefined): void {
+    if (this.failure !== undefined || !this.loaded) return; // load() decides once the slots are known
+    const target = slot === undefined || slot > this.scheduledMax ? this.scheduledMax : slot;
+    if (this.computedMax !== undefined && this.computedMax >= target) return;
+    if (this.dispatched !== undefined && this.dispatched >= target) return;
+    if (this.retryTimer !== undefined) return; // a retry is pending: it will ask
+    if (this.ctx.dispatch(this.processId, target)) this.dispatched = target;
   }
+
+  private retrySoon(): void {
+    if (this.failure !== undefined || this.retryTimer !== undefined || this.empty) return;
+    // Jitter spreads the retries of many processes (and of several nodes) over time.
+    const delay = this.retryDelay * (0.5 + Math.random());
+    this.retryDelay = Math.min(this.retryDelay * 2, this.ctx.retryMs.max);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.computeEagerly();
+    }, capDelay(delay));
+  }
+
+  private failLeaderBound(error: Error): void {
+    this.waiters.failAll(error);
+    for (const stream of [...this.streams]) if (stream.leaderBound) stream.fail(error);
+  }
+
+  private async load(): Promise<void> {
+    const [scheduled, computed] = await Promise.all([
+      this.ctx.source.latestScheduledSlot(this.processId),
+      this.ctx.source.latestResultSlot(this.processId),
+    ]);
+    // What came in while reading may be newer than what was read: keep the larger.
+    if (scheduled > this.scheduledMax) this.scheduledMax = scheduled;
+    if (computed !== undefined) this.sawComputed(computed);
+    this.loaded = true;
+    this.computeEagerly();
+  }
+
+  private sawComputed(slot: bigint): void {
+    if (this.computedMax === undefined || slot > this.computedMax) this.computedMax = slot;
+    if (slot > this.scheduledMax) this.scheduledMax = slot;
+  }
+
+  private attached(): void {
+    this.ctx.changes.notify();
+  }
+
+  private left(): void {
+    this.ctx.changes.notify();
+    if (!this.empty) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.onEmpty(this);
+  }
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** The error callers of a worker that failed get: the leader-death error, or — when the store
+ * was unreachable or full — that condition itself, so clients see UNAVAILABLE or
+ * RESOURCE_EXHAUSTED rather than a bare retry. */
+function leaderDeath(group: string, cause: unknown): Error {
+  if (cause instanceof ProcworkerError && (cause.code === "unavailable" || cause.code === "resource_exhausted")) {
+    return cause;
+  }
+  return new WorkerStoppedError(group, "crashed", { cause });
 }

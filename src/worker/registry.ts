@@ -1,81 +1,84 @@
 /**
- * The worker registry (HyperBEAM's hb_persistent registry): at most one worker per group.
- * It starts workers on demand, routes requests to them, hands a retiring worker's late
- * requests to its successor, and keeps the live workers' state under `maxWorkerBytes` by
- * evicting the least recently used idle worker (which snapshots first).
+ * The worker registry (HyperBEAM's hb_persistent registry): at most one worker per group. It
+ * starts workers on demand, hands them work, stops them, and keeps the live workers' state
+ * under `maxWorkerBytes` by evicting the least recently idle worker (which snapshots first).
+ * Memory accounting is O(1) per change: each worker's last reported bytes are kept beside a
+ * running total, and idle workers wait in least-recently-idle order, so the cost of a batch
+ * does not grow with the number of live workers.
  */
 import type { Logger } from "../core/log.js";
-import type { SlotResult } from "../core/result.js";
 import type { Processes } from "../process/processes.js";
+import type { Changes } from "./changes.js";
 import type { Group } from "./group.js";
-import { Worker, type ComputeRequest, type WorkerExit } from "./worker.js";
+import type { Ownership } from "./ownership.js";
+import { ProcessWorker, type Work, type WorkerExit, type WorkerHost, type WorkerSink } from "./worker.js";
 
 export interface RegistryOptions {
   processes: Processes;
+  ownership: Ownership;
+  sink: WorkerSink;
   logger: Logger;
+  changes: Changes;
   maxIdleMs: number;
   batchSlots: number;
   maxWorkerBytes: number;
-  /** Delivers a stored result to the process's callers; returns the waiters notified. */
-  notifyCompute: (worker: Worker, result: SlotResult) => number;
-  /** Called once a worker's loop has ended and it has left the registry. */
-  onExit: (worker: Worker, exit: WorkerExit) => void;
-  /** Called when a worker starts, ends or is given a request. */
-  onChange?: () => void;
 }
 
-export class WorkerRegistry {
-  private readonly workers = new Map<string, Worker>();
-  /** Requests for a group whose worker is stopping: they start its successor. */
-  private readonly successors = new Map<string, { processId: string; group: Group; requests: ComputeRequest[] }>();
-  private stopping = false;
+export class WorkerRegistry implements WorkerHost {
+  private readonly workers = new Map<string, ProcessWorker>();
+  private readonly byProcess = new Map<string, Set<ProcessWorker>>();
+  /** Idle workers, least recently idle first (a Set keeps insertion order). */
+  private readonly idle = new Set<ProcessWorker>();
+  /** The state bytes each live worker last reported, and their sum. */
+  private readonly bytes = new Map<ProcessWorker, number>();
+  private totalBytes = 0;
+  /** Bytes of evicted workers that have not ended yet: they will be freed. */
+  private releasing = 0;
+  private evicting = false;
+  private closing = false;
 
   constructor(private readonly opts: RegistryOptions) {}
 
   /** The live workers. */
-  list(): Worker[] {
+  list(): ProcessWorker[] {
     return [...this.workers.values()];
   }
 
-  /** The worker of a group, if live. */
-  get(groupName: string): Worker | undefined {
-    return this.workers.get(groupName);
+  /** Live workers in all. */
+  get size(): number {
+    return this.workers.size;
   }
 
-  /** The live workers computing a process (one with workers on; any number of one-shots off). */
-  ofProcess(processId: string): Worker[] {
-    return this.list().filter((w) => w.processId === processId);
+  /** State bytes the live workers hold, as last reported. */
+  get stateBytes(): number {
+    return this.totalBytes;
   }
 
-  /** Routes a request to its group's worker, starting one if none is live. Ignored once
-   * `stopAll` has begun (shutdown starts no worker). */
-  dispatch(group: Group, processId: string, request: ComputeRequest): void {
-    if (this.stopping) return;
-    const current = this.workers.get(group.name);
-    if (current === undefined) {
-      this.start(group, processId).submit(request);
-      this.opts.onChange?.();
-    } else if (current.accepting) {
-      current.submit(request);
-      this.opts.onChange?.();
-    } else {
-      const waiting = this.successors.get(group.name) ?? { processId, group, requests: [] };
-      waiting.requests.push(request);
-      this.successors.set(group.name, waiting);
-    }
+  /**
+   * Hands `work` to the group's worker, starting one if none is live. Returns false (and
+   * does nothing) when that worker is leaving (stopping or retiring) or shutdown has begun:
+   * the caller asks again once the worker has ended (the sink hears of it).
+   */
+  dispatch(group: Group, processId: string, work: Work): boolean {
+    if (this.closing) return false;
+    let worker = this.workers.get(group.name);
+    if (worker === undefined) worker = this.start(group, processId);
+    else if (!worker.accepting) return false;
+    worker.submit(work);
+    this.opts.changes.notify();
+    return true;
   }
 
-  /** Stops every live worker of a process; resolves once they have ended. */
+  /** Stops every live worker of a process; resolves with how many once they have ended. */
   async stopProcess(processId: string, snapshot: boolean): Promise<number> {
-    const workers = this.ofProcess(processId);
+    const workers = [...(this.byProcess.get(processId) ?? [])];
     await Promise.all(workers.map((w) => w.stop(snapshot)));
     return workers.length;
   }
 
-  /** Stops every live worker (shutdown); resolves once all have ended. */
+  /** Stops every live worker (shutdown) and starts no more; resolves once all have ended. */
   async stopAll(snapshot: boolean): Promise<void> {
-    this.stopping = true;
-    this.successors.clear();
+    this.closing = true;
     await Promise.all(this.list().map((w) => w.stop(snapshot)));
   }
 
@@ -85,55 +88,75 @@ export class WorkerRegistry {
     while (this.workers.size > 0) await Promise.all(this.list().map((w) => w.done));
   }
 
-  /** Total state bytes of the live workers. */
-  stateBytes(): number {
-    let total = 0;
-    for (const w of this.workers.values()) total += w.stateBytes();
-    return total;
+  /** A worker's state or bytes changed (WorkerHost). */
+  changed(worker: ProcessWorker): void {
+    const state = worker.state;
+    if (state.name === "ended") {
+      this.remove(worker);
+    } else {
+      this.idle.delete(worker);
+      if (state.name === "idle") this.idle.add(worker);
+      this.account(worker, worker.stateBytes());
+      this.enforceMemoryCap();
+    }
+    this.opts.changes.notify();
   }
 
-  private start(group: Group, processId: string): Worker {
-    const worker: Worker = new Worker({
+  private start(group: Group, processId: string): ProcessWorker {
+    const worker = new ProcessWorker({
       group: group.name,
       processId,
+      persistent: group.kind === "worker",
       processes: this.opts.processes,
+      ownership: this.opts.ownership,
+      sink: this.opts.sink,
+      host: this,
       logger: this.opts.logger,
       maxIdleMs: this.opts.maxIdleMs,
-      persistent: group.kind === "worker",
       batchSlots: this.opts.batchSlots,
-      notifyCompute: (result) => this.opts.notifyCompute(worker, result),
-      onProgress: (w) => this.enforceMemoryCap(w),
     });
     this.workers.set(group.name, worker);
-    void worker.done.then((exit) => this.ended(group, worker, exit));
+    let ofProcess = this.byProcess.get(processId);
+    if (ofProcess === undefined) this.byProcess.set(processId, (ofProcess = new Set()));
+    ofProcess.add(worker);
     return worker;
   }
 
-  private ended(group: Group, worker: Worker, exit: WorkerExit): void {
-    if (this.workers.get(group.name) === worker) this.workers.delete(group.name);
-    this.opts.onExit(worker, exit);
-    this.opts.onChange?.();
-    const leftovers = exit.kind === "retired" ? exit.leftovers : [];
-    const waiting = this.successors.get(group.name);
-    this.successors.delete(group.name);
-    for (const request of [...leftovers, ...(waiting?.requests ?? [])]) this.dispatch(group, worker.processId, request);
+  private remove(worker: ProcessWorker): void {
+    if (this.workers.get(worker.group) === worker) this.workers.delete(worker.group);
+    const ofProcess = this.byProcess.get(worker.processId);
+    ofProcess?.delete(worker);
+    if (ofProcess?.size === 0) this.byProcess.delete(worker.processId);
+    this.idle.delete(worker);
+    const exit: WorkerExit | undefined = worker.state.name === "ended" ? worker.state.exit : undefined;
+    if (exit?.kind === "retired" && exit.reason === "evicted") this.releasing -= this.bytes.get(worker) ?? 0;
+    this.account(worker, 0);
+    this.bytes.delete(worker);
   }
 
-  /** Evicts least recently used idle workers (never `active`) until under the cap. */
-  private enforceMemoryCap(active: Worker): void {
-    let total = this.stateBytes();
-    if (total <= this.opts.maxWorkerBytes) return;
-    const candidates = this.list()
-      .filter((w) => w !== active && w.idle)
-      .sort((a, b) => b.idleMs - a.idleMs);
-    for (const worker of candidates) {
-      if (total <= this.opts.maxWorkerBytes) break;
-      total -= worker.stateBytes();
-      this.opts.logger.info(
-        { event: "evicting", group: worker.group, stateBytes: worker.stateBytes(), totalBytes: total },
-        "worker memory cap reached: evicting the least recently used idle worker",
-      );
-      worker.evict();
+  private account(worker: ProcessWorker, bytes: number): void {
+    this.totalBytes += bytes - (this.bytes.get(worker) ?? 0);
+    this.bytes.set(worker, bytes);
+  }
+
+  /** Evicts least recently idle workers until the bytes that stay are under the cap. A busy
+   * worker is never evicted, so the cap can be exceeded while every worker is busy. */
+  private enforceMemoryCap(): void {
+    if (this.evicting) return; // evict() reports back through changed(): one pass at a time
+    this.evicting = true;
+    try {
+      for (const worker of this.idle) {
+        if (this.totalBytes - this.releasing <= this.opts.maxWorkerBytes) return;
+        const bytes = this.bytes.get(worker) ?? 0;
+        this.opts.logger.info(
+          { event: "evicting", group: worker.group, stateBytes: bytes, totalBytes: this.totalBytes },
+          "worker memory cap reached: evicting the least recently used idle worker",
+        );
+        this.releasing += bytes;
+        worker.evict(); // leaves `idle` through changed()
+      }
+    } finally {
+      this.evicting = false;
     }
   }
 }

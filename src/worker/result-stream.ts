@@ -1,18 +1,47 @@
 /**
- * A stream of a process's results in slot order, each exactly once: stored results first,
- * then live ones as workers publish them. It backs both Compute (a bounded range, bound to
- * the leader: it fails when the worker dies) and Subscribe (open-ended, belongs to the
- * process). Memory is bounded: live results wait in a queue of at most `buffer`; when it
- * overflows the queue is dropped and the stream catches up from the store, where every
- * result already is. A stream whose consumer takes nothing while more than twice `buffer`
- * results complete is too slow (its client is not reading) and ends with RESOURCE_EXHAUSTED.
+ * Result streams: a process's results in slot order, each exactly once — stored results
+ * first, then live ones as they are published. They back Compute (a bounded range that fails
+ * when its worker dies) and Subscribe (open-ended; belongs to the process). Delivery is push:
+ * a live result goes straight to the consumer (for gRPC: one write of bytes encoded once for
+ * every stream), with no promise or generator per result.
+ *
+ * Memory is bounded: while the consumer is full (HTTP/2 flow control) live results wait in a
+ * queue of at most `buffer`; past it the queue is dropped and the stream later catches up
+ * from the store, where every published result already is. A consumer that takes nothing
+ * while more than twice `buffer` results are published has stopped reading: the stream ends
+ * with `resource_exhausted` (docs/design.md §3.3).
  */
-import { abortReason, deadlineExceeded } from "../core/abort.js";
+import { deadlineExceeded } from "../core/abort.js";
 import { ProcworkerError } from "../core/errors.js";
 import type { SlotResult } from "../core/result.js";
 import { capDelay } from "../core/timers.js";
 
-/** Where a stream reads the results it missed. */
+/** The side that takes a stream's results (the gRPC handler, or a test). */
+export interface SlotConsumer {
+  /** Takes the next result, in slot order. Returns false when it can take no more for now;
+   * the stream then holds further results until `resume()`. */
+  deliver(result: SlotResult): boolean;
+  /** The stream delivered its last slot (a bounded Compute stream). Called at most once. */
+  end(): void;
+  /**
+   * The engine ended the stream: `resource_exhausted` (a consumer that stopped reading),
+   * `aborted` (its worker died: Compute only), `unavailable` (shutdown), `deadline_exceeded`
+   * (no result within max_await_ms, Compute without a deadline). At most once, never after end.
+   */
+  fail(error: Error): void;
+}
+
+/** A stream of a process's results, as Compute and Subscribe return it. */
+export interface SlotStream {
+  /** Starts delivery to `consumer`; call once. */
+  start(consumer: SlotConsumer): void;
+  /** The consumer can take results again after `deliver` returned false. */
+  resume(): void;
+  /** The consumer went away (the client cancelled): detaches without a callback. */
+  close(): void;
+}
+
+/** Where a stream reads the results it did not see published. */
 export interface ResultSource {
   results(processId: string, fromSlot: bigint, toSlot: bigint, limit: number): Promise<SlotResult[]>;
 }
@@ -23,13 +52,12 @@ export interface ResultStreamOptions {
   from: bigint;
   /** Last slot to deliver (inclusive); undefined: never ends by itself. */
   to?: bigint;
-  /** Live results held for a consumer that is behind. */
+  /** Live results held for a consumer that is full. */
   buffer: number;
   /** Compute streams fail with the leader-death error when their worker dies. */
   leaderBound: boolean;
-  /** Ends the stream with DEADLINE_EXCEEDED when no result comes for this long. */
+  /** Ends the stream with deadline_exceeded when no result comes for this long. */
   maxWaitMs?: number;
-  signal?: AbortSignal;
   /** Called once when the stream ends, however it ends. */
   onClose: (stream: ResultStream) => void;
 }
@@ -37,23 +65,26 @@ export interface ResultStreamOptions {
 const PAGE = 64;
 const NO_END = 2n ** 64n - 1n;
 
-export class ResultStream implements AsyncIterable<SlotResult> {
+export class ResultStream implements SlotStream {
   readonly processId: string;
   readonly leaderBound: boolean;
   private nextSlot: bigint;
   private to: bigint | undefined;
+  private consumer: SlotConsumer | undefined;
+  /** Live results not yet delivered, in slot order, all ≥ nextSlot. */
   private queue: SlotResult[] = [];
-  private failure: Error | undefined;
-  private failureListeners: ((error: Error) => void)[] = [];
-  private wake: (() => void) | undefined;
-  /** True once the store had nothing at `nextSlot` and no live result has been dropped
-   * since: every later result reaches this stream by `push`, so it need not read the store
-   * again (a broadcast to N subscribers then costs no store reads). */
-  private caughtUp = false;
-  private delivered = 0;
-  private publishedSinceDelivery = 0;
+  /** Results at or after nextSlot may be in the store and not in the queue: read before
+   * relying on pushes. True at the start and after the queue overflowed. */
+  private behind = true;
+  private full = false;
+  private reading = false;
   private closed = false;
-  private readonly onAbort = (): void => this.fail(abortReason(this.opts.signal as AbortSignal));
+  private failure: Error | undefined;
+  private publishedSinceDelivery = 0;
+  /** Times the queue overflowed and was dropped. */
+  private drops = 0;
+  private progressed = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly source: ResultSource,
@@ -63,7 +94,6 @@ export class ResultStream implements AsyncIterable<SlotResult> {
     this.leaderBound = opts.leaderBound;
     this.nextSlot = opts.from;
     this.to = opts.to;
-    opts.signal?.addEventListener("abort", this.onAbort, { once: true });
   }
 
   /** The next slot this stream will deliver. */
@@ -76,146 +106,147 @@ export class ResultStream implements AsyncIterable<SlotResult> {
     return this.to;
   }
 
-  /** Moves the start (before anything was delivered), e.g. once the first uncomputed slot
-   * is known; results below it are skipped. */
-  startAt(slot: bigint): void {
-    if (this.delivered === 0 && slot > this.nextSlot) this.nextSlot = slot;
+  /** Fixes the range before delivery begins (Compute learns it once the process's latest
+   * scheduled and computed slots are known). */
+  bound(from: bigint, to: bigint): void {
+    if (this.consumer !== undefined) throw new Error("a result stream's range is fixed once it has started");
+    this.nextSlot = from;
+    this.to = to;
   }
 
-  /** Offers a live result; results already delivered or outside the range are ignored. */
+  start(consumer: SlotConsumer): void {
+    if (this.consumer !== undefined) throw new Error("a result stream has one consumer");
+    this.consumer = consumer;
+    if (this.failure !== undefined) return this.finish((c) => c.fail(this.failure as Error));
+    if (this.opts.maxWaitMs !== undefined) this.armDeadline(this.opts.maxWaitMs);
+    this.pump();
+  }
+
+  resume(): void {
+    if (!this.full) return;
+    this.full = false;
+    this.pump();
+  }
+
+  /** Offers a published result; ones already delivered or outside the range are ignored. */
   push(result: SlotResult): void {
     if (this.closed || result.slot < this.nextSlot || (this.to !== undefined && result.slot > this.to)) return;
+    this.progressed = true;
     if (++this.publishedSinceDelivery > 2 * this.opts.buffer) {
-      this.fail(
-        new ProcworkerError(
-          "resource_exhausted",
-          `the client took no result while ${this.publishedSinceDelivery} completed; resubscribe from slot ${this.nextSlot}`,
-        ),
-      );
-      return;
+      const message = `the client took no result while ${this.publishedSinceDelivery} completed; resubscribe from slot ${this.nextSlot}`;
+      return this.fail(new ProcworkerError("resource_exhausted", message));
     }
-    if (this.queue.length >= this.opts.buffer) {
-      this.queue = [];
-      this.caughtUp = false;
-    }
-    this.queue.push(result);
-    this.poke();
+    const live = this.consumer !== undefined && !this.full && !this.reading && !this.behind;
+    if (live && this.queue.length === 0 && result.slot === this.nextSlot) return this.deliver(result);
+    this.enqueue(result);
+    if (live) this.pump();
   }
 
-  /** Ends the stream with an error (delivered to the consumer at its next read). */
+  /** Ends the stream with an error (the consumer hears of it at once, or when it starts). */
   fail(error: Error): void {
     if (this.closed || this.failure !== undefined) return;
     this.failure = error;
-    this.failureListeners.splice(0).forEach((f) => f(error));
-    this.poke();
+    if (this.consumer !== undefined) this.finish((c) => c.fail(error));
   }
 
-  /** Resolves with the error if the stream fails, so a consumer blocked elsewhere (on
-   * transport flow control) learns at once that it has been ended. */
-  whenFailed(): Promise<Error> {
-    if (this.failure !== undefined) return Promise.resolve(this.failure);
-    return new Promise((resolve) => this.failureListeners.push(resolve));
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<SlotResult> {
-    try {
-      for (;;) {
-        this.throwIfFailed();
-        if (this.to !== undefined && this.nextSlot > this.to) return;
-        const live = this.takeLive();
-        if (live !== undefined) {
-          yield this.deliver(live);
-          continue;
-        }
-        const woken = new Promise<void>((resolve) => (this.wake = resolve));
-        if (this.caughtUp && this.queue.length === 0) {
-          await this.waitFor(woken);
-          continue;
-        }
-        const stored = await this.readStored();
-        if (stored.length > 0) {
-          for (const result of stored) {
-            this.throwIfFailed();
-            if (result.slot === this.nextSlot) yield this.deliver(result);
-          }
-          continue;
-        }
-        // Nothing stored at nextSlot: from now on it can only arrive by push.
-        if (this.queue.length === 0) this.caughtUp = true;
-        await this.waitFor(woken);
-      }
-    } finally {
-      this.close();
-    }
-  }
-
-  /** The queued result for nextSlot, if any (one-shot workers may publish out of order);
-   * drops what was already delivered. */
-  private takeLive(): SlotResult | undefined {
-    if (this.queue.length === 0) return undefined;
-    if (this.queue[0]?.slot === this.nextSlot) return this.queue.shift();
-    this.queue = this.queue.filter((r) => r.slot >= this.nextSlot);
-    const at = this.queue.findIndex((r) => r.slot === this.nextSlot);
-    return at < 0 ? undefined : this.queue.splice(at, 1)[0];
-  }
-
-  private async readStored(): Promise<SlotResult[]> {
-    const last = this.to ?? NO_END;
-    const upTo = this.nextSlot + BigInt(PAGE) - 1n < last ? this.nextSlot + BigInt(PAGE) - 1n : last;
-    const page = await this.source.results(this.processId, this.nextSlot, upTo, PAGE);
-    const contiguous: SlotResult[] = [];
-    let expected = this.nextSlot;
-    for (const result of page) {
-      if (result.slot !== expected) break;
-      contiguous.push(result);
-      expected++;
-    }
-    return contiguous;
-  }
-
-  private async waitFor(woken: Promise<void>): Promise<void> {
-    const maxWaitMs = this.opts.maxWaitMs;
-    if (maxWaitMs === undefined) return woken;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        this.fail(deadlineExceeded(`no result within max_await_ms (${maxWaitMs} ms)`));
-        resolve();
-      }, capDelay(maxWaitMs));
-    });
-    try {
-      await Promise.race([woken, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Throws the failure, if the stream has failed (a method, so that the check is made anew
-   * after every await rather than narrowed away by the compiler). */
-  private throwIfFailed(): void {
-    if (this.failure !== undefined) throw this.failure;
-  }
-
-  private deliver(result: SlotResult): SlotResult {
-    this.nextSlot = result.slot + 1n;
-    this.delivered++;
-    this.publishedSinceDelivery = 0;
-    return result;
-  }
-
-  private poke(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  /** Detaches the stream (idempotent). */
   close(): void {
+    this.finish(undefined);
+  }
+
+  private enqueue(result: SlotResult): void {
+    if (this.queue.length >= this.opts.buffer) {
+      this.queue = []; // the store has them all: catch up from there later
+      this.behind = true;
+      this.drops++;
+    }
+    const last = this.queue[this.queue.length - 1];
+    if (last === undefined || result.slot > last.slot) {
+      this.queue.push(result);
+      return;
+    }
+    // Out of order or repeated (one-shot workers of one process may publish the same slots).
+    if (this.queue.some((r) => r.slot === result.slot)) return;
+    this.queue.push(result);
+    this.queue.sort((a, b) => (a.slot < b.slot ? -1 : a.slot > b.slot ? 1 : 0));
+  }
+
+  /** Delivers what it can: queued results in order, then a store read if it is behind. */
+  private pump(): void {
+    while (!this.closed && this.consumer !== undefined && !this.full && !this.reading) {
+      const head = this.queue[0];
+      if (head !== undefined && head.slot < this.nextSlot) {
+        this.queue.shift();
+        continue;
+      }
+      if (head !== undefined && head.slot === this.nextSlot) {
+        this.queue.shift();
+        this.deliver(head);
+        continue;
+      }
+      if (this.behind || head !== undefined) void this.readStore();
+      return;
+    }
+  }
+
+  private deliver(result: SlotResult): void {
+    this.nextSlot = result.slot + 1n;
+    this.publishedSinceDelivery = 0;
+    this.progressed = true;
+    const more = (this.consumer as SlotConsumer).deliver(result);
+    if (this.to !== undefined && this.nextSlot > this.to) return this.finish((c) => c.end());
+    if (!more) this.full = true;
+  }
+
+  /** Reads the next page from the store into the queue. A short page means the store had
+   * nothing more when read: every later result reaches this stream by `push`. */
+  private async readStore(): Promise<void> {
+    this.reading = true;
+    const from = this.nextSlot;
+    const last = this.to ?? NO_END;
+    const upTo = from + BigInt(PAGE) - 1n < last ? from + BigInt(PAGE) - 1n : last;
+    const drops = this.drops;
+    let page: SlotResult[];
+    try {
+      page = await this.source.results(this.processId, from, upTo, PAGE);
+    } catch (error) {
+      this.reading = false;
+      return this.fail(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.reading = false;
+    if (this.closed) return;
+    const contiguous: SlotResult[] = [];
+    for (const result of page) {
+      if (result.slot !== from + BigInt(contiguous.length)) break;
+      contiguous.push(result);
+    }
+    this.behind = contiguous.length === PAGE || this.drops !== drops;
+    for (const result of contiguous) if (result.slot >= this.nextSlot) this.enqueue(result);
+    const head = this.queue[0];
+    if (!this.behind && head !== undefined && head.slot > this.nextSlot) {
+      // Results are stored before they are published, so the store cannot lack a slot that
+      // a published result has passed; reading again would spin. Say so instead.
+      const message = `result stream of ${this.processId}: slot ${this.nextSlot} is missing from the store`;
+      return this.fail(new ProcworkerError("internal", message));
+    }
+    this.pump();
+  }
+
+  private armDeadline(maxWaitMs: number): void {
+    this.timer = setTimeout(() => {
+      if (this.closed) return;
+      if (!this.progressed) return this.fail(deadlineExceeded(`no result within max_await_ms (${maxWaitMs} ms)`));
+      this.progressed = false;
+      this.armDeadline(maxWaitMs);
+    }, capDelay(maxWaitMs));
+  }
+
+  /** Ends the stream once: detaches it, clears its timer, then tells the consumer. */
+  private finish(tell: ((consumer: SlotConsumer) => void) | undefined): void {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
-    this.failureListeners = [];
-    this.opts.signal?.removeEventListener("abort", this.onAbort);
+    clearTimeout(this.timer);
     this.opts.onClose(this);
+    if (tell !== undefined && this.consumer !== undefined) tell(this.consumer);
   }
 }

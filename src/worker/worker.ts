@@ -1,50 +1,89 @@
 /**
- * A worker (the seed's `server/3`): the one loop that owns a group's process state. It
- * takes compute requests from its mailbox in order, computes slot by slot up to each
- * target, and hands every stored result to `notifyCompute`. Idle for `maxIdleMs`, it
- * snapshots and retires; stopped, it lets the slot in progress finish, snapshots (unless
- * told not to) and ends. Its computation calls the process layer directly, never the
- * registry (the seed's ServerOpts), so nothing it does can wait on itself.
+ * A process worker (the seed's `server/3`): the one loop that owns a group's process state.
+ * It takes work from its mailbox in order, computes slot by slot up to each target, and
+ * publishes every stored batch of results to its sink. Idle for `maxIdleMs`, it snapshots
+ * and retires; stopped, it lets the slot in progress finish, snapshots (unless told not to)
+ * and ends. Its computation calls the process layer directly, never the registry (the
+ * seed's ServerOpts: no await of itself, no spawning, no grouping), so nothing it does can
+ * wait on itself. See docs/design.md §2 for the contract.
  */
 import type { Logger } from "../core/log.js";
 import type { SlotResult } from "../core/result.js";
 import type { Processes } from "../process/processes.js";
 import type { ProcessRuntime } from "../process/runtime.js";
 import { Mailbox } from "./mailbox.js";
+import type { Ownership } from "./ownership.js";
 
-/**
- * - starting: restoring its state from the store;
- * - running: taking requests;
- * - retiring: idle (or evicted), writing its snapshot before it leaves;
- * - stopped: ended by Stop or shutdown;
- * - failed: ended by an error (store or device instance failure).
- */
-export type WorkerState = "starting" | "running" | "retiring" | "stopped" | "failed";
-
-/** A request to compute the group's process up to `target`. */
-export interface ComputeRequest {
+/** Work for a worker: compute its process up to `target` (the seed's `{resolve, …}`). */
+export interface Work {
   target: bigint;
 }
 
-/** How a worker's loop ended. Retired workers may leave requests for a successor. */
+/**
+ * How a worker ended:
+ * - retired: idle for `maxIdleMs` or evicted under the memory cap; its snapshot is written.
+ *   Nobody is failed: whoever still waits gets a fresh worker.
+ * - stopped: by Stop or shutdown. Waiters and Compute streams fail (leader death).
+ * - failed: an error of the store or of the device instance. Waiters and Compute streams
+ *   fail; `progressed` says whether it computed anything (a fresh worker is started at once
+ *   only if it did, so a worker that cannot even restore does not spin).
+ * - not_owner: another node owns the process (cluster mode); nothing was computed here.
+ * - disowned: this node lost the process's ownership while computing (cluster mode).
+ */
 export type WorkerExit =
-  { kind: "retired"; leftovers: ComputeRequest[] } | { kind: "stopped" } | { kind: "failed"; error: unknown };
+  | { kind: "retired"; reason: "idle" | "evicted" }
+  | { kind: "stopped" }
+  | { kind: "failed"; error: unknown; progressed: boolean }
+  | { kind: "not_owner" }
+  | { kind: "disowned" };
+
+/**
+ * The lifecycle, one state at a time (no flags beside it):
+ * - starting: taking ownership, then restoring its state from the store;
+ * - idle: waiting for work (at most `maxIdleMs`);
+ * - computing: working towards `target`;
+ * - stopping: asked to stop; the batch in progress finishes, then it snapshots (if `snapshot`);
+ * - retiring: idle or evicted; writing its snapshot before it leaves;
+ * - ended: gone from the registry; `exit` says how.
+ */
+export type WorkerState =
+  | { name: "starting" }
+  | { name: "idle"; since: number }
+  | { name: "computing"; target: bigint }
+  | { name: "stopping"; snapshot: boolean }
+  | { name: "retiring"; reason: "idle" | "evicted" }
+  | { name: "ended"; exit: WorkerExit };
+
+/** Where a worker publishes what it computed and how it ended. The engine's process hubs
+ * implement it; a cluster adds results computed on other nodes through the same door. */
+export interface WorkerSink {
+  /** A batch of durably stored results of `processId`, in slot order. Returns how many
+   * waiters were notified (the seed's `notify_compute` count). */
+  computed(processId: string, group: string, results: SlotResult[]): number;
+  /** The worker of `group` has ended and left the registry. */
+  ended(processId: string, group: string, exit: WorkerExit): void;
+}
+
+/** What the registry learns from its workers: every state change and every batch (its
+ * state bytes may have changed). Called before the sink hears of an end. */
+export interface WorkerHost {
+  changed(worker: ProcessWorker): void;
+}
 
 export interface WorkerOptions {
   group: string;
   processId: string;
-  processes: Processes;
-  logger: Logger;
-  /** ms without a request before retiring (the seed's process_worker_max_idle). */
-  maxIdleMs: number;
   /** false: a one-shot worker (process_workers off) that ends once its mailbox is empty. */
   persistent: boolean;
+  processes: Processes;
+  ownership: Ownership;
+  sink: WorkerSink;
+  host: WorkerHost;
+  logger: Logger;
+  /** ms without work before retiring (the seed's process_worker_max_idle). */
+  maxIdleMs: number;
   /** Most slots per device call (the batch adapts below it, see BATCH_TARGET_MS). */
   batchSlots: number;
-  /** Called after each stored result; returns how many waiters were notified. */
-  notifyCompute: (result: SlotResult) => number;
-  /** Called after each batch (the registry checks the memory cap). */
-  onProgress: (worker: Worker) => void;
 }
 
 /** A batch is sized so that one device call takes about this long: long enough to amortise
@@ -53,16 +92,12 @@ export interface WorkerOptions {
 export const BATCH_TARGET_MS = 50;
 const FIRST_BATCH = 1;
 
-export class Worker {
+export class ProcessWorker {
   readonly group: string;
   readonly processId: string;
-  private stateValue: WorkerState = "starting";
-  private readonly mailbox = new Mailbox<ComputeRequest>();
+  private current: WorkerState = { name: "starting" };
+  private readonly mailbox = new Mailbox<Work>();
   private runtime: ProcessRuntime | undefined;
-  private stopping: { snapshot: boolean } | undefined;
-  private evicting = false;
-  private busy = false;
-  private lastActive = Date.now();
   private computedSlots = 0;
   private batch = FIRST_BATCH;
   /** Resolves with how the loop ended; never rejects. */
@@ -76,7 +111,7 @@ export class Worker {
 
   /** The lifecycle state (see WorkerState). */
   get state(): WorkerState {
-    return this.stateValue;
+    return this.current;
   }
 
   /** The last computed slot, if any. */
@@ -84,98 +119,104 @@ export class Worker {
     return this.runtime?.slot;
   }
 
-  /** Requests waiting in the mailbox. */
+  /** Work waiting in the mailbox. */
   get mailboxSize(): number {
     return this.mailbox.size;
   }
 
-  /** ms since the worker last finished or received work. */
-  get idleMs(): number {
-    return this.busy ? 0 : Math.max(0, Date.now() - this.lastActive);
-  }
-
-  /** True when it computes nothing and has nothing queued: it may be evicted. */
-  get idle(): boolean {
-    return this.stateValue === "running" && !this.busy && this.mailbox.size === 0;
-  }
-
-  /** Slots this worker computed (not counting restore replays). */
-  get slotsComputed(): number {
-    return this.computedSlots;
-  }
-
-  /** Bytes its state holds. */
+  /** Bytes its state holds (as the device instance reports them). */
   stateBytes(): number {
     return this.runtime?.stateBytes() ?? 0;
   }
 
-  /** True while it still takes requests (a retiring worker passes them to its successor). */
+  /** True while it takes work: a worker that is stopping, retiring or ended does not, and
+   * whoever needs it waits for its end and starts a fresh one. */
   get accepting(): boolean {
-    if (this.stopping !== undefined) return false;
-    return this.stateValue === "starting" || this.stateValue === "running" || this.stateValue === "retiring";
+    const name = this.current.name;
+    return name === "starting" || name === "idle" || name === "computing";
   }
 
-  /** Queues a compute request. */
-  submit(request: ComputeRequest): void {
-    this.lastActive = Date.now();
-    this.mailbox.put(request);
+  /** Queues work (callers check `accepting` first). */
+  submit(work: Work): void {
+    this.mailbox.put(work);
   }
 
-  /** Asks the loop to stop after the slot in progress; resolves when it has ended. */
-  async stop(snapshot: boolean): Promise<WorkerExit> {
-    this.stopping ??= { snapshot };
-    this.mailbox.interrupt();
+  /** Asks the loop to stop after the batch in progress; resolves when it has ended. */
+  stop(snapshot: boolean): Promise<WorkerExit> {
+    if (this.accepting) {
+      this.enter({ name: "stopping", snapshot });
+      this.mailbox.interrupt();
+    }
     return this.done;
   }
 
-  /** Asks an idle worker to snapshot and retire now (memory cap). */
+  /** Asks an idle worker to snapshot and retire now (memory cap); ignored otherwise. */
   evict(): void {
-    this.evicting = true;
+    if (this.current.name !== "idle") return;
+    this.enter({ name: "retiring", reason: "evicted" });
     this.mailbox.interrupt();
   }
 
   private async run(): Promise<WorkerExit> {
-    const { group, logger } = this.opts;
+    const { ownership, processId } = this.opts;
+    let exit: WorkerExit;
+    let owned = false;
     try {
-      this.runtime = await this.opts.processes.restore(this.processId);
-      if (this.stateValue === "starting") this.stateValue = "running";
+      owned = await ownership.acquire(processId);
+      exit = owned ? await this.serve() : { kind: "not_owner" };
+    } catch (error) {
+      this.opts.logger.error({ event: "worker_failed", group: this.group, err: error }, "worker failed");
+      exit = { kind: "failed", error, progressed: this.computedSlots > 0 };
+    }
+    if (owned) await ownership.release(processId).catch(() => undefined);
+    this.enter({ name: "ended", exit });
+    this.opts.sink.ended(processId, this.group, exit);
+    return exit;
+  }
+
+  private async serve(): Promise<WorkerExit> {
+    const runtime = await this.opts.processes.restore(this.processId);
+    this.runtime = runtime;
+    try {
       for (;;) {
-        if (this.stopping) return await this.close(this.runtime);
-        logger.debug({ event: "waiting_for_req", group }, "waiting_for_req");
-        const idleMs = this.opts.persistent && !this.evicting ? this.opts.maxIdleMs : 0;
-        const request = this.evicting ? undefined : await this.mailbox.take(idleMs);
-        if (this.stopping) return await this.close(this.runtime);
-        if (request === undefined) return await this.retire(this.runtime);
-        logger.debug({ event: "work_received", group, slot: request.target.toString() }, "work_received");
-        await this.computeTo(this.runtime, request.target);
-        logger.debug(
-          { event: "work_done", group, slot: request.target.toString(), at: this.runtime.slot?.toString() },
+        const state = this.state;
+        if (state.name === "stopping") return await this.stopNow(runtime, state.snapshot);
+        if (state.name === "retiring") return await this.retire(runtime, state.reason);
+        // Idle only when there is nothing to take (an idle worker may be evicted).
+        if (this.mailbox.size === 0) this.enter({ name: "idle", since: Date.now() });
+        this.opts.logger.debug({ event: "waiting_for_req", group: this.group }, "waiting_for_req");
+        const work = await this.mailbox.take(this.opts.persistent ? this.opts.maxIdleMs : 0);
+        if (!this.accepting) continue; // stopped or evicted meanwhile: handled at the top
+        if (work === undefined) {
+          this.enter({ name: "retiring", reason: "idle" });
+          continue;
+        }
+        this.opts.logger.debug(
+          { event: "work_received", group: this.group, slot: work.target.toString() },
+          "work_received",
+        );
+        this.enter({ name: "computing", target: work.target });
+        await this.computeTo(runtime, work.target);
+        this.opts.logger.debug(
+          { event: "work_done", group: this.group, slot: work.target.toString(), at: runtime.slot?.toString() },
           "work_done",
         );
       }
     } catch (error) {
-      this.stateValue = "failed";
-      logger.error({ event: "worker_failed", group, err: error }, "worker failed");
-      await this.runtime?.close().catch(() => undefined);
-      return { kind: "failed", error };
+      await runtime.close().catch(() => undefined);
+      throw error;
     }
   }
 
   private async computeTo(runtime: ProcessRuntime, target: bigint): Promise<void> {
-    this.busy = true;
-    this.batch = FIRST_BATCH; // every request starts with one slot, then ramps up while slots are fast
-    try {
-      while (runtime.nextSlot <= target && !this.stopping) {
-        const started = Date.now();
-        const results = await runtime.computeBatch(target, Math.min(this.batch, this.opts.batchSlots));
-        this.adaptBatch(results.length, Date.now() - started);
-        this.computedSlots += results.length;
-        for (const result of results) this.opts.notifyCompute(result);
-        this.opts.onProgress(this);
-      }
-    } finally {
-      this.busy = false;
-      this.lastActive = Date.now();
+    this.batch = FIRST_BATCH; // every target starts with one slot, then ramps up while slots are fast
+    while (runtime.nextSlot <= target && this.state.name === "computing") {
+      const started = Date.now();
+      const results = await runtime.computeBatch(target, Math.min(this.batch, this.opts.batchSlots));
+      this.adaptBatch(results.length, Date.now() - started);
+      this.computedSlots += results.length;
+      this.opts.sink.computed(this.processId, this.group, results);
+      this.opts.host.changed(this);
     }
   }
 
@@ -186,24 +227,28 @@ export class Worker {
     else this.batch = Math.min(this.batch * 2, this.opts.batchSlots);
   }
 
-  /** Idle (or evicted): snapshot, then leave; requests that came meanwhile go to a successor. */
-  private async retire(runtime: ProcessRuntime): Promise<WorkerExit> {
-    this.stateValue = "retiring";
+  /** Idle or evicted: snapshot (a one-shot worker only if it computed something), then leave. */
+  private async retire(runtime: ProcessRuntime, reason: "idle" | "evicted"): Promise<WorkerExit> {
     if (this.opts.persistent || this.computedSlots > 0) await runtime.snapshot();
-    await runtime.close();
-    this.stateValue = "stopped";
-    this.opts.logger.debug({ event: "stopping", group: this.group, slot: runtime.slot?.toString() }, "stopping");
-    return { kind: "retired", leftovers: this.mailbox.drain() };
+    await this.leave(runtime);
+    return { kind: "retired", reason };
   }
 
-  /** Stopped: snapshot unless told not to; queued requests are dropped (their callers fail). */
-  private async close(runtime: ProcessRuntime): Promise<WorkerExit> {
-    this.stateValue = "retiring";
-    if (this.stopping?.snapshot !== false) await runtime.snapshot();
+  /** Stopped: snapshot unless told not to; queued work is dropped (its callers fail). */
+  private async stopNow(runtime: ProcessRuntime, snapshot: boolean): Promise<WorkerExit> {
+    if (snapshot) await runtime.snapshot();
+    await this.leave(runtime);
+    return { kind: "stopped" };
+  }
+
+  private async leave(runtime: ProcessRuntime): Promise<void> {
     await runtime.close();
     this.mailbox.drain();
-    this.stateValue = "stopped";
     this.opts.logger.debug({ event: "stopping", group: this.group, slot: runtime.slot?.toString() }, "stopping");
-    return { kind: "stopped" };
+  }
+
+  private enter(state: WorkerState): void {
+    this.current = state;
+    this.opts.host.changed(this);
   }
 }

@@ -257,7 +257,7 @@ describe("Stop and ListWorkers", () => {
       mailbox: 0,
       waiters: 0,
       subscribers: 0,
-      state: "running",
+      state: "idle",
     });
     expect(workers[0]!.stateBytes).toBeGreaterThan(0n);
     expect(await s.client.stop({ processId: p, skipSnapshot: true })).toEqual({ stopped: true, atSlot: 1n });

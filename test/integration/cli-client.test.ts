@@ -43,7 +43,7 @@ describe("procworker client commands", () => {
       output: { data: "Nw==" },
     });
     expect((await run("group", processId)).out[0]).toEqual({ group: processId, kind: "GROUP_KIND_WORKER" });
-    expect((await run("workers")).out[0]).toMatchObject({ workers: [{ processId, state: "running", atSlot: "1" }] });
+    expect((await run("workers")).out[0]).toMatchObject({ workers: [{ processId, state: "idle", atSlot: "1" }] });
     expect((await run("stop", processId)).out[0]).toEqual({ stopped: true, atSlot: "1" });
   });
 

@@ -92,7 +92,7 @@ it.skipIf(missing !== undefined)(
       { rpc: "Schedule", code: "NOT_FOUND" },
       { rpc: "Await", code: "DEADLINE_EXCEEDED" },
     ]);
-    expect(all("worker")).toContainEqual({ process_id: processId, state: "running", at_slot: 4 });
+    expect(all("worker")).toContainEqual({ process_id: processId, state: "idle", at_slot: 4 });
     expect(one("stopped")).toEqual({ stopped: true, at_slot: 4 });
     expect(lines.at(-1)).toEqual({ event: "done" });
 

@@ -13,6 +13,8 @@ import type { Store } from "../../src/store/store.js";
 import { Engine, type EngineConfig } from "../../src/worker/engine.js";
 import { probedCounter, type Probe } from "./devices.js";
 
+export { collect, iterate } from "./streams.js";
+
 export interface TestEngine {
   engine: Engine;
   store: Store;
@@ -55,13 +57,6 @@ export function testEngine(
 /** Messages that add the given amounts (strings pass through, to make failing slots). */
 export function adds(...amounts: (number | string | Record<string, string>)[]): Message[] {
   return amounts.map((a) => (typeof a === "object" ? message(a) : message({ Amount: String(a) })));
-}
-
-/** Collects an async iterable. */
-export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
 }
 
 /** The Total tag of each result (or "error: …"). */

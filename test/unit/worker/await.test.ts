@@ -33,7 +33,7 @@ describe("await", () => {
     t = testEngine();
     const p = await t.spawnCounter();
     await collect(await t.engine.compute(p, undefined));
-    const notified = vi.spyOn(ProcessHub.prototype, "notifyCompute");
+    const notified = vi.spyOn(ProcessHub.prototype, "publish");
     const forOne = [t.engine.await(p, 1n), t.engine.await(p, 1n)];
     const forAny = [t.engine.await(p, undefined), t.engine.await(p, undefined)];
     const controller = new AbortController();
@@ -75,7 +75,7 @@ describe("await", () => {
     await assertion;
     const deadline = t.engine.await(p, 3n, AbortSignal.timeout(10));
     vi.useRealTimers();
-    await expect(deadline).rejects.toBeDefined();
+    await expect(deadline).rejects.toMatchObject({ name: "TimeoutError" });
     expect(t.engine.attached().waiters).toBe(0);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { messageId } from "../../../src/core/message.js";
-import { defaultGroup, group, isComputePath } from "../../../src/worker/group.js";
+import { defaultGroup, groupOf, isComputePath } from "../../../src/worker/group.js";
 import { closeWithoutLeaks, testEngine } from "../../support/engine.js";
 
 const P = "n6ZxmYiXF1mXoQ1M7X4zqfMkv2rQf2bq8QmYd4qmTuE";
@@ -15,7 +15,7 @@ describe("info (the seed's info_test: the process device's grouper is group/3)",
         ["now", 2n],
         ["", undefined],
       ] as const) {
-        const expected = group({ processId: id, path, ...(slot !== undefined ? { slot } : {}) }, processWorkers);
+        const expected = groupOf({ processId: id, path, ...(slot !== undefined ? { slot } : {}) }, processWorkers);
         expect(await t.engine.group(id, path, slot)).toEqual(expected);
       }
       await closeWithoutLeaks(t);
@@ -25,9 +25,9 @@ describe("info (the seed's info_test: the process device's grouper is group/3)",
 
 describe("group (the seed's grouper_test)", () => {
   it("puts two compute requests of one process in one group, and a non-compute request in another", () => {
-    const m2 = group({ processId: P, path: "compute", slot: 1n }, true);
-    const m3 = group({ processId: P, path: "compute", slot: 2n }, true);
-    const m4 = group({ processId: P, path: "not-compute", slot: 3n }, true);
+    const m2 = groupOf({ processId: P, path: "compute", slot: 1n }, true);
+    const m3 = groupOf({ processId: P, path: "compute", slot: 2n }, true);
+    const m4 = groupOf({ processId: P, path: "not-compute", slot: 3n }, true);
     expect(m2).toEqual({ name: P, kind: "worker" });
     expect(m3).toEqual(m2);
     expect(m4.kind).toBe("default");
@@ -39,11 +39,11 @@ describe("group (the seed's grouper_test)", () => {
     expect(isComputePath("COMPUTE")).toBe(true);
     expect(isComputePath("computed")).toBe(false);
     expect(isComputePath("now/compute")).toBe(false);
-    expect(group({ processId: P, path: "//compute/x" }, true).kind).toBe("worker");
+    expect(groupOf({ processId: P, path: "//compute/x" }, true).kind).toBe("worker");
   });
 
   it("with process workers off, gives every request its default group", () => {
-    const g = group({ processId: P, path: "compute", slot: 1n }, false);
+    const g = groupOf({ processId: P, path: "compute", slot: 1n }, false);
     expect(g.kind).toBe("default");
     expect(g.name).toBe(defaultGroup({ processId: P, path: "compute", slot: 1n }));
   });
@@ -57,10 +57,10 @@ describe("group (the seed's grouper_test)", () => {
   });
 
   it("hashes a request with no request part (empty path) by the process alone", () => {
-    const none = group({ processId: P, path: "", slot: 9n }, true);
+    const none = groupOf({ processId: P, path: "", slot: 9n }, true);
     expect(none.kind).toBe("default");
     expect(none.name).toBe(`default:${messageId({ tags: { Process: P }, data: new Uint8Array() })}`);
-    expect(group({ processId: P, path: "" }, false).name).toBe(none.name);
+    expect(groupOf({ processId: P, path: "" }, false).name).toBe(none.name);
   });
 
   it("keeps slots above 2^53 exact in the default group", () => {

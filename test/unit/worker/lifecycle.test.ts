@@ -1,7 +1,15 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { SlotResult } from "../../../src/core/result.js";
 import { createMemoryStore } from "../../../src/store/memory-store.js";
-import { adds, closeWithoutLeaks, collect, testEngine, totals, type TestEngine } from "../../support/engine.js";
+import {
+  adds,
+  closeWithoutLeaks,
+  collect,
+  iterate,
+  testEngine,
+  totals,
+  type TestEngine,
+} from "../../support/engine.js";
 import { heldStore } from "../../support/stores.js";
 import { until } from "../../support/until.js";
 
@@ -18,7 +26,7 @@ describe("worker lifecycle", () => {
     const p = await t.spawnCounter();
     await t.engine.schedule(p, adds(2, 3));
     expect(totals(await collect(await t.engine.compute(p, undefined)))).toEqual(["0", "2", "5"]);
-    expect(t.engine.listWorkers().map((w) => w.state)).toEqual(["running"]);
+    expect(t.engine.listWorkers().map((w) => w.state)).toEqual(["idle"]);
     expect(await t.store.latestSnapshot(p, 2n)).toMatchObject({ slot: 0n });
     await vi.advanceTimersByTimeAsync(299_999);
     expect(t.engine.listWorkers()).toHaveLength(1);
@@ -74,8 +82,9 @@ describe("worker lifecycle", () => {
     const p = await t.spawnCounter();
     await collect(await t.engine.compute(p, undefined));
     await t.engine.schedule(p, adds(...Array.from({ length: 6 }, () => ({ "Delay-Ms": "60" }))));
+    const started = t.probe.started(); // the next slot to start: slot 1
     const streamed = collect(await t.engine.compute(p, undefined)).catch((e: { code: string }) => e.code);
-    await t.probe.started();
+    await started;
     expect(await t.engine.stop(p)).toEqual({ stopped: true, atSlot: 1n });
     expect(await streamed).toBe("aborted");
     expect(t.probe.steps.map((s) => s.slot)).toEqual([0n, 1n]);
@@ -110,7 +119,7 @@ describe("worker lifecycle", () => {
       mailbox: 0,
       waiters: 0,
       subscribers: 0,
-      state: "running",
+      state: "idle",
     });
     expect(info?.stateBytes).toBeGreaterThan(0);
   });
@@ -134,7 +143,7 @@ describe("subscriptions", () => {
     await t.engine.schedule(p, adds(1, 1));
     await collect(await t.engine.compute(p, undefined));
     const controller = new AbortController();
-    const sub = (await t.engine.subscribe(p, 1n, controller.signal))[Symbol.asyncIterator]();
+    const sub = iterate(await t.engine.subscribe(p, 1n), controller.signal);
     const seen = await take(sub, 2);
     await t.engine.stop(p);
     await t.engine.schedule(p, adds(1, 1));
@@ -160,9 +169,7 @@ describe("subscriptions", () => {
     await collect(await t.engine.compute(p, undefined));
     const controller = new AbortController();
     const subs = await Promise.all(
-      Array.from({ length: 20 }, async () =>
-        (await t.engine.subscribe(p, 0n, controller.signal))[Symbol.asyncIterator](),
-      ),
+      Array.from({ length: 20 }, async () => iterate(await t.engine.subscribe(p, 0n), controller.signal)),
     );
     for (const sub of subs) expect((await take(sub, 1)).map((r) => r.slot)).toEqual([0n]);
     const reads = vi.spyOn(t.store, "readResults");
@@ -177,7 +184,7 @@ describe("subscriptions", () => {
     for (const got of await Promise.all(again)) expect(totals(got)).toEqual(["2"]);
     expect(reads).not.toHaveBeenCalled();
     controller.abort();
-    for (const sub of subs) await expect(sub.next()).rejects.toBeDefined();
+    for (const sub of subs) await expect(sub.next()).rejects.toMatchObject({ code: "cancelled" });
   });
 
   it("replays stored results and then delivers live ones", async () => {
@@ -186,25 +193,25 @@ describe("subscriptions", () => {
     await t.engine.schedule(p, adds(1, 2));
     await collect(await t.engine.compute(p, undefined));
     const controller = new AbortController();
-    const sub = (await t.engine.subscribe(p, 0n, controller.signal))[Symbol.asyncIterator]();
+    const sub = iterate(await t.engine.subscribe(p, 0n), controller.signal);
     expect(totals(await take(sub, 3))).toEqual(["0", "1", "3"]);
     await t.engine.schedule(p, adds(4));
     expect(totals(await take(sub, 1))).toEqual(["7"]);
     controller.abort();
-    await expect(sub.next()).rejects.toBeDefined();
+    await expect(sub.next()).rejects.toMatchObject({ code: "cancelled" });
   });
 
   it("drops a subscriber that takes nothing while more than twice its buffer completes, and keeps others going", async () => {
     t = testEngine({ subscriberBuffer: 4, batchSlots: 2 });
     const p = await t.spawnCounter();
-    const slow = (await t.engine.subscribe(p, 0n))[Symbol.asyncIterator]();
+    const slow = iterate(await t.engine.subscribe(p, 0n));
     const fastController = new AbortController();
-    const fast = (await t.engine.subscribe(p, 0n, fastController.signal))[Symbol.asyncIterator]();
+    const fast = iterate(await t.engine.subscribe(p, 0n), fastController.signal);
     await t.engine.schedule(p, adds(...Array.from({ length: 20 }, () => 1)));
     expect((await take(fast, 21)).map((r) => r.slot)).toEqual(Array.from({ length: 21 }, (_, i) => BigInt(i)));
     await expect(take(slow, 21)).rejects.toMatchObject({ code: "resource_exhausted" });
     fastController.abort();
-    await expect(fast.next()).rejects.toBeDefined();
+    await expect(fast.next()).rejects.toMatchObject({ code: "cancelled" });
   });
 });
 
@@ -221,12 +228,13 @@ describe("shutdown", () => {
     await vi.advanceTimersByTimeAsync(1_000);
     await snapshotting; // retiring, its snapshot held
     await t.engine.schedule(p, adds(1));
-    // A Compute now queues its request in the retiring worker's mailbox (a leftover).
+    // A Compute now wants slot 2, which the retiring worker does not take: its successor would.
     const computing = t.engine
       .compute(p, undefined)
       .then(collect)
       .catch((e: { code: string }) => e.code);
-    await until(t.engine, () => t.engine.listWorkers()[0]?.mailbox === 1, "a queued request");
+    await until(t.engine, () => t.engine.attached().streams === 1, "the Compute stream");
+    expect(t.engine.listWorkers().map((w) => [w.state, w.mailbox])).toEqual([["retiring", 0]]);
     const closing = t.engine.close();
     store.release("putSnapshot");
     await closing;

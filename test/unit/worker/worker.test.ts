@@ -1,6 +1,6 @@
 /**
- * The worker loop's lifecycle (the seed's server/3): starting → running → retiring →
- * stopped, or → failed; asserted transition by transition.
+ * The worker loop's lifecycle (the seed's server/3): starting → idle ⇄ computing →
+ * retiring → ended, or stopping → ended; asserted transition by transition.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../../src/core/log.js";
@@ -9,7 +9,8 @@ import type { SlotResult } from "../../../src/core/result.js";
 import { createDeviceRegistry } from "../../../src/device/registry.js";
 import { Processes } from "../../../src/process/processes.js";
 import { createMemoryStore } from "../../../src/store/memory-store.js";
-import { Worker, type WorkerState } from "../../../src/worker/worker.js";
+import { soleOwnership } from "../../../src/worker/ownership.js";
+import { ProcessWorker, type WorkerExit } from "../../../src/worker/worker.js";
 import { probedCounter } from "../../support/devices.js";
 import { heldStore } from "../../support/stores.js";
 
@@ -28,51 +29,63 @@ async function setup(persistent = true) {
   const processId = await processes.spawn(message({ "Execution-Device": "counter@1.0" }));
   await processes.schedule(processId, [message({ Amount: "2" }), message({ Amount: "3" })]);
   const notified: SlotResult[] = [];
-  const states: WorkerState[] = [];
+  const states: string[] = [];
+  const exits: WorkerExit[] = [];
   const waits: { count: number; resolve: () => void }[] = [];
-  /** Resolves once `count` results have been notified (an event, not a poll). */
+  /** Resolves once `count` results have been published (an event, not a poll). */
   const notifiedCount = (count: number): Promise<void> =>
     notified.length >= count ? Promise.resolve() : new Promise((resolve) => waits.push({ count, resolve }));
-  const worker = new Worker({
+  const worker = new ProcessWorker({
     group: processId,
     processId,
+    persistent,
     processes,
+    ownership: soleOwnership,
     logger: silentLogger(),
     maxIdleMs: 1_000,
-    persistent,
     batchSlots: 64,
-    notifyCompute: (r) => {
-      notified.push(r);
-      for (const w of waits.filter((w) => notified.length >= w.count)) w.resolve();
-      return 0;
+    sink: {
+      computed: (_, __, results) => {
+        notified.push(...results);
+        for (const w of waits.filter((w) => notified.length >= w.count)) w.resolve();
+        return 0;
+      },
+      ended: (_, __, exit) => exits.push(exit),
     },
-    onProgress: (w) => states.push(w.state),
+    host: {
+      changed: (w) => {
+        if (states[states.length - 1] !== w.state.name) states.push(w.state.name);
+      },
+    },
   });
-  return { worker, store, probe, notified, notifiedCount, states, processId };
+  return { worker, store, probe, notified, notifiedCount, states, exits, processId };
 }
 
 describe("worker lifecycle", () => {
-  it("starting → running → retiring (idle) → stopped, snapshotting on the way out", async () => {
+  it("starting → computing → idle → retiring (idle) → ended, snapshotting on the way out", async () => {
     vi.useFakeTimers();
-    const { worker, store, notifiedCount, states, processId } = await setup();
-    expect(worker.state).toBe("starting");
+    const { worker, store, notifiedCount, states, exits, processId } = await setup();
+    expect(worker.state).toEqual({ name: "starting" });
     worker.submit({ target: 2n });
     await notifiedCount(3);
-    expect(states).toContain("running");
-    expect(worker.state).toBe("running");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(worker.state.name).toBe("idle");
     expect(worker.atSlot).toBe(2n);
     store.hold("putSnapshot");
     const snapshotting = store.waiting("putSnapshot");
     await vi.advanceTimersByTimeAsync(1_000);
     await snapshotting;
-    expect(worker.state).toBe("retiring");
+    expect(worker.state).toEqual({ name: "retiring", reason: "idle" });
+    expect(worker.accepting).toBe(false);
     store.release("putSnapshot");
-    expect(await worker.done).toEqual({ kind: "retired", leftovers: [] });
-    expect(worker.state).toBe("stopped");
+    expect(await worker.done).toEqual({ kind: "retired", reason: "idle" });
+    expect(worker.state).toEqual({ name: "ended", exit: { kind: "retired", reason: "idle" } });
+    expect(states).toEqual(["computing", "idle", "retiring", "ended"]);
+    expect(exits).toEqual([{ kind: "retired", reason: "idle" }]);
     expect((await store.latestSnapshot(processId, 10n))?.slot).toBe(2n);
   });
 
-  it("running → stopped on stop, after the batch in progress, without a snapshot when told", async () => {
+  it("computing → stopping → ended on stop, after the batch in progress, without a snapshot when told", async () => {
     const { worker, store, probe, notified, notifiedCount, processId } = await setup();
     worker.submit({ target: 1n });
     await notifiedCount(2);
@@ -81,45 +94,75 @@ describe("worker lifecycle", () => {
     worker.submit({ target: 2n }); // queued behind: dropped by the stop
     await probe.started();
     const stopping = worker.stop(false);
+    expect(worker.state).toEqual({ name: "stopping", snapshot: false });
     expect(worker.accepting).toBe(false);
     probe.open();
     expect(await stopping).toEqual({ kind: "stopped" });
-    expect(worker.state).toBe("stopped");
+    expect(worker.state).toEqual({ name: "ended", exit: { kind: "stopped" } });
     expect(worker.atSlot).toBe(2n); // the batch in progress finished
     expect(notified.map((r) => r.slot)).toEqual([0n, 1n, 2n]);
     expect((await store.latestSnapshot(processId, 10n))?.slot).toBe(0n); // only the periodic one at slot 0
   });
 
-  it("→ failed when its device instance breaks, and says why", async () => {
-    const { worker, probe } = await setup();
+  it("→ ended (failed) when its device instance breaks, and says why", async () => {
+    const { worker, probe, exits } = await setup();
     probe.breakNext(new Error("thread died"));
     worker.submit({ target: 2n });
     const exit = await worker.done;
-    expect(exit.kind).toBe("failed");
-    expect(exit.kind === "failed" && (exit.error as Error).message).toBe("thread died");
-    expect(worker.state).toBe("failed");
+    expect(exit).toMatchObject({ kind: "failed", progressed: false, error: { message: "thread died" } });
+    expect(worker.state).toEqual({ name: "ended", exit });
+    expect(exits).toEqual([exit]);
     expect(probe.closed).toBe(probe.instances);
   });
 
   it("a one-shot worker (process_workers off) ends as soon as its mailbox is empty", async () => {
     const { worker, notified } = await setup(false);
     worker.submit({ target: 1n });
-    expect((await worker.done).kind).toBe("retired");
+    expect(await worker.done).toEqual({ kind: "retired", reason: "idle" });
     expect(notified.map((r) => r.slot)).toEqual([0n, 1n]);
   });
 
-  it("hands requests that arrive while it retires to its successor", async () => {
-    vi.useFakeTimers();
-    const { worker, store, notifiedCount } = await setup();
+  it("idle → retiring (evicted) → ended on evict; evicting a busy worker does nothing", async () => {
+    const { worker, probe, notifiedCount } = await setup();
+    probe.hold();
     worker.submit({ target: 1n });
+    await probe.started();
+    worker.evict(); // computing: ignored
+    expect(worker.state).toEqual({ name: "computing", target: 1n });
+    probe.open();
     await notifiedCount(2);
-    store.hold("putSnapshot");
-    const snapshotting = store.waiting("putSnapshot");
-    await vi.advanceTimersByTimeAsync(1_000);
-    await snapshotting;
-    expect(worker.accepting).toBe(true);
-    worker.submit({ target: 2n });
-    store.release("putSnapshot");
-    expect(await worker.done).toEqual({ kind: "retired", leftovers: [{ target: 2n }] });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(worker.state.name).toBe("idle");
+    worker.evict();
+    expect(worker.state).toEqual({ name: "retiring", reason: "evicted" });
+    expect(await worker.done).toEqual({ kind: "retired", reason: "evicted" });
+  });
+
+  it("a worker that cannot take ownership ends at once without computing (another node owns it)", async () => {
+    const { worker: _unused, ...rest } = await setup();
+    const exits: WorkerExit[] = [];
+    const other = new ProcessWorker({
+      group: rest.processId,
+      processId: rest.processId,
+      persistent: true,
+      processes: new Processes({
+        store: rest.store,
+        devices: createDeviceRegistry([probedCounter().device]),
+        logger: silentLogger(),
+        snapshotInterval: 100,
+        snapshotKeep: 2,
+      }),
+      ownership: { acquire: async () => false, release: async () => undefined },
+      logger: silentLogger(),
+      maxIdleMs: 1_000,
+      batchSlots: 64,
+      sink: { computed: () => 0, ended: (_, __, exit) => exits.push(exit) },
+      host: { changed: () => undefined },
+    });
+    other.submit({ target: 2n });
+    expect(await other.done).toEqual({ kind: "not_owner" });
+    expect(exits).toEqual([{ kind: "not_owner" }]);
+    expect(other.atSlot).toBeUndefined();
+    await _unused.stop(false);
   });
 });

@@ -162,8 +162,9 @@ export interface WorkerInfo {
   /** The size of the worker's device state in bytes (what a snapshot would hold). */
   stateBytes: bigint;
   /**
-   * The worker's lifecycle state, a lower-case word such as `starting`,
-   * `running` or `retiring`; the full list is in the project's docs.
+   * The worker's lifecycle state: `starting` (restoring), `idle` (waiting for
+   * work), `computing`, `stopping` (Stop or shutdown) or `retiring` (idle or
+   * evicted, writing its snapshot).
    */
   state: string;
 }
