@@ -78,6 +78,11 @@ export const OPTIONS = {
   },
   log_level: { kind: "level", default: "info", doc: `log level: ${LEVELS.join(", ")}` },
   metrics_port: { kind: "int", default: 0, min: 0, max: 65535, doc: "Prometheus metrics HTTP port on host (0: off)" },
+  node_address: {
+    kind: "string",
+    default: "",
+    doc: "the address clients reach this node at, as ListWorkers and GetProcess report it (empty: host:port)",
+  },
 } satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -101,6 +106,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   logLevel: (typeof LEVELS)[number];
   metricsPort: number;
+  nodeAddress: string;
 }
 
 /** The flag of an option: `process_workers` → `--process-workers`. */

@@ -4,6 +4,9 @@
  */
 import type { Message } from "./message.js";
 
+/** The largest slot: slots are unsigned 64-bit integers. */
+export const MAX_SLOT = 2n ** 64n - 1n;
+
 /** Where a slot failed: `compute` inside the device, `schedule` reading its message. */
 export type SlotPhase = "compute" | "schedule";
 

@@ -68,6 +68,15 @@ class CounterInstance implements DeviceInstance {
     return { output: totalMessage(this.total) };
   }
 
+  async dryRun(step: Step): Promise<StepOutcome> {
+    const total = this.total;
+    try {
+      return await this.step(step);
+    } finally {
+      this.total = total;
+    }
+  }
+
   async exportState(): Promise<Uint8Array> {
     return new TextEncoder().encode(this.total === undefined ? "" : this.total.toString());
   }

@@ -67,6 +67,9 @@ export interface DeviceInstance {
    * (traps, errors, time limits) are outcomes, never rejections; a rejection means the
    * instance itself is unusable (e.g. its thread died) and must be discarded. */
   run(steps: Step[]): Promise<StepOutcome[]>;
+  /** Evaluates one step against the current state and returns its outcome, leaving the
+   * state exactly as it was (DryRun). Faults are outcomes, as for `run`. */
+  dryRun(step: Step): Promise<StepOutcome>;
   /** The whole state, enough for `importState` on a fresh instance to continue exactly. */
   exportState(): Promise<Uint8Array>;
   /** Replaces the state with an exported one. */

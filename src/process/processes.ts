@@ -6,7 +6,7 @@
 import { invalidArgument } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import type { Message } from "../core/message.js";
-import type { SlotResult } from "../core/result.js";
+import { MAX_SLOT, type SlotResult } from "../core/result.js";
 import type { DeviceRegistry } from "../device/registry.js";
 import type { ScheduleEntry, Store } from "../store/store.js";
 import { DefinitionCache, type ProcessDefinition } from "./definition.js";
@@ -57,6 +57,16 @@ export class Processes {
   /** The highest slot with a stored result, or undefined. */
   latestResultSlot(processId: string): Promise<bigint | undefined> {
     return this.opts.store.latestResultSlot(processId);
+  }
+
+  /** The slot of the latest snapshot, or undefined. */
+  latestSnapshotSlot(processId: string): Promise<bigint | undefined> {
+    return this.opts.store.latestSnapshotSlot(processId, MAX_SLOT);
+  }
+
+  /** Scheduled entries from `fromSlot` to `toSlot`, at most `limit`. */
+  readSchedule(processId: string, fromSlot: bigint, toSlot: bigint, limit: number): Promise<ScheduleEntry[]> {
+    return this.opts.store.readSchedule(processId, fromSlot, toSlot, limit);
   }
 
   /** The stored result of a slot, or undefined. */

@@ -5,6 +5,7 @@
  * every multiple of `snapshotInterval`. Restore = the latest snapshot at or below the
  * latest stored result, then a silent replay up to that result.
  */
+import { messageId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { Logger } from "../core/log.js";
 import type { DeviceInstance, Step, StepOutcome } from "../device/device.js";
@@ -141,6 +142,19 @@ export class ProcessRuntime {
     if ("error" in outcome)
       return { ...base, error: { phase: "compute", attemptedSlot: step.slot, message: outcome.error } };
     return { ...base, output: outcome.output };
+  }
+
+  /**
+   * Evaluates `message` against the current state as if it were the next slot, without
+   * storing anything or changing the state (DryRun). The result's `slot` is the last computed
+   * slot, the state it was evaluated against; call it only once slot 0 is computed (a dry run
+   * against the state before initialisation means nothing).
+   */
+  async dryRun(message: Message): Promise<SlotResult> {
+    const at = this.computed ?? 0n;
+    const step: Step = { slot: at + 1n, messageId: messageId(message), message };
+    const result = this.toResult(step, await this.instance.dryRun(step)); // attemptedSlot: at + 1
+    return { ...result, slot: at };
   }
 
   /** Writes a snapshot of the current state (if it has none yet) and, in the same write,

@@ -6,6 +6,12 @@ import { credentials, Metadata, type CallOptions, type ClientReadableStream } fr
 import {
   ProcessWorkerServiceClient,
   type AwaitRequest,
+  type DryRunRequest,
+  type DryRunResponse,
+  type GetProcessRequest,
+  type GetProcessResponse,
+  type ReadScheduleRequest,
+  type ReadScheduleResponse,
   type AwaitResponse,
   type ComputeRequest,
   type ComputeResponse,
@@ -43,6 +49,13 @@ export class ProcworkerClient {
   await = (req: AwaitRequest, o?: CallOpts): Promise<AwaitResponse> => this.unary("await", req, o);
   stop = (req: StopRequest, o?: CallOpts): Promise<StopResponse> => this.unary("stop", req, o);
   listWorkers = (o?: CallOpts): Promise<ListWorkersResponse> => this.unary("listWorkers", {}, o);
+  getProcess = (req: GetProcessRequest, o?: CallOpts): Promise<GetProcessResponse> => this.unary("getProcess", req, o);
+  dryRun = (req: DryRunRequest, o?: CallOpts): Promise<DryRunResponse> => this.unary("dryRun", req, o);
+
+  /** A ReadSchedule stream (cancel it with `.cancel()`). */
+  readSchedule(req: ReadScheduleRequest, o?: CallOpts): ClientReadableStream<ReadScheduleResponse> {
+    return this.raw.readSchedule(req, new Metadata(), callOptions(o));
+  }
 
   /** A Compute stream (cancel it with `.cancel()`). */
   compute(req: ComputeRequest, o?: CallOpts): ClientReadableStream<ComputeResponse> {

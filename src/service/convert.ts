@@ -9,10 +9,12 @@ import {
   type Message as WireMessage,
   type SlotResult as WireSlotResult,
   type WorkerInfo as WireWorkerInfo,
+  type ScheduleEntry as WireScheduleEntry,
 } from "../generated/procworker/v1/types.js";
-import { SubscribeResponse } from "../generated/procworker/v1/process_worker_service.js";
+import { SubscribeResponse, type GetProcessResponse } from "../generated/procworker/v1/process_worker_service.js";
 import type { GroupKind as DomainGroupKind } from "../worker/group.js";
-import type { WorkerStatus } from "../worker/engine.js";
+import type { ProcessStatus, WorkerStatus } from "../worker/engine.js";
+import type { ScheduleEntry } from "../store/store.js";
 
 /** A wire message as a domain message (a missing one is the empty message). Tags become
  * own data properties (Object.fromEntries), so even a tag named `__proto__` survives. */
@@ -80,5 +82,29 @@ export function toWireWorkerInfo(info: WorkerStatus): WireWorkerInfo {
     idleMs: BigInt(Math.round(info.idleMs)),
     stateBytes: BigInt(Math.ceil(info.stateBytes)),
     state: info.state,
+    node: info.node,
+  };
+}
+
+/** A process as GetProcess returns it. */
+export function toWireProcess(process: ProcessStatus): GetProcessResponse {
+  return {
+    processId: process.processId,
+    process: toWireMessage(process.spawn),
+    device: process.device,
+    latestScheduledSlot: process.latestScheduledSlot,
+    ...(process.latestComputedSlot !== undefined ? { latestComputedSlot: process.latestComputedSlot } : {}),
+    ...(process.latestSnapshotSlot !== undefined ? { latestSnapshotSlot: process.latestSnapshotSlot } : {}),
+    ...(process.worker !== undefined ? { worker: toWireWorkerInfo(process.worker) } : {}),
+  };
+}
+
+/** A schedule entry on the wire (its timestamp at millisecond precision). */
+export function toWireScheduleEntry(entry: ScheduleEntry): WireScheduleEntry {
+  return {
+    slot: entry.slot,
+    messageId: entry.messageId,
+    timestamp: new Date(entry.timestampMs),
+    message: toWireMessage(entry.message),
   };
 }

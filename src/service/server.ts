@@ -92,6 +92,7 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
     await engine.close();
     throw error;
   }
+  engine.nodeAddress = config.nodeAddress || `${config.host}:${port}`;
   const metricsServer =
     config.metricsPort > 0 ? await serveMetrics(metrics, config.host, config.metricsPort) : undefined;
   health.setStatus("SERVING");

@@ -29,8 +29,8 @@ export type KeyKind = (typeof KeyKind)[keyof typeof KeyKind];
 /** The kinds whose keys end in a slot. */
 export type SlotKind = typeof KeyKind.schedule | typeof KeyKind.result | typeof KeyKind.snapshot;
 
-/** The largest slot: slots are unsigned 64-bit. */
-export const MAX_SLOT = 2n ** 64n - 1n;
+export { MAX_SLOT } from "../core/result.js";
+import { MAX_SLOT } from "../core/result.js";
 
 /** The longest id, in UTF-8 bytes, that fits the one-byte length prefix. */
 export const MAX_ID_BYTES = 255;

@@ -5,9 +5,9 @@
  * (eager compute); Stop and ListWorkers to the worker registry. Results and worker ends come
  * up from the workers through one sink, the hubs (docs/design.md §2–§3).
  */
-import { cappedSignal } from "../core/abort.js";
+import { cappedSignal, untilAborted } from "../core/abort.js";
 import type { Config } from "../core/config.js";
-import { invalidArgument, ShuttingDownError, SlotNotScheduledError } from "../core/errors.js";
+import { invalidArgument, ProcworkerError, ShuttingDownError, SlotNotScheduledError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { isId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
@@ -20,6 +20,7 @@ import { ProcessHubs } from "./hubs.js";
 import { soleOwnership, type Ownership } from "./ownership.js";
 import { WorkerRegistry } from "./registry.js";
 import type { SlotStream } from "./result-stream.js";
+import { NotOwnerError, type ProcessWorker, type Work } from "./worker.js";
 
 /** The options the engine reads (a subset of the server Config). */
 export type EngineConfig = Pick<
@@ -43,6 +44,25 @@ export interface EngineOptions {
   now?: () => number;
 }
 
+/** A process as GetProcess shows it. */
+export interface ProcessStatus {
+  processId: string;
+  spawn: Message;
+  device: string;
+  latestScheduledSlot: bigint;
+  latestComputedSlot: bigint | undefined;
+  latestSnapshotSlot: bigint | undefined;
+  /** Its live worker, if any (with workers off, the first of its one-shot workers). */
+  worker: WorkerStatus | undefined;
+}
+
+/** The path a dry run is grouped by: a compute path, so it runs in turn with the process's
+ * worker when workers are on (and in a one-shot worker of its own when they are off). */
+export const DRY_RUN_PATH = "compute/dry-run";
+
+/** Scheduled entries read per store call while streaming a schedule. */
+const SCHEDULE_PAGE = 256;
+
 /** One live worker as ListWorkers shows it (the seed's monitor "sitrep"). */
 export interface WorkerStatus {
   group: string;
@@ -55,6 +75,8 @@ export interface WorkerStatus {
   stateBytes: number;
   /** The lifecycle state's name (see WorkerState). */
   state: string;
+  /** The node it runs on (its address). */
+  node: string;
 }
 
 /** Slots computed per device call (and per durable result write) unless configured; the
@@ -74,6 +96,9 @@ export class Engine {
   private readonly registry: WorkerRegistry;
   private draining = false;
   private closing: Promise<void> | undefined;
+  /** This node's address, as ListWorkers and GetProcess report it; set once the server has
+   * bound its port. */
+  nodeAddress = "";
 
   constructor(private readonly opts: EngineOptions) {
     const { config, logger } = opts;
@@ -89,7 +114,8 @@ export class Engine {
       groupOf({ processId, path: "compute", ...(slot !== undefined ? { slot } : {}) }, config.processWorkers);
     this.hubs = new ProcessHubs({
       source: this.processes,
-      dispatch: (processId, target) => this.registry.dispatch(computeGroup(processId, target), processId, { target }),
+      dispatch: (processId, target) =>
+        this.registry.dispatch(computeGroup(processId, target), processId, { kind: "compute", target }),
       groupOf: (processId, slot) => computeGroup(processId, slot).name,
       logger,
       changes: this.changes,
@@ -145,6 +171,7 @@ export class Engine {
     const hub = this.hubs.hubFor(processId);
     const stream = hub.openStream({
       from: 0n,
+      boundLater: true,
       buffer: this.opts.config.subscriberBuffer,
       leaderBound: true,
       ...(hasDeadline ? {} : { maxWaitMs: this.opts.config.maxAwaitMs }),
@@ -222,22 +249,85 @@ export class Engine {
 
   /** The live workers. */
   listWorkers(): WorkerStatus[] {
-    const now = Date.now();
-    return this.registry.list().map((w) => {
-      const hub = this.hubs.get(w.processId);
-      const state = w.state;
-      return {
-        group: w.group,
-        processId: w.processId,
-        atSlot: w.atSlot,
-        mailbox: w.mailboxSize,
-        waiters: hub?.waiterCount ?? 0,
-        subscribers: hub?.subscriberCount ?? 0,
-        idleMs: state.name === "idle" ? Math.max(0, now - state.since) : 0,
-        stateBytes: w.stateBytes(),
-        state: state.name,
-      };
-    });
+    return this.registry.list().map((w) => this.statusOf(w));
+  }
+
+  /** A process's definition, latest slots and live worker; NOT_FOUND for an unknown one. */
+  async getProcess(processId: string): Promise<ProcessStatus> {
+    this.checkOpen();
+    checkProcessId(processId);
+    const definition = await this.processes.definition(processId);
+    const [latestScheduledSlot, latestComputedSlot, latestSnapshotSlot] = await Promise.all([
+      this.processes.latestScheduledSlot(processId),
+      this.processes.latestResultSlot(processId),
+      this.processes.latestSnapshotSlot(processId),
+    ]);
+    const worker = this.registry.workersOf(processId)[0];
+    return {
+      processId,
+      spawn: definition.spawn,
+      device: definition.device.name,
+      latestScheduledSlot,
+      latestComputedSlot,
+      latestSnapshotSlot,
+      worker: worker === undefined ? undefined : this.statusOf(worker),
+    };
+  }
+
+  /** The scheduled entries from `fromSlot` to `toSlot` (default: the latest), in slot
+   * order, read from the store page by page as the consumer takes them. */
+  async readSchedule(processId: string, fromSlot: bigint, toSlot?: bigint): Promise<AsyncIterable<ScheduleEntry>> {
+    this.checkOpen();
+    checkProcessId(processId);
+    await this.processes.definition(processId);
+    if (toSlot !== undefined && toSlot < fromSlot) {
+      throw invalidArgument(`to_slot ${toSlot} is below from_slot ${fromSlot}`);
+    }
+    const last = toSlot ?? (await this.processes.latestScheduledSlot(processId));
+    const processes = this.processes;
+    return (async function* () {
+      let next = fromSlot;
+      while (next <= last) {
+        const page = await processes.readSchedule(processId, next, last, SCHEDULE_PAGE);
+        if (page.length === 0) return;
+        yield* page;
+        next = (page[page.length - 1] as ScheduleEntry).slot + 1n;
+      }
+    })();
+  }
+
+  /**
+   * Evaluates `message` against the process's state after its latest scheduled slot
+   * (computed first if needed) without scheduling it or keeping its effects. It runs in turn
+   * with the process's worker (never on a half-computed state); on a node that does not own
+   * the process (cluster), against the latest stored state restored here. Ends by the
+   * signal or max_await_ms like Await.
+   */
+  async dryRun(processId: string, message: Message, signal?: AbortSignal): Promise<SlotResult> {
+    this.checkOpen();
+    checkProcessId(processId);
+    await this.processes.definition(processId);
+    const group = groupOf({ processId, path: DRY_RUN_PATH }, this.opts.config.processWorkers);
+    const through = await this.processes.latestScheduledSlot(processId);
+    const { maxAwaitMs } = this.opts.config;
+    const capped = cappedSignal(signal, maxAwaitMs, `no dry run result within max_await_ms (${maxAwaitMs} ms)`);
+    try {
+      for (;;) {
+        let work!: Work;
+        const result = new Promise<SlotResult>(
+          (settle, fail) => (work = { kind: "dry_run", message, through, settle, fail }),
+        );
+        if (this.registry.dispatch(group, processId, work)) return await untilAborted(result, capped.signal);
+        // Its worker is leaving: wait for its end, then ask the next one.
+        await untilAborted(this.registry.whenEnded(group.name), capped.signal);
+        this.checkOpen();
+      }
+    } catch (error) {
+      if (error instanceof NotOwnerError) return this.dryRunHere(processId, message);
+      throw error;
+    } finally {
+      capped.dispose();
+    }
   }
 
   /** Live workers and the state bytes they hold (O(1), for metrics). */
@@ -278,6 +368,37 @@ export class Engine {
   /** True once shutdown has begun. */
   get closed(): boolean {
     return this.draining;
+  }
+
+  private statusOf(worker: ProcessWorker): WorkerStatus {
+    const hub = this.hubs.get(worker.processId);
+    const state = worker.state;
+    return {
+      group: worker.group,
+      processId: worker.processId,
+      atSlot: worker.atSlot,
+      mailbox: worker.mailboxSize,
+      waiters: hub?.waiterCount ?? 0,
+      subscribers: hub?.subscriberCount ?? 0,
+      idleMs: state.name === "idle" ? Math.max(0, Date.now() - state.since) : 0,
+      stateBytes: worker.stateBytes(),
+      state: state.name,
+      node: this.nodeAddress,
+    };
+  }
+
+  /** A dry run on the latest stored state, restored here: for a process another node owns.
+   * It needs slot 0 computed (by the owner). */
+  private async dryRunHere(processId: string, message: Message): Promise<SlotResult> {
+    const runtime = await this.processes.restore(processId);
+    try {
+      if (runtime.slot === undefined) {
+        throw new ProcworkerError("aborted", `process ${processId} has no computed slot yet; retry`);
+      }
+      return await runtime.dryRun(message);
+    } finally {
+      await runtime.close();
+    }
   }
 
   private checkOpen(): void {

@@ -135,7 +135,8 @@ export class ProcessHub {
 
   /** Computes eagerly what `stream` wants (its end, or the latest scheduled slot). */
   computeFor(stream: ResultStream): void {
-    this.want(stream.end);
+    const wanted = stream.wanted;
+    if (wanted !== undefined) this.want(wanted === "latest" ? undefined : wanted);
   }
 
   /**
@@ -196,8 +197,10 @@ export class ProcessHub {
   computeEagerly(): void {
     let target: bigint | undefined = this.waiters.wantsAny ? this.scheduledSlot : this.waiters.maxSlot();
     for (const stream of this.streams) {
-      const wanted = stream.end ?? this.scheduledSlot;
-      if (target === undefined || wanted > target) target = wanted;
+      const wanted = stream.wanted;
+      if (wanted === undefined) continue;
+      const slot = wanted === "latest" ? this.scheduledSlot : wanted;
+      if (target === undefined || slot > target) target = slot;
     }
     if (target !== undefined) this.want(target);
   }

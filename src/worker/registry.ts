@@ -69,9 +69,19 @@ export class WorkerRegistry implements WorkerHost {
     return true;
   }
 
+  /** Resolves once the worker of `group` (if one is live) has ended. */
+  async whenEnded(group: string): Promise<void> {
+    await this.workers.get(group)?.done;
+  }
+
+  /** The live workers of a process (one with workers on; any number of one-shots off). */
+  workersOf(processId: string): ProcessWorker[] {
+    return [...(this.byProcess.get(processId) ?? [])];
+  }
+
   /** Stops every live worker of a process; resolves with how many once they have ended. */
   async stopProcess(processId: string, snapshot: boolean): Promise<number> {
-    const workers = [...(this.byProcess.get(processId) ?? [])];
+    const workers = this.workersOf(processId);
     await Promise.all(workers.map((w) => w.stop(snapshot)));
     return workers.length;
   }

@@ -13,7 +13,7 @@
  */
 import { deadlineExceeded } from "../core/abort.js";
 import { ProcworkerError } from "../core/errors.js";
-import type { SlotResult } from "../core/result.js";
+import { MAX_SLOT, type SlotResult } from "../core/result.js";
 import { capDelay } from "../core/timers.js";
 
 /** The side that takes a stream's results (the gRPC handler, or a test). */
@@ -52,6 +52,9 @@ export interface ResultStreamOptions {
   from: bigint;
   /** Last slot to deliver (inclusive); undefined: never ends by itself. */
   to?: bigint;
+  /** The range is fixed later, by `bound` (Compute, once the latest slots are known); until
+   * then the stream wants nothing computed. */
+  boundLater?: boolean;
   /** Live results held for a consumer that is full. */
   buffer: number;
   /** Compute streams fail with the leader-death error when their worker dies. */
@@ -63,13 +66,13 @@ export interface ResultStreamOptions {
 }
 
 const PAGE = 64;
-const NO_END = 2n ** 64n - 1n;
 
 export class ResultStream implements SlotStream {
   readonly processId: string;
   readonly leaderBound: boolean;
   private nextSlot: bigint;
   private to: bigint | undefined;
+  private unbounded: boolean;
   private consumer: SlotConsumer | undefined;
   /** Live results not yet delivered, in slot order, all ≥ nextSlot. */
   private queue: SlotResult[] = [];
@@ -94,6 +97,7 @@ export class ResultStream implements SlotStream {
     this.leaderBound = opts.leaderBound;
     this.nextSlot = opts.from;
     this.to = opts.to;
+    this.unbounded = opts.boundLater === true;
   }
 
   /** The next slot this stream will deliver. */
@@ -101,9 +105,11 @@ export class ResultStream implements SlotStream {
     return this.nextSlot;
   }
 
-  /** The last slot it will deliver, if bounded. */
-  get end(): bigint | undefined {
-    return this.to;
+  /** What it wants computed: up to its last slot, the latest scheduled slot (open-ended), or
+   * nothing yet (its range is not fixed). */
+  get wanted(): bigint | "latest" | undefined {
+    if (this.unbounded) return undefined;
+    return this.to ?? "latest";
   }
 
   /** Fixes the range before delivery begins (Compute learns it once the process's latest
@@ -112,6 +118,7 @@ export class ResultStream implements SlotStream {
     if (this.consumer !== undefined) throw new Error("a result stream's range is fixed once it has started");
     this.nextSlot = from;
     this.to = to;
+    this.unbounded = false;
   }
 
   start(consumer: SlotConsumer): void {
@@ -202,7 +209,7 @@ export class ResultStream implements SlotStream {
   private async readStore(): Promise<void> {
     this.reading = true;
     const from = this.nextSlot;
-    const last = this.to ?? NO_END;
+    const last = this.to ?? MAX_SLOT;
     const upTo = from + BigInt(PAGE) - 1n < last ? from + BigInt(PAGE) - 1n : last;
     const drops = this.drops;
     let page: SlotResult[];

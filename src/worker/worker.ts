@@ -7,17 +7,31 @@
  * seed's ServerOpts: no await of itself, no spawning, no grouping), so nothing it does can
  * wait on itself. See docs/design.md §2 for the contract.
  */
+import { ProcworkerError, WorkerStoppedError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
+import type { Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { Processes } from "../process/processes.js";
 import type { ProcessRuntime } from "../process/runtime.js";
 import { Mailbox } from "./mailbox.js";
 import type { Ownership } from "./ownership.js";
 
-/** Work for a worker: compute its process up to `target` (the seed's `{resolve, …}`). */
-export interface Work {
-  target: bigint;
-}
+/**
+ * Work for a worker, taken in mailbox order (the seed's `{resolve, …}`): compute the process
+ * up to `target`, or compute up to `through` and then evaluate a message against that state
+ * without keeping it (a dry run, which settles its caller itself). A dry run still queued when the worker stops fails
+ * with the leader-death error.
+ */
+export type Work =
+  | { kind: "compute"; target: bigint }
+  | {
+      kind: "dry_run";
+      message: Message;
+      /** Computed first: the latest scheduled slot when the dry run was accepted. */
+      through: bigint;
+      settle: (result: SlotResult) => void;
+      fail: (error: Error) => void;
+    };
 
 /**
  * How a worker ended:
@@ -42,6 +56,7 @@ export type WorkerExit =
  * - starting: taking ownership, then restoring its state from the store;
  * - idle: waiting for work (at most `maxIdleMs`);
  * - computing: working towards `target`;
+ * - evaluating: running a dry run;
  * - stopping: asked to stop; the batch in progress finishes, then it snapshots (if `snapshot`);
  * - retiring: idle or evicted; writing its snapshot before it leaves;
  * - ended: gone from the registry; `exit` says how.
@@ -50,6 +65,7 @@ export type WorkerState =
   | { name: "starting" }
   | { name: "idle"; since: number }
   | { name: "computing"; target: bigint }
+  | { name: "evaluating" }
   | { name: "stopping"; snapshot: boolean }
   | { name: "retiring"; reason: "idle" | "evicted" }
   | { name: "ended"; exit: WorkerExit };
@@ -92,6 +108,14 @@ export interface WorkerOptions {
 export const BATCH_TARGET_MS = 50;
 const FIRST_BATCH = 1;
 
+/** A worker could not take its process: another node owns it. */
+export class NotOwnerError extends ProcworkerError {
+  constructor(readonly processId: string) {
+    super("aborted", `process ${processId} is computed by another node`);
+    this.name = "NotOwnerError";
+  }
+}
+
 export class ProcessWorker {
   readonly group: string;
   readonly processId: string;
@@ -133,7 +157,7 @@ export class ProcessWorker {
    * whoever needs it waits for its end and starts a fresh one. */
   get accepting(): boolean {
     const name = this.current.name;
-    return name === "starting" || name === "idle" || name === "computing";
+    return name === "starting" || name === "idle" || name === "computing" || name === "evaluating";
   }
 
   /** Queues work (callers check `accepting` first). */
@@ -169,6 +193,7 @@ export class ProcessWorker {
       exit = { kind: "failed", error, progressed: this.computedSlots > 0 };
     }
     if (owned) await ownership.release(processId).catch(() => undefined);
+    this.failLeftovers(exit);
     this.enter({ name: "ended", exit });
     this.opts.sink.ended(processId, this.group, exit);
     return exit;
@@ -189,6 +214,10 @@ export class ProcessWorker {
         if (!this.accepting) continue; // stopped or evicted meanwhile: handled at the top
         if (work === undefined) {
           this.enter({ name: "retiring", reason: "idle" });
+          continue;
+        }
+        if (work.kind === "dry_run") {
+          await this.dryRun(runtime, work);
           continue;
         }
         this.opts.logger.debug(
@@ -220,6 +249,23 @@ export class ProcessWorker {
     }
   }
 
+  /** Computes up to the dry run's `through` slot, then runs it against that state. A failure
+   * of the instance itself fails the dry run and then the worker. */
+  private async dryRun(runtime: ProcessRuntime, work: Extract<Work, { kind: "dry_run" }>): Promise<void> {
+    if (runtime.nextSlot <= work.through) {
+      this.enter({ name: "computing", target: work.through });
+      await this.computeTo(runtime, work.through);
+      if (!this.accepting) return work.fail(new WorkerStoppedError(this.group, "stopped"));
+    }
+    this.enter({ name: "evaluating" });
+    try {
+      work.settle(await runtime.dryRun(work.message));
+    } catch (error) {
+      work.fail(new WorkerStoppedError(this.group, "crashed", { cause: error }));
+      throw error;
+    }
+  }
+
   /** Doubles the batch while batches are fast; shrinks it to fit BATCH_TARGET_MS when slow. */
   private adaptBatch(slots: number, elapsedMs: number): void {
     if (slots < this.batch) return; // cut short by the target or a snapshot boundary: no signal
@@ -243,8 +289,18 @@ export class ProcessWorker {
 
   private async leave(runtime: ProcessRuntime): Promise<void> {
     await runtime.close();
-    this.mailbox.drain();
     this.opts.logger.debug({ event: "stopping", group: this.group, slot: runtime.slot?.toString() }, "stopping");
+  }
+
+  /** Work still queued when the worker ends: compute work is asked for again by whoever
+   * still wants it; a dry run fails (its caller retries, or evaluates elsewhere when another
+   * node owns the process). */
+  private failLeftovers(exit: WorkerExit): void {
+    for (const work of this.mailbox.drain()) {
+      if (work.kind !== "dry_run") continue;
+      if (exit.kind === "not_owner") work.fail(new NotOwnerError(this.processId));
+      else work.fail(new WorkerStoppedError(this.group, exit.kind === "failed" ? "crashed" : "stopped"));
+    }
   }
 
   private enter(state: WorkerState): void {

@@ -258,6 +258,7 @@ describe("Stop and ListWorkers", () => {
       waiters: 0,
       subscribers: 0,
       state: "idle",
+      node: s.address,
     });
     expect(workers[0]!.stateBytes).toBeGreaterThan(0n);
     expect(await s.client.stop({ processId: p, skipSnapshot: true })).toEqual({ stopped: true, atSlot: 1n });

@@ -157,8 +157,11 @@ describe("third-party reflection client (grpc-js-reflection-client)", () => {
       expect(methods.map((m) => m.name).sort()).toEqual([
         "Await",
         "Compute",
+        "DryRun",
+        "GetProcess",
         "Group",
         "ListWorkers",
+        "ReadSchedule",
         "Schedule",
         "Spawn",
         "Stop",
@@ -200,24 +203,43 @@ describe("raw reflection client (generated stubs)", () => {
         { host: "", messageRequest: { $case: "fileByFilename", value: "procworker/v1/process_worker_service.proto" } },
         { host: "", messageRequest: { $case: "fileByFilename", value: "procworker/v1/types.proto" } },
       ]);
-      expectBufBytes(filesOf(service), ["procworker/v1/process_worker_service.proto", "procworker/v1/types.proto"]);
-      expectBufBytes(filesOf(types), ["procworker/v1/types.proto"]);
+      expectBufBytes(filesOf(service), [
+        "procworker/v1/process_worker_service.proto",
+        "procworker/v1/types.proto",
+        "google/protobuf/timestamp.proto",
+      ]);
+      expectBufBytes(filesOf(types), ["procworker/v1/types.proto", "google/protobuf/timestamp.proto"]);
     });
 
     it(`${version}: file_containing_symbol serves buf's bytes for services, methods and messages`, async () => {
       const symbols: Array<[string, string[]]> = [
         [
           "procworker.v1.ProcessWorkerService",
-          ["procworker/v1/process_worker_service.proto", "procworker/v1/types.proto"],
+          [
+            "procworker/v1/process_worker_service.proto",
+            "procworker/v1/types.proto",
+            "google/protobuf/timestamp.proto",
+          ],
         ],
         [
           "procworker.v1.ProcessWorkerService.Spawn",
-          ["procworker/v1/process_worker_service.proto", "procworker/v1/types.proto"],
+          [
+            "procworker/v1/process_worker_service.proto",
+            "procworker/v1/types.proto",
+            "google/protobuf/timestamp.proto",
+          ],
         ],
-        ["procworker.v1.SpawnRequest", ["procworker/v1/process_worker_service.proto", "procworker/v1/types.proto"]],
-        ["procworker.v1.Message", ["procworker/v1/types.proto"]],
-        ["procworker.v1.Message.TagsEntry", ["procworker/v1/types.proto"]],
-        ["procworker.v1.GroupKind", ["procworker/v1/types.proto"]],
+        [
+          "procworker.v1.SpawnRequest",
+          [
+            "procworker/v1/process_worker_service.proto",
+            "procworker/v1/types.proto",
+            "google/protobuf/timestamp.proto",
+          ],
+        ],
+        ["procworker.v1.Message", ["procworker/v1/types.proto", "google/protobuf/timestamp.proto"]],
+        ["procworker.v1.Message.TagsEntry", ["procworker/v1/types.proto", "google/protobuf/timestamp.proto"]],
+        ["procworker.v1.GroupKind", ["procworker/v1/types.proto", "google/protobuf/timestamp.proto"]],
         ["grpc.health.v1.Health", ["grpc/health/v1/health.proto"]],
         [`grpc.reflection.${version}.ServerReflection`, [`grpc/reflection/${version}/reflection.proto`]],
       ];
@@ -282,7 +304,7 @@ describe("raw reflection client (generated stubs)", () => {
         $case: "fileContainingSymbol",
         value: "procworker.v1.Nope",
       });
-      expectBufBytes(filesOf(responses[4]), ["procworker/v1/types.proto"]);
+      expectBufBytes(filesOf(responses[4]), ["procworker/v1/types.proto", "google/protobuf/timestamp.proto"]);
     });
 
     it(`${version}: all_extension_numbers_of_type is empty for a known message`, async () => {

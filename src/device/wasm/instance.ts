@@ -65,6 +65,14 @@ export class WasmInstance implements DeviceInstance {
     return this.exclusive(() => this.runSteps(steps));
   }
 
+  /** A dry run: the step runs on a copy of the state, which is then put back. */
+  async dryRun(step: Step): Promise<StepOutcome> {
+    const saved = await this.exportState();
+    const [outcome] = await this.run([step]);
+    await this.importState(saved);
+    return outcome ?? { error: "the device returned no outcome" };
+  }
+
   exportState(): Promise<Uint8Array> {
     return this.exclusive(async () => {
       for (;;) {

@@ -34,6 +34,7 @@ describe("descriptor set", () => {
     expect(descriptorSetPath().endsWith("src/descriptors/procworker.binpb")).toBe(true);
     const names = splitDescriptorSet(set).map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name);
     expect(names.sort()).toEqual([
+      "google/protobuf/timestamp.proto",
       "grpc/health/v1/health.proto",
       "grpc/reflection/v1/reflection.proto",
       "grpc/reflection/v1alpha/reflection.proto",
@@ -80,6 +81,7 @@ describe("descriptor set", () => {
     expect(files.map((f) => fromBinary(FileDescriptorProtoSchema, f).name)).toEqual([
       "procworker/v1/process_worker_service.proto",
       "procworker/v1/types.proto",
+      "google/protobuf/timestamp.proto",
     ]);
     expect(fileWithDependencies(index, "nope.proto")).toBeUndefined();
   });

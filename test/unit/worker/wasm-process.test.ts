@@ -41,6 +41,7 @@ function wasmEngine(config: Parameters<typeof testEngine>[0] = {}) {
           onRun = undefined;
           return started;
         },
+        dryRun: (step) => instance.dryRun(step),
         exportState: () => instance.exportState(),
         importState: (state) => instance.importState(state),
         stateBytes: () => instance.stateBytes(),

@@ -66,7 +66,7 @@ describe("worker lifecycle", () => {
     vi.useFakeTimers();
     const { worker, store, notifiedCount, states, exits, processId } = await setup();
     expect(worker.state).toEqual({ name: "starting" });
-    worker.submit({ target: 2n });
+    worker.submit({ kind: "compute", target: 2n });
     await notifiedCount(3);
     await vi.advanceTimersByTimeAsync(0);
     expect(worker.state.name).toBe("idle");
@@ -87,11 +87,11 @@ describe("worker lifecycle", () => {
 
   it("computing → stopping → ended on stop, after the batch in progress, without a snapshot when told", async () => {
     const { worker, store, probe, notified, notifiedCount, processId } = await setup();
-    worker.submit({ target: 1n });
+    worker.submit({ kind: "compute", target: 1n });
     await notifiedCount(2);
     probe.hold();
-    worker.submit({ target: 2n });
-    worker.submit({ target: 2n }); // queued behind: dropped by the stop
+    worker.submit({ kind: "compute", target: 2n });
+    worker.submit({ kind: "compute", target: 2n }); // queued behind: dropped by the stop
     await probe.started();
     const stopping = worker.stop(false);
     expect(worker.state).toEqual({ name: "stopping", snapshot: false });
@@ -107,7 +107,7 @@ describe("worker lifecycle", () => {
   it("→ ended (failed) when its device instance breaks, and says why", async () => {
     const { worker, probe, exits } = await setup();
     probe.breakNext(new Error("thread died"));
-    worker.submit({ target: 2n });
+    worker.submit({ kind: "compute", target: 2n });
     const exit = await worker.done;
     expect(exit).toMatchObject({ kind: "failed", progressed: false, error: { message: "thread died" } });
     expect(worker.state).toEqual({ name: "ended", exit });
@@ -117,7 +117,7 @@ describe("worker lifecycle", () => {
 
   it("a one-shot worker (process_workers off) ends as soon as its mailbox is empty", async () => {
     const { worker, notified } = await setup(false);
-    worker.submit({ target: 1n });
+    worker.submit({ kind: "compute", target: 1n });
     expect(await worker.done).toEqual({ kind: "retired", reason: "idle" });
     expect(notified.map((r) => r.slot)).toEqual([0n, 1n]);
   });
@@ -125,7 +125,7 @@ describe("worker lifecycle", () => {
   it("idle → retiring (evicted) → ended on evict; evicting a busy worker does nothing", async () => {
     const { worker, probe, notifiedCount } = await setup();
     probe.hold();
-    worker.submit({ target: 1n });
+    worker.submit({ kind: "compute", target: 1n });
     await probe.started();
     worker.evict(); // computing: ignored
     expect(worker.state).toEqual({ name: "computing", target: 1n });
@@ -159,7 +159,7 @@ describe("worker lifecycle", () => {
       sink: { computed: () => 0, ended: (_, __, exit) => exits.push(exit) },
       host: { changed: () => undefined },
     });
-    other.submit({ target: 2n });
+    other.submit({ kind: "compute", target: 2n });
     expect(await other.done).toEqual({ kind: "not_owner" });
     expect(exits).toEqual([{ kind: "not_owner" }]);
     expect(other.atSlot).toBeUndefined();

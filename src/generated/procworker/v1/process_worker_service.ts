@@ -20,7 +20,16 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Assignment, GroupKind, groupKindFromJSON, groupKindToJSON, Message, SlotResult, WorkerInfo } from "./types.js";
+import {
+  Assignment,
+  GroupKind,
+  groupKindFromJSON,
+  groupKindToJSON,
+  Message,
+  ScheduleEntry,
+  SlotResult,
+  WorkerInfo,
+} from "./types.js";
 
 export const protobufPackage = "procworker.v1";
 
@@ -175,6 +184,74 @@ export interface ListWorkersRequest {
 export interface ListWorkersResponse {
   /** The live workers, in no particular order. */
   workers: WorkerInfo[];
+}
+
+/** The request of GetProcess. */
+export interface GetProcessRequest {
+  /** The id of the process. */
+  processId: string;
+}
+
+/** The response of GetProcess. */
+export interface GetProcessResponse {
+  /** The id of the process. */
+  processId: string;
+  /**
+   * The spawn message that defines the process (with its `Module` tag filled
+   * in for `wasm@1.0`).
+   */
+  process?:
+    | Message
+    | undefined;
+  /** The device that runs the process (the spawn message's `Execution-Device`). */
+  device: string;
+  /** The latest scheduled slot (0 right after Spawn). */
+  latestScheduledSlot: bigint;
+  /** The latest slot with a stored result. Absent when nothing is computed. */
+  latestComputedSlot?:
+    | bigint
+    | undefined;
+  /** The slot of the latest snapshot. Absent when there is none. */
+  latestSnapshotSlot?:
+    | bigint
+    | undefined;
+  /** The process's live worker. Absent when no worker is live. */
+  worker?: WorkerInfo | undefined;
+}
+
+/** The request of ReadSchedule. */
+export interface ReadScheduleRequest {
+  /** The id of the process. */
+  processId: string;
+  /** The first slot to read (0: the spawn message). */
+  fromSlot: bigint;
+  /** The last slot to read, inclusive. Absent: up to the latest scheduled slot. */
+  toSlot?: bigint | undefined;
+}
+
+/** One message of ReadSchedule's stream. */
+export interface ReadScheduleResponse {
+  /** A scheduled entry. */
+  entry?: ScheduleEntry | undefined;
+}
+
+/** The request of DryRun. */
+export interface DryRunRequest {
+  /** The id of the process. */
+  processId: string;
+  /** The message to evaluate; it is not scheduled and its effects are not kept. */
+  message?: Message | undefined;
+}
+
+/** The response of DryRun. */
+export interface DryRunResponse {
+  /**
+   * The outcome: `slot` is the slot whose state the message was evaluated
+   * against (the latest scheduled when the call was accepted; the device sees
+   * the message as if it were the next slot, `slot` + 1), `message_id` is the
+   * message's id, and `output` or `error` is what the device returned.
+   */
+  result?: SlotResult | undefined;
 }
 
 function createBaseSpawnRequest(): SpawnRequest {
@@ -1479,6 +1556,631 @@ export const ListWorkersResponse: MessageFns<ListWorkersResponse> = {
   },
 };
 
+function createBaseGetProcessRequest(): GetProcessRequest {
+  return { processId: "" };
+}
+
+export const GetProcessRequest: MessageFns<GetProcessRequest> = {
+  encode(message: GetProcessRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.processId !== "") {
+      writer.uint32(10).string(message.processId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProcessRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProcessRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.processId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProcessRequest {
+    return {
+      processId: isSet(object.processId)
+        ? globalThis.String(object.processId)
+        : isSet(object.process_id)
+        ? globalThis.String(object.process_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetProcessRequest): unknown {
+    const obj: any = {};
+    if (message.processId !== "") {
+      obj.processId = message.processId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProcessRequest>, I>>(base?: I): GetProcessRequest {
+    return GetProcessRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProcessRequest>, I>>(object: I): GetProcessRequest {
+    const message = createBaseGetProcessRequest();
+    message.processId = object.processId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetProcessResponse(): GetProcessResponse {
+  return {
+    processId: "",
+    process: undefined,
+    device: "",
+    latestScheduledSlot: 0n,
+    latestComputedSlot: undefined,
+    latestSnapshotSlot: undefined,
+    worker: undefined,
+  };
+}
+
+export const GetProcessResponse: MessageFns<GetProcessResponse> = {
+  encode(message: GetProcessResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.processId !== "") {
+      writer.uint32(10).string(message.processId);
+    }
+    if (message.process !== undefined) {
+      Message.encode(message.process, writer.uint32(18).fork()).join();
+    }
+    if (message.device !== "") {
+      writer.uint32(26).string(message.device);
+    }
+    if (message.latestScheduledSlot !== 0n) {
+      if (BigInt.asUintN(64, message.latestScheduledSlot) !== message.latestScheduledSlot) {
+        throw new globalThis.Error("value provided for field message.latestScheduledSlot of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.latestScheduledSlot);
+    }
+    if (message.latestComputedSlot !== undefined) {
+      if (BigInt.asUintN(64, message.latestComputedSlot) !== message.latestComputedSlot) {
+        throw new globalThis.Error("value provided for field message.latestComputedSlot of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.latestComputedSlot);
+    }
+    if (message.latestSnapshotSlot !== undefined) {
+      if (BigInt.asUintN(64, message.latestSnapshotSlot) !== message.latestSnapshotSlot) {
+        throw new globalThis.Error("value provided for field message.latestSnapshotSlot of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.latestSnapshotSlot);
+    }
+    if (message.worker !== undefined) {
+      WorkerInfo.encode(message.worker, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetProcessResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetProcessResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.processId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.process = Message.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.device = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.latestScheduledSlot = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.latestComputedSlot = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.latestSnapshotSlot = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.worker = WorkerInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetProcessResponse {
+    return {
+      processId: isSet(object.processId)
+        ? globalThis.String(object.processId)
+        : isSet(object.process_id)
+        ? globalThis.String(object.process_id)
+        : "",
+      process: isSet(object.process) ? Message.fromJSON(object.process) : undefined,
+      device: isSet(object.device) ? globalThis.String(object.device) : "",
+      latestScheduledSlot: isSet(object.latestScheduledSlot)
+        ? BigInt(object.latestScheduledSlot)
+        : isSet(object.latest_scheduled_slot)
+        ? BigInt(object.latest_scheduled_slot)
+        : 0n,
+      latestComputedSlot: isSet(object.latestComputedSlot)
+        ? BigInt(object.latestComputedSlot)
+        : isSet(object.latest_computed_slot)
+        ? BigInt(object.latest_computed_slot)
+        : undefined,
+      latestSnapshotSlot: isSet(object.latestSnapshotSlot)
+        ? BigInt(object.latestSnapshotSlot)
+        : isSet(object.latest_snapshot_slot)
+        ? BigInt(object.latest_snapshot_slot)
+        : undefined,
+      worker: isSet(object.worker) ? WorkerInfo.fromJSON(object.worker) : undefined,
+    };
+  },
+
+  toJSON(message: GetProcessResponse): unknown {
+    const obj: any = {};
+    if (message.processId !== "") {
+      obj.processId = message.processId;
+    }
+    if (message.process !== undefined) {
+      obj.process = Message.toJSON(message.process);
+    }
+    if (message.device !== "") {
+      obj.device = message.device;
+    }
+    if (message.latestScheduledSlot !== 0n) {
+      obj.latestScheduledSlot = message.latestScheduledSlot.toString();
+    }
+    if (message.latestComputedSlot !== undefined) {
+      obj.latestComputedSlot = message.latestComputedSlot.toString();
+    }
+    if (message.latestSnapshotSlot !== undefined) {
+      obj.latestSnapshotSlot = message.latestSnapshotSlot.toString();
+    }
+    if (message.worker !== undefined) {
+      obj.worker = WorkerInfo.toJSON(message.worker);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetProcessResponse>, I>>(base?: I): GetProcessResponse {
+    return GetProcessResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetProcessResponse>, I>>(object: I): GetProcessResponse {
+    const message = createBaseGetProcessResponse();
+    message.processId = object.processId ?? "";
+    message.process = (object.process !== undefined && object.process !== null)
+      ? Message.fromPartial(object.process)
+      : undefined;
+    message.device = object.device ?? "";
+    message.latestScheduledSlot = (object.latestScheduledSlot !== undefined && object.latestScheduledSlot !== null)
+      ? BigInt(object.latestScheduledSlot)
+      : 0n;
+    message.latestComputedSlot = (object.latestComputedSlot !== undefined && object.latestComputedSlot !== null)
+      ? BigInt(object.latestComputedSlot)
+      : undefined;
+    message.latestSnapshotSlot = (object.latestSnapshotSlot !== undefined && object.latestSnapshotSlot !== null)
+      ? BigInt(object.latestSnapshotSlot)
+      : undefined;
+    message.worker = (object.worker !== undefined && object.worker !== null)
+      ? WorkerInfo.fromPartial(object.worker)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReadScheduleRequest(): ReadScheduleRequest {
+  return { processId: "", fromSlot: 0n, toSlot: undefined };
+}
+
+export const ReadScheduleRequest: MessageFns<ReadScheduleRequest> = {
+  encode(message: ReadScheduleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.processId !== "") {
+      writer.uint32(10).string(message.processId);
+    }
+    if (message.fromSlot !== 0n) {
+      if (BigInt.asUintN(64, message.fromSlot) !== message.fromSlot) {
+        throw new globalThis.Error("value provided for field message.fromSlot of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.fromSlot);
+    }
+    if (message.toSlot !== undefined) {
+      if (BigInt.asUintN(64, message.toSlot) !== message.toSlot) {
+        throw new globalThis.Error("value provided for field message.toSlot of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.toSlot);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadScheduleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadScheduleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.processId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fromSlot = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.toSlot = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadScheduleRequest {
+    return {
+      processId: isSet(object.processId)
+        ? globalThis.String(object.processId)
+        : isSet(object.process_id)
+        ? globalThis.String(object.process_id)
+        : "",
+      fromSlot: isSet(object.fromSlot)
+        ? BigInt(object.fromSlot)
+        : isSet(object.from_slot)
+        ? BigInt(object.from_slot)
+        : 0n,
+      toSlot: isSet(object.toSlot) ? BigInt(object.toSlot) : isSet(object.to_slot) ? BigInt(object.to_slot) : undefined,
+    };
+  },
+
+  toJSON(message: ReadScheduleRequest): unknown {
+    const obj: any = {};
+    if (message.processId !== "") {
+      obj.processId = message.processId;
+    }
+    if (message.fromSlot !== 0n) {
+      obj.fromSlot = message.fromSlot.toString();
+    }
+    if (message.toSlot !== undefined) {
+      obj.toSlot = message.toSlot.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadScheduleRequest>, I>>(base?: I): ReadScheduleRequest {
+    return ReadScheduleRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadScheduleRequest>, I>>(object: I): ReadScheduleRequest {
+    const message = createBaseReadScheduleRequest();
+    message.processId = object.processId ?? "";
+    message.fromSlot = (object.fromSlot !== undefined && object.fromSlot !== null) ? BigInt(object.fromSlot) : 0n;
+    message.toSlot = (object.toSlot !== undefined && object.toSlot !== null) ? BigInt(object.toSlot) : undefined;
+    return message;
+  },
+};
+
+function createBaseReadScheduleResponse(): ReadScheduleResponse {
+  return { entry: undefined };
+}
+
+export const ReadScheduleResponse: MessageFns<ReadScheduleResponse> = {
+  encode(message: ReadScheduleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entry !== undefined) {
+      ScheduleEntry.encode(message.entry, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadScheduleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadScheduleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entry = ScheduleEntry.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadScheduleResponse {
+    return { entry: isSet(object.entry) ? ScheduleEntry.fromJSON(object.entry) : undefined };
+  },
+
+  toJSON(message: ReadScheduleResponse): unknown {
+    const obj: any = {};
+    if (message.entry !== undefined) {
+      obj.entry = ScheduleEntry.toJSON(message.entry);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadScheduleResponse>, I>>(base?: I): ReadScheduleResponse {
+    return ReadScheduleResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadScheduleResponse>, I>>(object: I): ReadScheduleResponse {
+    const message = createBaseReadScheduleResponse();
+    message.entry = (object.entry !== undefined && object.entry !== null)
+      ? ScheduleEntry.fromPartial(object.entry)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDryRunRequest(): DryRunRequest {
+  return { processId: "", message: undefined };
+}
+
+export const DryRunRequest: MessageFns<DryRunRequest> = {
+  encode(message: DryRunRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.processId !== "") {
+      writer.uint32(10).string(message.processId);
+    }
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DryRunRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDryRunRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.processId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DryRunRequest {
+    return {
+      processId: isSet(object.processId)
+        ? globalThis.String(object.processId)
+        : isSet(object.process_id)
+        ? globalThis.String(object.process_id)
+        : "",
+      message: isSet(object.message) ? Message.fromJSON(object.message) : undefined,
+    };
+  },
+
+  toJSON(message: DryRunRequest): unknown {
+    const obj: any = {};
+    if (message.processId !== "") {
+      obj.processId = message.processId;
+    }
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DryRunRequest>, I>>(base?: I): DryRunRequest {
+    return DryRunRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DryRunRequest>, I>>(object: I): DryRunRequest {
+    const message = createBaseDryRunRequest();
+    message.processId = object.processId ?? "";
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDryRunResponse(): DryRunResponse {
+  return { result: undefined };
+}
+
+export const DryRunResponse: MessageFns<DryRunResponse> = {
+  encode(message: DryRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      SlotResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DryRunResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDryRunResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = SlotResult.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DryRunResponse {
+    return { result: isSet(object.result) ? SlotResult.fromJSON(object.result) : undefined };
+  },
+
+  toJSON(message: DryRunResponse): unknown {
+    const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = SlotResult.toJSON(message.result);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DryRunResponse>, I>>(base?: I): DryRunResponse {
+    return DryRunResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DryRunResponse>, I>>(object: I): DryRunResponse {
+    const message = createBaseDryRunResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? SlotResult.fromPartial(object.result)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * ProcessWorkerService computes processes: deterministic state machines fed by
  * an ordered log of messages (the schedule). The server keeps one long-lived
@@ -1642,6 +2344,61 @@ export const ProcessWorkerServiceService = {
     responseSerialize: (value: ListWorkersResponse): Buffer => Buffer.from(ListWorkersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListWorkersResponse => ListWorkersResponse.decode(value),
   },
+  /**
+   * GetProcess returns a process's definition (its spawn message and device),
+   * its latest scheduled, computed and snapshot slots, and its live worker, if
+   * any (with the node it runs on).
+   *
+   * Errors: NOT_FOUND for an unknown process.
+   */
+  getProcess: {
+    path: "/procworker.v1.ProcessWorkerService/GetProcess" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetProcessRequest): Buffer => Buffer.from(GetProcessRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetProcessRequest => GetProcessRequest.decode(value),
+    responseSerialize: (value: GetProcessResponse): Buffer => Buffer.from(GetProcessResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetProcessResponse => GetProcessResponse.decode(value),
+  },
+  /**
+   * ReadSchedule streams a process's scheduled entries (slot, message id,
+   * timestamp, message) from `from_slot` to `to_slot`, in slot order, then
+   * ends: the log itself, for audit and for replay elsewhere. Slot 0 is the
+   * spawn message.
+   *
+   * Errors: NOT_FOUND for an unknown process; INVALID_ARGUMENT when `to_slot`
+   * is below `from_slot`.
+   */
+  readSchedule: {
+    path: "/procworker.v1.ProcessWorkerService/ReadSchedule" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ReadScheduleRequest): Buffer => Buffer.from(ReadScheduleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadScheduleRequest => ReadScheduleRequest.decode(value),
+    responseSerialize: (value: ReadScheduleResponse): Buffer =>
+      Buffer.from(ReadScheduleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReadScheduleResponse => ReadScheduleResponse.decode(value),
+  },
+  /**
+   * DryRun evaluates a message against the process's latest state without
+   * scheduling it and without changing the state (the way a UI reads a
+   * balance). The slots scheduled when the call is accepted are computed first
+   * (and stored, as by Compute); the dry run then runs in turn with the
+   * process's worker, so it never sees a half-computed state. A device failure
+   * is the result's `error`, as for a slot.
+   *
+   * Errors: NOT_FOUND for an unknown process; ABORTED (retryable) when the
+   * worker stopped or died before the dry run ran.
+   */
+  dryRun: {
+    path: "/procworker.v1.ProcessWorkerService/DryRun" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DryRunRequest): Buffer => Buffer.from(DryRunRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DryRunRequest => DryRunRequest.decode(value),
+    responseSerialize: (value: DryRunResponse): Buffer => Buffer.from(DryRunResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DryRunResponse => DryRunResponse.decode(value),
+  },
 } as const;
 
 export interface ProcessWorkerServiceServer extends UntypedServiceImplementation {
@@ -1725,6 +2482,36 @@ export interface ProcessWorkerServiceServer extends UntypedServiceImplementation
    * counterpart of the original monitor's "sitrep".
    */
   listWorkers: handleUnaryCall<ListWorkersRequest, ListWorkersResponse>;
+  /**
+   * GetProcess returns a process's definition (its spawn message and device),
+   * its latest scheduled, computed and snapshot slots, and its live worker, if
+   * any (with the node it runs on).
+   *
+   * Errors: NOT_FOUND for an unknown process.
+   */
+  getProcess: handleUnaryCall<GetProcessRequest, GetProcessResponse>;
+  /**
+   * ReadSchedule streams a process's scheduled entries (slot, message id,
+   * timestamp, message) from `from_slot` to `to_slot`, in slot order, then
+   * ends: the log itself, for audit and for replay elsewhere. Slot 0 is the
+   * spawn message.
+   *
+   * Errors: NOT_FOUND for an unknown process; INVALID_ARGUMENT when `to_slot`
+   * is below `from_slot`.
+   */
+  readSchedule: handleServerStreamingCall<ReadScheduleRequest, ReadScheduleResponse>;
+  /**
+   * DryRun evaluates a message against the process's latest state without
+   * scheduling it and without changing the state (the way a UI reads a
+   * balance). The slots scheduled when the call is accepted are computed first
+   * (and stored, as by Compute); the dry run then runs in turn with the
+   * process's worker, so it never sees a half-computed state. A device failure
+   * is the result's `error`, as for a slot.
+   *
+   * Errors: NOT_FOUND for an unknown process; ABORTED (retryable) when the
+   * worker stopped or died before the dry run ran.
+   */
+  dryRun: handleUnaryCall<DryRunRequest, DryRunResponse>;
 }
 
 export interface ProcessWorkerServiceClient extends Client {
@@ -1898,6 +2685,72 @@ export interface ProcessWorkerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListWorkersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * GetProcess returns a process's definition (its spawn message and device),
+   * its latest scheduled, computed and snapshot slots, and its live worker, if
+   * any (with the node it runs on).
+   *
+   * Errors: NOT_FOUND for an unknown process.
+   */
+  getProcess(
+    request: GetProcessRequest,
+    callback: (error: ServiceError | null, response: GetProcessResponse) => void,
+  ): ClientUnaryCall;
+  getProcess(
+    request: GetProcessRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetProcessResponse) => void,
+  ): ClientUnaryCall;
+  getProcess(
+    request: GetProcessRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetProcessResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ReadSchedule streams a process's scheduled entries (slot, message id,
+   * timestamp, message) from `from_slot` to `to_slot`, in slot order, then
+   * ends: the log itself, for audit and for replay elsewhere. Slot 0 is the
+   * spawn message.
+   *
+   * Errors: NOT_FOUND for an unknown process; INVALID_ARGUMENT when `to_slot`
+   * is below `from_slot`.
+   */
+  readSchedule(
+    request: ReadScheduleRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ReadScheduleResponse>;
+  readSchedule(
+    request: ReadScheduleRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ReadScheduleResponse>;
+  /**
+   * DryRun evaluates a message against the process's latest state without
+   * scheduling it and without changing the state (the way a UI reads a
+   * balance). The slots scheduled when the call is accepted are computed first
+   * (and stored, as by Compute); the dry run then runs in turn with the
+   * process's worker, so it never sees a half-computed state. A device failure
+   * is the result's `error`, as for a slot.
+   *
+   * Errors: NOT_FOUND for an unknown process; ABORTED (retryable) when the
+   * worker stopped or died before the dry run ran.
+   */
+  dryRun(
+    request: DryRunRequest,
+    callback: (error: ServiceError | null, response: DryRunResponse) => void,
+  ): ClientUnaryCall;
+  dryRun(
+    request: DryRunRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DryRunResponse) => void,
+  ): ClientUnaryCall;
+  dryRun(
+    request: DryRunRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DryRunResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { Timestamp } from "../../google/protobuf/timestamp.js";
 
 export const protobufPackage = "procworker.v1";
 
@@ -167,6 +168,26 @@ export interface WorkerInfo {
    * evicted, writing its snapshot).
    */
   state: string;
+  /**
+   * The node the worker runs on: the address clients reach that node at (its
+   * `node_address` option). With several nodes, calls for this process are
+   * served by any node, but this one computes it.
+   */
+  node: string;
+}
+
+/** One entry of a process's schedule: a message at a slot. */
+export interface ScheduleEntry {
+  /** The slot: 0 is the spawn message, scheduled messages are 1, 2, 3… */
+  slot: bigint;
+  /** The message's id (for slot 0, the process id). */
+  messageId: string;
+  /** When the message was scheduled (the server's clock, millisecond precision). */
+  timestamp?:
+    | Date
+    | undefined;
+  /** The message. */
+  message?: Message | undefined;
 }
 
 function createBaseMessage(): Message {
@@ -722,6 +743,7 @@ function createBaseWorkerInfo(): WorkerInfo {
     idleMs: 0n,
     stateBytes: 0n,
     state: "",
+    node: "",
   };
 }
 
@@ -762,6 +784,9 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     }
     if (message.state !== "") {
       writer.uint32(74).string(message.state);
+    }
+    if (message.node !== "") {
+      writer.uint32(82).string(message.node);
     }
     return writer;
   },
@@ -851,6 +876,14 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
             message.state = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -882,6 +915,7 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
         ? BigInt(object.state_bytes)
         : 0n,
       state: isSet(object.state) ? globalThis.String(object.state) : "",
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
     };
   },
 
@@ -914,6 +948,9 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
     if (message.state !== "") {
       obj.state = message.state;
     }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
     return obj;
   },
 
@@ -933,6 +970,133 @@ export const WorkerInfo: MessageFns<WorkerInfo> = {
       ? BigInt(object.stateBytes)
       : 0n;
     message.state = object.state ?? "";
+    message.node = object.node ?? "";
+    return message;
+  },
+};
+
+function createBaseScheduleEntry(): ScheduleEntry {
+  return { slot: 0n, messageId: "", timestamp: undefined, message: undefined };
+}
+
+export const ScheduleEntry: MessageFns<ScheduleEntry> = {
+  encode(message: ScheduleEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.slot !== 0n) {
+      if (BigInt.asUintN(64, message.slot) !== message.slot) {
+        throw new globalThis.Error("value provided for field message.slot of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.slot);
+    }
+    if (message.messageId !== "") {
+      writer.uint32(18).string(message.messageId);
+    }
+    if (message.timestamp !== undefined) {
+      Timestamp.encode(toTimestamp(message.timestamp), writer.uint32(26).fork()).join();
+    }
+    if (message.message !== undefined) {
+      Message.encode(message.message, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScheduleEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScheduleEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.slot = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.timestamp = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScheduleEntry {
+    return {
+      slot: isSet(object.slot) ? BigInt(object.slot) : 0n,
+      messageId: isSet(object.messageId)
+        ? globalThis.String(object.messageId)
+        : isSet(object.message_id)
+        ? globalThis.String(object.message_id)
+        : "",
+      timestamp: isSet(object.timestamp) ? fromJsonTimestamp(object.timestamp) : undefined,
+      message: isSet(object.message) ? Message.fromJSON(object.message) : undefined,
+    };
+  },
+
+  toJSON(message: ScheduleEntry): unknown {
+    const obj: any = {};
+    if (message.slot !== 0n) {
+      obj.slot = message.slot.toString();
+    }
+    if (message.messageId !== "") {
+      obj.messageId = message.messageId;
+    }
+    if (message.timestamp !== undefined) {
+      obj.timestamp = message.timestamp.toISOString();
+    }
+    if (message.message !== undefined) {
+      obj.message = Message.toJSON(message.message);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ScheduleEntry>, I>>(base?: I): ScheduleEntry {
+    return ScheduleEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScheduleEntry>, I>>(object: I): ScheduleEntry {
+    const message = createBaseScheduleEntry();
+    message.slot = (object.slot !== undefined && object.slot !== null) ? BigInt(object.slot) : 0n;
+    message.messageId = object.messageId ?? "";
+    message.timestamp = object.timestamp ?? undefined;
+    message.message = (object.message !== undefined && object.message !== null)
+      ? Message.fromPartial(object.message)
+      : undefined;
     return message;
   },
 };
@@ -957,6 +1121,28 @@ export type DeepPartial<T> = T extends bigint ? string | number | bigint
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = BigInt(Math.trunc(date.getTime() / 1_000));
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds.toString()) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function isObject(value: any): boolean {
   return typeof value === "object" && value !== null;
