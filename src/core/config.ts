@@ -1,8 +1,8 @@
 /**
  * The server's options: the one place that names them, gives their defaults and parses
- * them. One rule for all (DESIGN §7): option `snake_name` is flag `--snake-name` and
+ * them. One rule for all (docs/design.md §7): option `snake_name` is flag `--snake-name` and
  * environment variable `PROCWORKER_SNAKE_NAME`; the flag wins over the variable, which wins
- * over the default. The seed's names are kept (`process_workers`, `process_worker_max_idle`).
+ * over the default. HyperBEAM's names are kept (`process_workers`, `process_worker_max_idle`).
  */
 import { availableParallelism } from "node:os";
 import { ProcworkerError } from "./errors.js";

@@ -1,5 +1,5 @@
 /**
- * Messages and their ids (DESIGN §1.1). A message is tags + data; its id is the
+ * Messages and their ids (docs/design.md §1.1). A message is tags + data; its id is the
  * base64url (no padding) SHA-256 of a canonical encoding, so equal messages have equal
  * ids in every language and spawning the same definition twice is idempotent.
  */

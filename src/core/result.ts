@@ -1,5 +1,5 @@
 /**
- * Slot results (DESIGN §1): what computing one slot produced. A failed slot is a value,
+ * Slot results (docs/design.md §1): what computing one slot produced. A failed slot is a value,
  * not an exception: it is stored, returned and notified like any other result.
  */
 import type { Message } from "./message.js";

@@ -1,6 +1,6 @@
 /**
  * Timers that never misfire: Node treats a delay above 2^31−1 ms as 1 ms, so every delay
- * procworker sets goes through `capDelay` (DESIGN §8).
+ * procworker sets goes through `capDelay` (docs/design.md §8).
  */
 
 /** The largest delay Node's timers honour. */

@@ -1,5 +1,5 @@
 /**
- * `counter@1.0` (DESIGN §5): the built-in device for tests, examples and benchmarks. Its
+ * `counter@1.0` (docs/design.md §5): the built-in device for tests, examples and benchmarks. Its
  * state is an integer of any size; each message adds its `Amount` (default 1). `Delay-Ms`
  * makes a slot slow without changing its output, so tests can prove serialisation, dedup
  * and deadlines; a non-integer `Amount` makes a slot fail.

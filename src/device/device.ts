@@ -1,5 +1,5 @@
 /**
- * The Device contract (DESIGN §5): code that turns (state, message) into (state', output),
+ * The Device contract (docs/design.md §5): code that turns (state, message) into (state', output),
  * deterministically, and can export and import its whole state. Devices are asynchronous
  * (the WebAssembly device runs in worker threads) and run a batch of slots per call, so
  * catching up costs one round trip, not one per slot.

@@ -1,5 +1,5 @@
 /**
- * Spawn (DESIGN §3): turns a process message (and, for wasm@1.0, module bytes) into a
+ * Spawn (docs/design.md §3): turns a process message (and, for wasm@1.0, module bytes) into a
  * stored process. The process id is the id of the spawn message after its `Module` tag is
  * filled in, so spawning the same definition twice is idempotent. Nothing is stored unless
  * the device accepted the definition.

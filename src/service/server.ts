@@ -1,7 +1,7 @@
 /**
  * Starting and stopping a procworker server: the store, the devices, the engine, and a
  * grpc-js server with ProcessWorkerService, reflection (buf's exact descriptors) and
- * health. `close` is the graceful shutdown of DESIGN §7: health goes NOT_SERVING, new calls
+ * health. `close` is the graceful shutdown of docs/design.md §7: health goes NOT_SERVING, new calls
  * are refused, open calls end with UNAVAILABLE, every live worker snapshots, the store
  * closes — within `shutdown_timeout_ms`, after which remaining calls are cut.
  */

@@ -1,5 +1,5 @@
 /**
- * The one place where errors become gRPC statuses (DESIGN §3). Known errors keep their
+ * The one place where errors become gRPC statuses (docs/design.md §3). Known errors keep their
  * message; anything else becomes INTERNAL with a generic message, and its cause goes to
  * the log, never to the client.
  */

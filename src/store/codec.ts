@@ -4,7 +4,7 @@
  * big-endian; slots are u64 (bigint, exact to 2^64−1); timestamps are f64 (exact for any
  * JS number); strings are UTF-8 with a u32be length.
  *
- * - message:        FORMAT, canonicalBytes(message) (DESIGN §1.1: the bytes its id hashes)
+ * - message:        FORMAT, canonicalBytes(message) (docs/design.md §1.1: the bytes its id hashes)
  * - schedule entry: FORMAT, u64 slot, str messageId, f64 timestampMs, canonical message
  * - result:         FORMAT, str processId, u64 slot, str messageId, u8 flags
  *                   (1 = output, 2 = error), [canonical output], [u8 phase, u64 attemptedSlot,

@@ -63,7 +63,7 @@ export const DRY_RUN_PATH = "compute/dry-run";
 /** Scheduled entries read per store call while streaming a schedule. */
 const SCHEDULE_PAGE = 256;
 
-/** One live worker as ListWorkers shows it (the seed's monitor "sitrep"). */
+/** One live worker as ListWorkers shows it (HyperBEAM's monitor "sitrep"). */
 export interface WorkerStatus {
   group: string;
   processId: string;
@@ -149,7 +149,7 @@ export class Engine {
     return entries;
   }
 
-  /** The group a request maps to (the seed's `group/3`); NOT_FOUND for an unknown process. */
+  /** The group a request maps to (HyperBEAM's `group/3`); NOT_FOUND for an unknown process. */
   async group(processId: string, path: string, slot?: bigint): Promise<Group> {
     this.checkOpen();
     checkProcessId(processId);

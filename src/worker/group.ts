@@ -1,5 +1,5 @@
 /**
- * Grouping (the seed's `group/3`, docs/design.md §1): the name that decides which requests are
+ * Grouping (HyperBEAM's `group/3`, docs/design.md §2.1): the name that decides which requests are
  * handled together. With process workers on, a request whose path starts with `compute`
  * belongs to its process's worker; every other request — and every request with workers
  * off — gets a default group named by a hash of the request, so identical requests in
@@ -10,8 +10,8 @@ import { messageId } from "../core/message.js";
 /** A worker group (one long-lived worker per process) or a default (per-request) group. */
 export type GroupKind = "worker" | "default";
 
-/** A request as grouping sees it: the seed's (Msg1, Msg2). An empty path means no request
- * part (the seed's `Msg2 = undefined`). */
+/** A request as grouping sees it: HyperBEAM's (Msg1, Msg2). An empty path means no request
+ * part (HyperBEAM's `Msg2 = undefined`). */
 export interface GroupRequest {
   processId: string;
   path: string;
@@ -29,7 +29,7 @@ export function isComputePath(path: string): boolean {
   return head.toLowerCase() === "compute";
 }
 
-/** The group a request maps to: the seed's `group/3`. */
+/** The group a request maps to: HyperBEAM's `group/3`. */
 export function groupOf(request: GroupRequest, processWorkers: boolean): Group {
   if (processWorkers && request.path !== "" && isComputePath(request.path)) {
     return { name: request.processId, kind: "worker" };
@@ -39,7 +39,7 @@ export function groupOf(request: GroupRequest, processWorkers: boolean): Group {
 
 /**
  * HyperBEAM's `default_grouper`: `"default:" + base64url(SHA-256(canonical request))`, where
- * the canonical request is the message-id encoding (docs/design.md §5.1) of a message with tags
+ * the canonical request is the message-id encoding (docs/design.md §1.1) of a message with tags
  * `Process` = process id and, when the request has a part, `Path` = path and (if given)
  * `Slot` = the decimal slot, and empty data.
  */

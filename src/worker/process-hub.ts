@@ -3,7 +3,7 @@
  * and the decision of what must be computed for them (eager compute, docs/design.md §2.7).
  * A hub belongs to the process, not to a worker, so subscriptions outlive any one worker.
  * Published results (from a local worker, or in a cluster from another node) reach callers
- * through `publish` (the seed's `notify_compute`); schedules and worker ends come in through
+ * through `publish` (HyperBEAM's `notify_compute`); schedules and worker ends come in through
  * `scheduled` and `workerEnded`, and the hub answers each by asking for what is wanted.
  *
  * The hub keeps the latest scheduled and computed slots it knows of (read once when it is
@@ -140,7 +140,7 @@ export class ProcessHub {
   }
 
   /**
-   * Results stored for this process, in slot order (the seed's `notify_compute`): each goes
+   * Results stored for this process, in slot order (HyperBEAM's `notify_compute`): each goes
    * to every waiter for its slot and every waiter for any, and to every stream. Waiters for
    * other slots keep waiting. Returns how many waiters were notified.
    */

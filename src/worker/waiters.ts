@@ -1,5 +1,5 @@
 /**
- * The callers waiting for one result of a process (the seed's listeners in `await/5`): for a
+ * The callers waiting for one result of a process (HyperBEAM's listeners in `await/5`): for a
  * given slot, or for "any" (the next slot to complete). Indexed by slot, so notifying a
  * result costs the waiters it settles, not every waiter of the process.
  */

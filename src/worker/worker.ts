@@ -1,10 +1,10 @@
 /**
- * A process worker (the seed's `server/3`): the one loop that owns a group's process state.
+ * A process worker (HyperBEAM's `server/3`): the one loop that owns a group's process state.
  * It takes work from its mailbox in order, computes slot by slot up to each target, and
  * publishes every stored batch of results to its sink. Idle for `maxIdleMs`, it snapshots
  * and retires; stopped, it lets the slot in progress finish, snapshots (unless told not to)
- * and ends. Its computation calls the process layer directly, never the registry (the
- * seed's ServerOpts: no await of itself, no spawning, no grouping), so nothing it does can
+ * and ends. Its computation calls the process layer directly, never the registry (HyperBEAM's
+ * ServerOpts: no await of itself, no spawning, no grouping), so nothing it does can
  * wait on itself. See docs/design.md §2 for the contract.
  */
 import { ProcworkerError, WorkerStoppedError } from "../core/errors.js";
@@ -17,7 +17,7 @@ import { Mailbox } from "./mailbox.js";
 import type { Ownership } from "./ownership.js";
 
 /**
- * Work for a worker, taken in mailbox order (the seed's `{resolve, …}`): compute the process
+ * Work for a worker, taken in mailbox order (HyperBEAM's `{resolve, …}`): compute the process
  * up to `target`, or compute up to `through` and then evaluate a message against that state
  * without keeping it (a dry run, which settles its caller itself). A dry run still queued when the worker stops fails
  * with the leader-death error.
@@ -74,7 +74,7 @@ export type WorkerState =
  * implement it; a cluster adds results computed on other nodes through the same door. */
 export interface WorkerSink {
   /** A batch of durably stored results of `processId`, in slot order. Returns how many
-   * waiters were notified (the seed's `notify_compute` count). */
+   * waiters were notified (HyperBEAM's `notify_compute` count). */
   computed(processId: string, group: string, results: SlotResult[]): number;
   /** The worker of `group` has ended and left the registry. */
   ended(processId: string, group: string, exit: WorkerExit): void;
@@ -96,7 +96,7 @@ export interface WorkerOptions {
   sink: WorkerSink;
   host: WorkerHost;
   logger: Logger;
-  /** ms without work before retiring (the seed's process_worker_max_idle). */
+  /** ms without work before retiring (HyperBEAM's process_worker_max_idle). */
   maxIdleMs: number;
   /** Most slots per device call (the batch adapts below it, see BATCH_TARGET_MS). */
   batchSlots: number;

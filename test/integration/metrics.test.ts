@@ -2,6 +2,7 @@
  * Prometheus metrics: RPCs counted by method and status, open streams, live workers.
  */
 import { get } from "node:http";
+import { status as grpcStatus } from "@grpc/grpc-js";
 import { expect, it } from "vitest";
 import { readAll } from "../../src/service/client.js";
 import { serveMetrics } from "../../src/service/metrics.js";
@@ -28,7 +29,9 @@ it("serves RPC counts by method and status, and the live workers, in Prometheus 
     });
     await s.client.schedule({ processId, messages: [msg({ Amount: "1" })] });
     await readAll(s.client.compute({ processId }));
-    await expect(s.client.schedule({ processId, messages: [] })).rejects.toBeDefined();
+    await expect(s.client.schedule({ processId, messages: [] })).rejects.toMatchObject({
+      code: grpcStatus.INVALID_ARGUMENT,
+    });
     const { status, body } = await scrape(metrics.port);
     expect(status).toBe(200);
     expect(body).toMatch(/procworker_rpc_total\{method="Spawn",code="OK"\} 1/);

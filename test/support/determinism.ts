@@ -1,5 +1,5 @@
 /**
- * The determinism check of DESIGN §2.8, for any device: compute a schedule with a warm
+ * The determinism check of docs/design.md §2.8, for any device: compute a schedule with a warm
  * worker, then restore from every snapshot it left (and cold, from nothing), compute to
  * the end, and return everything a test compares byte for byte.
  */
@@ -39,7 +39,7 @@ export function viewAt(store: Store, slot: bigint | undefined): Store {
   };
 }
 
-/** Results encoded for byte comparison; a message is its canonical bytes (DESIGN §1.1),
+/** Results encoded for byte comparison; a message is its canonical bytes (docs/design.md §1.1),
  * so tags compare as the map they are, whatever order a device wrote them in. */
 export function resultBytes(results: SlotResult[]): string {
   return JSON.stringify(

@@ -1,5 +1,5 @@
 /**
- * The JSON a wasm@1.0 module reads and writes (DESIGN §5, docs/wasm-abi.md). The input is
+ * The JSON a wasm@1.0 module reads and writes (docs/design.md §5, docs/wasm-abi.md). The input is
  * produced one exact way (keys in a fixed order, tags in ascending UTF-8 order of their
  * names), so equal steps give equal bytes and every run is deterministic. The output is
  * checked strictly: anything but the documented shape fails the slot.

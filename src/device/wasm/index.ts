@@ -1,5 +1,5 @@
 /**
- * The `wasm@1.0` device (DESIGN §5, docs/wasm-abi.md): processes are WebAssembly modules
+ * The `wasm@1.0` device (docs/design.md §5, docs/wasm-abi.md): processes are WebAssembly modules
  * whose state is their linear memory plus every mutable global. Modules are validated,
  * rewritten (globals exported, memory capped) and compiled once per module id on a compiler
  * thread; instances live in a pool of worker threads, never on the main thread.

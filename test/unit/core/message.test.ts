@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalBytes, message, messageId, sha256Id, sortedTagNames } from "../../../src/core/message.js";
 
-describe("message ids (DESIGN §1.1)", () => {
+describe("message ids (docs/design.md §1.1)", () => {
   it("matches the documented test vector", () => {
     const m = message({ "Execution-Device": "counter@1.0", Initial: "5" }, "hi");
     expect(canonicalBytes(m).toString("hex")).toBe(

@@ -1,5 +1,5 @@
 /**
- * Spawn's rules for modules (DESIGN §3, §5) with a stand-in device that needs one: the
+ * Spawn's rules for modules (docs/design.md §3, §5) with a stand-in device that needs one: the
  * Module tag is filled in before the id is computed, bytes and tag must agree, a stored
  * module can be named, and nothing is stored when anything is refused.
  */

@@ -10,7 +10,7 @@ import {
   encodeResult,
   encodeScheduleEntry,
 } from "../../../src/store/codec.js";
-import type { ScheduleEntry } from "../../../src/store/index.js";
+import type { ScheduleEntry } from "../../../src/store/store.js";
 
 const text = fc.string({ unit: "binary", maxLength: 20 }); // any code point, no lone surrogates
 const slot = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(0n, 2n ** 53n + 7n, 2n ** 64n - 1n));

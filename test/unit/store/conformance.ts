@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../../src/core/errors.js";
 import { message, messageId, sha256Id, type Message } from "../../../src/core/message.js";
 import type { SlotResult } from "../../../src/core/result.js";
-import type { Store } from "../../../src/store/index.js";
+import type { Store } from "../../../src/store/store.js";
 
 /** What a fixture hands each test: a fresh empty store, maybe a way to reopen it, cleanup. */
 export interface StoreFixture {

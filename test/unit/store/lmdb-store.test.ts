@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { message } from "../../../src/core/message.js";
-import type { Store } from "../../../src/store/index.js";
-import { openLmdbStore } from "../../../src/store/index.js";
+import type { Store } from "../../../src/store/store.js";
+import { openLmdbStore } from "../../../src/store/lmdb-store.js";
 import { storeConformance } from "./conformance.js";
 
 storeConformance("lmdb", async () => {
@@ -46,7 +46,7 @@ describe("LMDB store on disk", () => {
 
   it("a write that resolved survives the process being killed at once (SIGKILL, no close)", async () => {
     const path = await mkdtemp(join(tmpdir(), "procworker-store-"));
-    const storeModule = fileURLToPath(new URL("../../../src/store/index.ts", import.meta.url));
+    const storeModule = fileURLToPath(new URL("../../../src/store/lmdb-store.ts", import.meta.url));
     const child = `
       import { openLmdbStore } from ${JSON.stringify(storeModule)};
       const store = await openLmdbStore({ path: ${JSON.stringify(path)} });

@@ -1,4 +1,4 @@
-import { createMemoryStore } from "../../../src/store/index.js";
+import { createMemoryStore } from "../../../src/store/memory-store.js";
 import { storeConformance } from "./conformance.js";
 
 storeConformance("memory", async () => {

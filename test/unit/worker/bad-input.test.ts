@@ -55,7 +55,7 @@ describe("bad input (property)", () => {
           const code = await codeOf(async () => (id = await t.engine.spawn(spawn)));
           if (initial === undefined || /^-?[0-9]+$/.test(initial)) {
             expect(code).toBe("ok");
-            expect(await t.store.getProcess(id!)).toBeDefined();
+            expect(await t.store.getProcess(id!)).toEqual(spawn);
           } else {
             expect(code).toBe("invalid_argument");
           }

@@ -9,7 +9,7 @@ const amount = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom("x", "1.5", "", "--1") },
 );
 
-describe("determinism (DESIGN §2.8)", () => {
+describe("determinism (docs/design.md §2.8)", () => {
   it("gives byte-identical results and state warm, restored from any snapshot, and cold", async () => {
     await fc.assert(
       fc.asyncProperty(

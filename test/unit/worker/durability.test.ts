@@ -8,7 +8,7 @@ afterEach(async () => {
   if (t && !t.engine.closed) await closeWithoutLeaks(t);
 });
 
-describe("durability order (DESIGN §2.10)", () => {
+describe("durability order (docs/design.md §2.10)", () => {
   it("computes and notifies nothing before the schedule entry is durable", async () => {
     const store = heldStore(createMemoryStore());
     t = testEngine({}, { store });
@@ -47,7 +47,7 @@ describe("durability order (DESIGN §2.10)", () => {
     expect(seen).toBe(false);
     store.release("putResults");
     expect(totals(await computing)).toEqual(["0"]);
-    expect(await t.store.getResult(p, 0n)).toBeDefined();
+    expect(await t.store.getResult(p, 0n)).toMatchObject({ slot: 0n, output: { tags: { Total: "0" } } });
   });
 
   it("keeps slot numbers above 2^53 exact through await", async () => {

@@ -2,8 +2,8 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { adds, closeWithoutLeaks, collect, testEngine } from "../../support/engine.js";
 
-describe("events (the seed's ?event calls)", () => {
-  it("logs each seed event at debug with its group and slot", async () => {
+describe("events (HyperBEAM's ?event calls)", () => {
+  it("logs each of HyperBEAM's worker events at debug with its group and slot", async () => {
     const lines: Record<string, unknown>[] = [];
     const logger = pino({ level: "debug" }, { write: (line: string) => lines.push(JSON.parse(line)) });
     const t = testEngine({}, { logger });

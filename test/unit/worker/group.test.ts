@@ -5,7 +5,7 @@ import { closeWithoutLeaks, testEngine } from "../../support/engine.js";
 
 const P = "n6ZxmYiXF1mXoQ1M7X4zqfMkv2rQf2bq8QmYd4qmTuE";
 
-describe("info (the seed's info_test: the process device's grouper is group/3)", () => {
+describe("info (HyperBEAM's info_test: the process device's grouper is group/3)", () => {
   it("groups a spawned process's requests with group/3, workers on and off", async () => {
     for (const processWorkers of [true, false]) {
       const t = testEngine({ processWorkers });
@@ -23,7 +23,7 @@ describe("info (the seed's info_test: the process device's grouper is group/3)",
   });
 });
 
-describe("group (the seed's grouper_test)", () => {
+describe("group (HyperBEAM's grouper_test)", () => {
   it("puts two compute requests of one process in one group, and a non-compute request in another", () => {
     const m2 = groupOf({ processId: P, path: "compute", slot: 1n }, true);
     const m3 = groupOf({ processId: P, path: "compute", slot: 2n }, true);

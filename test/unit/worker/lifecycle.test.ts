@@ -106,7 +106,7 @@ describe("worker lifecycle", () => {
     expect(totals(await collect(await t.engine.compute(a, undefined)))).toEqual(["7"]);
   });
 
-  it("reports live workers like the seed's sitrep", async () => {
+  it("reports live workers like HyperBEAM's sitrep", async () => {
     t = testEngine();
     const p = await t.spawnCounter();
     await t.engine.schedule(p, adds(1));

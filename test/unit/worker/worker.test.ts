@@ -1,5 +1,5 @@
 /**
- * The worker loop's lifecycle (the seed's server/3): starting → idle ⇄ computing →
+ * The worker loop's lifecycle (HyperBEAM's server/3): starting → idle ⇄ computing →
  * retiring → ended, or stopping → ended; asserted transition by transition.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
