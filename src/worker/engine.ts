@@ -17,7 +17,7 @@ import type { ScheduleEntry, Store } from "../store/store.js";
 import { Changes } from "./changes.js";
 import { groupOf, type Group } from "./group.js";
 import { ProcessHubs } from "./hubs.js";
-import { soleOwnership, type Ownership } from "./ownership.js";
+import { singleNode, type Ownership, type SignalListener, type Signals } from "../core/cluster.js";
 import { WorkerRegistry } from "./registry.js";
 import type { SlotStream } from "./result-stream.js";
 import { NotOwnerError, type ProcessWorker, type Work } from "./worker.js";
@@ -41,6 +41,8 @@ export interface EngineOptions {
   config: EngineConfig;
   /** Who may compute a process; default: this node, always (one node). */
   ownership?: Ownership;
+  /** Where this node announces schedules and results to other nodes; default: nowhere. */
+  signals?: Signals;
   now?: () => number;
 }
 
@@ -83,17 +85,22 @@ export interface WorkerStatus {
  * default snapshot interval is a multiple, so a catch-up writes one batch per interval. */
 export const DEFAULT_BATCH_SLOTS = 64;
 
-/** Delays between attempts to start a worker that could not run (store down, owned by
- * another node): the first, doubling up to the last, each with ±50% jitter. */
-const RETRY_MS = { first: 250, max: 5_000 };
+/** Delays before trying again to start a worker that could not run: after a failure before
+ * any progress (store down), 250 ms doubling to 5 s; while another node owns the process,
+ * every 500 ms, so a dead owner's processes are taken over within about a second. Each with
+ * ±50% jitter. */
+const RETRY_MS = { first: 250, max: 5_000, follow: 500 };
 
-export class Engine {
+export class Engine implements SignalListener {
   readonly processes: Processes;
   /** Notified when callers attach or leave and when workers change state: lets tests and
    * operators wait for a state without polling. */
   readonly changes = new Changes();
   private readonly hubs: ProcessHubs;
   private readonly registry: WorkerRegistry;
+  private readonly ownership: Ownership;
+  private readonly signals: Signals;
+  private readonly computeGroup: (processId: string, slot: bigint | undefined) => Group;
   private draining = false;
   private closing: Promise<void> | undefined;
   /** This node's address, as ListWorkers and GetProcess report it; set once the server has
@@ -110,20 +117,26 @@ export class Engine {
       snapshotKeep: config.snapshotKeep,
       ...(opts.now ? { now: opts.now } : {}),
     });
+    this.ownership = opts.ownership ?? singleNode.ownership;
+    this.signals = opts.signals ?? singleNode.signals;
     const computeGroup = (processId: string, slot: bigint | undefined): Group =>
       groupOf({ processId, path: "compute", ...(slot !== undefined ? { slot } : {}) }, config.processWorkers);
-    this.hubs = new ProcessHubs({
-      source: this.processes,
-      dispatch: (processId, target) =>
-        this.registry.dispatch(computeGroup(processId, target), processId, { kind: "compute", target }),
-      groupOf: (processId, slot) => computeGroup(processId, slot).name,
-      logger,
-      changes: this.changes,
-      retryMs: RETRY_MS,
-    });
+    this.computeGroup = computeGroup;
+    this.hubs = new ProcessHubs(
+      {
+        source: this.processes,
+        dispatch: (processId, target) =>
+          this.registry.dispatch(computeGroup(processId, target), processId, { kind: "compute", target }),
+        groupOf: (processId, slot) => computeGroup(processId, slot).name,
+        logger,
+        changes: this.changes,
+        retryMs: RETRY_MS,
+      },
+      this.signals,
+    );
     this.registry = new WorkerRegistry({
       processes: this.processes,
-      ownership: opts.ownership ?? soleOwnership,
+      ownership: this.ownership,
       sink: this.hubs,
       logger,
       changes: this.changes,
@@ -145,8 +158,45 @@ export class Engine {
     checkProcessId(processId);
     const entries = await this.processes.schedule(processId, messages);
     const last = entries[entries.length - 1];
-    if (last !== undefined) this.hubs.scheduled(processId, last.slot);
+    if (last !== undefined) {
+      this.hubs.scheduled(processId, last.slot);
+      this.signals.scheduled(processId, last.slot);
+      if (this.opts.signals !== undefined) this.computeIfOwned(processId, last.slot);
+    }
     return entries;
+  }
+
+  /** Another node scheduled slots of `processId` up to `latest` (cluster): callers here may
+   * want them, and if this node owns the process it computes them (computeIfOwned). */
+  scheduledElsewhere(processId: string, latest: bigint): void {
+    if (this.draining) return;
+    this.hubs.scheduled(processId, latest);
+    this.computeIfOwned(processId, latest);
+  }
+
+  /** In a cluster, the node whose worker owns a process computes every slot scheduled for
+   * it, wherever it was scheduled: callers on other nodes cannot compute what it owns. */
+  private computeIfOwned(processId: string, latest: bigint): void {
+    for (const worker of this.registry.workersOf(processId)) {
+      if (worker.group !== processId || !worker.accepting) continue; // the process's own worker only
+      this.registry.dispatch(this.computeGroup(processId, latest), processId, { kind: "compute", target: latest });
+    }
+  }
+
+  /** Another node computed slots of `processId` up to `to` (cluster): callers here get them. */
+  computedElsewhere(processId: string, to: bigint): void {
+    if (!this.draining) this.hubs.computedElsewhere(processId, to);
+  }
+
+  /** Signals may have been missed (cluster): every caller here catches up with the store. */
+  resync(): void {
+    if (!this.draining) this.hubs.resync();
+  }
+
+  /** This node lost the ownership of every process (cluster): its workers stop at once,
+   * without a snapshot and failing nobody; callers go on as followers. */
+  disownAll(): Promise<void> {
+    return this.registry.disownAll();
   }
 
   /** The group a request maps to (HyperBEAM's `group/3`); NOT_FOUND for an unknown process. */

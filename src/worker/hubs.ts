@@ -5,6 +5,8 @@
  * In a cluster, results computed on other nodes and schedules made there come in through
  * `computedElsewhere` and `scheduled`, the same way.
  */
+import type { Signals } from "../core/cluster.js";
+import type { SlotResult } from "../core/result.js";
 import type { Changes } from "./changes.js";
 import { ProcessHub, type HubContext } from "./process-hub.js";
 import type { WorkerExit, WorkerSink } from "./worker.js";
@@ -13,7 +15,11 @@ export class ProcessHubs implements WorkerSink {
   private readonly hubs = new Map<string, ProcessHub>();
   private failure: Error | undefined;
 
-  constructor(private readonly ctx: HubContext & { changes: Changes }) {}
+  /** @param signals where this node's computed results are announced to other nodes */
+  constructor(
+    private readonly ctx: HubContext & { changes: Changes },
+    private readonly signals: Signals,
+  ) {}
 
   /** The hub of `processId`, made on first use. Attach to it before any await, so it is not
    * dropped as empty in between. */
@@ -34,8 +40,21 @@ export class ProcessHubs implements WorkerSink {
     return this.hubs.get(processId);
   }
 
-  computed(processId: string, group: string, results: Parameters<ProcessHub["publish"]>[1]): number {
+  computed(processId: string, group: string, results: SlotResult[]): number {
+    const first = results[0];
+    const last = results[results.length - 1];
+    if (first !== undefined && last !== undefined) this.signals.computed(processId, first.slot, last.slot);
     return this.hubs.get(processId)?.publish(group, results) ?? 0;
+  }
+
+  /** Slots up to `to` of `processId` were computed by another node. */
+  computedElsewhere(processId: string, to: bigint): void {
+    this.hubs.get(processId)?.computedElsewhere(to);
+  }
+
+  /** Signals may have been missed: every hub catches up with the store. */
+  resync(): void {
+    for (const hub of this.hubs.values()) hub.resync();
   }
 
   ended(processId: string, group: string, exit: WorkerExit): void {

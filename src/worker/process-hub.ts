@@ -32,8 +32,10 @@ export interface HubContext {
   groupOf(processId: string, target: bigint | undefined): string;
   logger: Logger;
   changes: Changes;
-  /** Retry delays after a worker could not start (store down, owned elsewhere): first, max. */
-  retryMs: { first: number; max: number };
+  /** Delays before asking again when no worker could run: after a failure before any
+   * progress (store down) the first, doubling to max; while another node owns the process,
+   * `follow` (each with ±50% jitter, so many processes and nodes spread out). */
+  retryMs: { first: number; max: number; follow: number };
 }
 
 export class ProcessHub {
@@ -47,6 +49,8 @@ export class ProcessHub {
   /** The highest target asked of a worker since the last one ended. */
   private dispatched: bigint | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Reads of results computed elsewhere, one after the other. */
+  private pulling: Promise<void> = Promise.resolve();
   private retryDelay: number;
   /** Set by failAll: the hub takes no more callers (they fail at once with it). */
   private failure: Error | undefined;
@@ -163,6 +167,47 @@ export class ProcessHub {
     return count;
   }
 
+  /**
+   * Slots up to `to` were computed elsewhere (another node): reads the ones this hub has not
+   * seen from the store and publishes them, in order, once. Pulls run one at a time.
+   */
+  computedElsewhere(to: bigint): void {
+    this.pulling = this.pulling
+      .then(() => this.pull(to))
+      .catch((error: unknown) => {
+        this.ctx.logger.warn({ event: "pull_failed", processId: this.processId, err: error }, "reading results failed");
+      });
+  }
+
+  private async pull(to: bigint): Promise<void> {
+    await this.ready;
+    while (this.failure === undefined && !this.empty && (this.computedMax === undefined || this.computedMax < to)) {
+      const from = this.computedMax === undefined ? 0n : this.computedMax + 1n;
+      const page = await this.ctx.source.results(this.processId, from, to, PULL_PAGE);
+      const contiguous = page.filter((r, i) => r.slot === from + BigInt(i));
+      if (contiguous.length === 0) return;
+      this.publish(this.processId, contiguous);
+    }
+  }
+
+  /** Signals may have been missed (cluster): re-reads the latest slots, publishes what was
+   * computed meanwhile, and asks for what is wanted. */
+  resync(): void {
+    const reread = Promise.all([
+      this.ctx.source.latestScheduledSlot(this.processId),
+      this.ctx.source.latestResultSlot(this.processId),
+    ]);
+    reread.then(
+      ([scheduled, computed]) => {
+        this.scheduled(scheduled);
+        if (computed !== undefined) this.computedElsewhere(computed);
+      },
+      (error: unknown) => {
+        this.ctx.logger.warn({ event: "resync_failed", processId: this.processId, err: error }, "resync failed");
+      },
+    );
+  }
+
   /** Slots up to `latest` are scheduled: compute what callers want of them. */
   scheduled(latest: bigint): void {
     if (latest > this.scheduledMax) this.scheduledMax = latest;
@@ -179,9 +224,8 @@ export class ProcessHub {
     this.dispatched = undefined;
     if (exit.kind === "stopped") this.failLeaderBound(new WorkerStoppedError(group, "stopped"));
     if (exit.kind === "failed") this.failLeaderBound(leaderDeath(group, exit.error));
-    const retryLater =
-      exit.kind === "not_owner" || exit.kind === "disowned" || (exit.kind === "failed" && !exit.progressed);
-    if (retryLater) this.retrySoon();
+    if (exit.kind === "not_owner" || exit.kind === "disowned") this.retrySoon(this.ctx.retryMs.follow);
+    else if (exit.kind === "failed" && !exit.progressed) this.retrySoon(this.backoff());
     else this.computeEagerly();
   }
 
@@ -216,11 +260,17 @@ export class ProcessHub {
     if (this.ctx.dispatch(this.processId, target)) this.dispatched = target;
   }
 
-  private retrySoon(): void {
+  /** The next delay after a failure: doubling up to the maximum. */
+  private backoff(): number {
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(this.retryDelay * 2, this.ctx.retryMs.max);
+    return delay;
+  }
+
+  private retrySoon(baseMs: number): void {
     if (this.failure !== undefined || this.retryTimer !== undefined || this.empty) return;
     // Jitter spreads the retries of many processes (and of several nodes) over time.
-    const delay = this.retryDelay * (0.5 + Math.random());
-    this.retryDelay = Math.min(this.retryDelay * 2, this.ctx.retryMs.max);
+    const delay = baseMs * (0.5 + Math.random());
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.computeEagerly();
@@ -265,6 +315,9 @@ export class ProcessHub {
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
+
+/** Results read per store call when catching up with another node's results. */
+const PULL_PAGE = 256;
 
 /** The error callers of a worker that failed get: the leader-death error, or — when the store
  * was unreachable or full — that condition itself, so clients see UNAVAILABLE or

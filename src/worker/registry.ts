@@ -10,7 +10,7 @@ import type { Logger } from "../core/log.js";
 import type { Processes } from "../process/processes.js";
 import type { Changes } from "./changes.js";
 import type { Group } from "./group.js";
-import type { Ownership } from "./ownership.js";
+import type { Ownership } from "../core/cluster.js";
 import { ProcessWorker, type Work, type WorkerExit, type WorkerHost, type WorkerSink } from "./worker.js";
 
 export interface RegistryOptions {
@@ -84,6 +84,12 @@ export class WorkerRegistry implements WorkerHost {
     const workers = this.workersOf(processId);
     await Promise.all(workers.map((w) => w.stop(snapshot)));
     return workers.length;
+  }
+
+  /** This node lost the ownership of every process (its lock connection died): stops every
+   * live worker at once, without a snapshot, failing nobody. */
+  async disownAll(): Promise<void> {
+    await Promise.all(this.list().map((w) => w.stop(false, "disowned")));
   }
 
   /** Stops every live worker (shutdown) and starts no more; resolves once all have ended. */

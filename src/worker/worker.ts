@@ -14,7 +14,7 @@ import type { SlotResult } from "../core/result.js";
 import type { Processes } from "../process/processes.js";
 import type { ProcessRuntime } from "../process/runtime.js";
 import { Mailbox } from "./mailbox.js";
-import type { Ownership } from "./ownership.js";
+import type { Ownership } from "../core/cluster.js";
 
 /**
  * Work for a worker, taken in mailbox order (HyperBEAM's `{resolve, …}`): compute the process
@@ -57,7 +57,8 @@ export type WorkerExit =
  * - idle: waiting for work (at most `maxIdleMs`);
  * - computing: working towards `target`;
  * - evaluating: running a dry run;
- * - stopping: asked to stop; the batch in progress finishes, then it snapshots (if `snapshot`);
+ * - stopping: asked to stop (or, `disowned`, to let go of a process this node no longer
+ *   owns); the batch in progress finishes, then it snapshots (if `snapshot`);
  * - retiring: idle or evicted; writing its snapshot before it leaves;
  * - ended: gone from the registry; `exit` says how.
  */
@@ -66,7 +67,7 @@ export type WorkerState =
   | { name: "idle"; since: number }
   | { name: "computing"; target: bigint }
   | { name: "evaluating" }
-  | { name: "stopping"; snapshot: boolean }
+  | { name: "stopping"; snapshot: boolean; exit: "stopped" | "disowned" }
   | { name: "retiring"; reason: "idle" | "evicted" }
   | { name: "ended"; exit: WorkerExit };
 
@@ -165,10 +166,12 @@ export class ProcessWorker {
     this.mailbox.put(work);
   }
 
-  /** Asks the loop to stop after the batch in progress; resolves when it has ended. */
-  stop(snapshot: boolean): Promise<WorkerExit> {
+  /** Asks the loop to stop after the batch in progress; resolves when it has ended. A
+   * `disowned` stop (this node lost the process's ownership) fails nobody: the callers go on
+   * waiting for the new owner's results. */
+  stop(snapshot: boolean, exit: "stopped" | "disowned" = "stopped"): Promise<WorkerExit> {
     if (this.accepting) {
-      this.enter({ name: "stopping", snapshot });
+      this.enter({ name: "stopping", snapshot, exit });
       this.mailbox.interrupt();
     }
     return this.done;
@@ -205,7 +208,7 @@ export class ProcessWorker {
     try {
       for (;;) {
         const state = this.state;
-        if (state.name === "stopping") return await this.stopNow(runtime, state.snapshot);
+        if (state.name === "stopping") return await this.stopNow(runtime, state.snapshot, state.exit);
         if (state.name === "retiring") return await this.retire(runtime, state.reason);
         // Idle only when there is nothing to take (an idle worker may be evicted).
         if (this.mailbox.size === 0) this.enter({ name: "idle", since: Date.now() });
@@ -281,10 +284,10 @@ export class ProcessWorker {
   }
 
   /** Stopped: snapshot unless told not to; queued work is dropped (its callers fail). */
-  private async stopNow(runtime: ProcessRuntime, snapshot: boolean): Promise<WorkerExit> {
+  private async stopNow(runtime: ProcessRuntime, snapshot: boolean, exit: "stopped" | "disowned"): Promise<WorkerExit> {
     if (snapshot) await runtime.snapshot();
     await this.leave(runtime);
-    return { kind: "stopped" };
+    return { kind: exit };
   }
 
   private async leave(runtime: ProcessRuntime): Promise<void> {
@@ -298,7 +301,7 @@ export class ProcessWorker {
   private failLeftovers(exit: WorkerExit): void {
     for (const work of this.mailbox.drain()) {
       if (work.kind !== "dry_run") continue;
-      if (exit.kind === "not_owner") work.fail(new NotOwnerError(this.processId));
+      if (exit.kind === "not_owner" || exit.kind === "disowned") work.fail(new NotOwnerError(this.processId));
       else work.fail(new WorkerStoppedError(this.group, exit.kind === "failed" ? "crashed" : "stopped"));
     }
   }

@@ -3,6 +3,7 @@
  * engine test ends with.
  */
 import { expect } from "vitest";
+import type { Ownership, Signals } from "../../src/core/cluster.js";
 import { defaultConfig } from "../../src/core/config.js";
 import { silentLogger, type Logger } from "../../src/core/log.js";
 import { message, type Message } from "../../src/core/message.js";
@@ -26,7 +27,14 @@ export interface TestEngine {
 /** An engine with a memory store (unless given) and the probed counter. */
 export function testEngine(
   config: Partial<EngineConfig> = {},
-  opts: { store?: Store; devices?: Device[]; slotTimeLimitMs?: number; logger?: Logger } = {},
+  opts: {
+    store?: Store;
+    devices?: Device[];
+    slotTimeLimitMs?: number;
+    logger?: Logger;
+    ownership?: Ownership;
+    signals?: Signals;
+  } = {},
 ): TestEngine {
   const { device, probe } = probedCounter(opts.slotTimeLimitMs);
   const store = opts.store ?? createMemoryStore();
@@ -35,6 +43,8 @@ export function testEngine(
     store,
     devices: createDeviceRegistry([device, ...(opts.devices ?? [])]),
     logger: opts.logger ?? silentLogger(),
+    ...(opts.ownership ? { ownership: opts.ownership } : {}),
+    ...(opts.signals ? { signals: opts.signals } : {}),
     config: {
       processWorkers: base.processWorkers,
       processWorkerMaxIdle: base.processWorkerMaxIdle,

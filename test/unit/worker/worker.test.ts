@@ -9,7 +9,7 @@ import type { SlotResult } from "../../../src/core/result.js";
 import { createDeviceRegistry } from "../../../src/device/registry.js";
 import { Processes } from "../../../src/process/processes.js";
 import { createMemoryStore } from "../../../src/store/memory-store.js";
-import { soleOwnership } from "../../../src/worker/ownership.js";
+import { singleNode } from "../../../src/core/cluster.js";
 import { ProcessWorker, type WorkerExit } from "../../../src/worker/worker.js";
 import { probedCounter } from "../../support/devices.js";
 import { heldStore } from "../../support/stores.js";
@@ -40,7 +40,7 @@ async function setup(persistent = true) {
     processId,
     persistent,
     processes,
-    ownership: soleOwnership,
+    ownership: singleNode.ownership,
     logger: silentLogger(),
     maxIdleMs: 1_000,
     batchSlots: 64,
@@ -152,7 +152,7 @@ describe("worker lifecycle", () => {
         snapshotInterval: 100,
         snapshotKeep: 2,
       }),
-      ownership: { acquire: async () => false, release: async () => undefined },
+      ownership: { acquire: async () => false, release: async () => undefined, ownerOf: async () => undefined },
       logger: silentLogger(),
       maxIdleMs: 1_000,
       batchSlots: 64,
