@@ -94,7 +94,7 @@ describe("worker lifecycle", () => {
     worker.submit({ kind: "compute", target: 2n }); // queued behind: dropped by the stop
     await probe.started();
     const stopping = worker.stop(false);
-    expect(worker.state).toEqual({ name: "stopping", snapshot: false });
+    expect(worker.state).toEqual({ name: "stopping", snapshot: false, exit: "stopped" });
     expect(worker.accepting).toBe(false);
     probe.open();
     expect(await stopping).toEqual({ kind: "stopped" });
