@@ -7,7 +7,8 @@
 #   .cache/clients/bin/protoc-gen-go-grpc
 #   .cache/clients/python/                   a venv with examples/python/requirements.txt (grpcio, grpcio-tools)
 #
-# Usage: scripts/clients/install.sh [go-plugins] [grpcurl] [python]   (no argument: all three)
+# Usage: scripts/clients/install.sh [go-plugins] [grpcurl] [python]   (no argument: all three,
+#                                                                     the venv alongside the Go builds)
 #        scripts/clients/install.sh --installed go-plugins   exit 0 when they are there at the
 #                                                           pinned versions, 1 otherwise (no install)
 #
@@ -116,7 +117,16 @@ if [ "${1:-}" = --installed ]; then
   go_plugins_current
   exit
 fi
-[ $# -gt 0 ] || set -- go-plugins grpcurl python
+if [ $# -eq 0 ]; then
+  # Everything: the venv (mostly downloading and unpacking) alongside the Go builds (CPU).
+  need_python
+  install_python &
+  python_job=$!
+  install_go_plugins
+  install_grpcurl
+  wait "$python_job" || fail "the Python venv could not be installed (see above)"
+  exit
+fi
 for part in "$@"; do
   case "$part" in
     go-plugins) install_go_plugins ;;

@@ -12,5 +12,8 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // The tests mostly wait on child processes (servers, clients, the CLI's build), so
+    // they run side by side even on two cores.
+    maxWorkers: 4,
   },
 });
