@@ -54,7 +54,11 @@ export async function runWalkthrough(
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    process.kill(-child.pid!, "SIGKILL");
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // the group ended meanwhile
+    }
   }, opts.timeoutMs);
   await new Promise<void>((resolve, reject) => {
     child.on("error", reject);
