@@ -119,6 +119,7 @@ if [ "${1:-}" = --installed ]; then
 fi
 if [ $# -eq 0 ]; then
   # Everything: the venv (mostly downloading and unpacking) alongside the Go builds (CPU).
+  need_go
   need_python
   install_python &
   python_job=$!
