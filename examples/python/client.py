@@ -1,9 +1,10 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """A procworker client in Python, on stubs generated from the project's protos.
 
-    examples/python/generate.sh                      # once: writes examples/python/gen/
-    npm start                                        # in another terminal
-    /usr/bin/python3 examples/python/client.py [--address 127.0.0.1:50051]
+    python3 -m venv .venv && .venv/bin/pip install -r examples/python/requirements.txt
+    PYTHON=.venv/bin/python examples/python/generate.sh   # writes examples/python/gen/
+    npm start                                             # in another terminal
+    .venv/bin/python examples/python/client.py [--address 127.0.0.1:50051]
 
 It spawns a counter@1.0 process, schedules messages, computes them (a server stream),
 follows the process with Subscribe in a background thread, awaits a slot that is not yet
@@ -35,8 +36,8 @@ try:
 except ImportError as e:
     sys.exit(
         f"client.py: {e}\n"
-        "  install the runtime with `apt-get install python3-grpcio` (it brings python3-protobuf)\n"
-        "  and generate the stubs with examples/python/generate.sh"
+        "  install the runtime with `pip install -r examples/python/requirements.txt` (in a venv)\n"
+        "  and generate the stubs with `PYTHON=<that venv's python> examples/python/generate.sh`"
     )
 
 # Every unary call and the Compute stream get a deadline (seconds); without one a call
