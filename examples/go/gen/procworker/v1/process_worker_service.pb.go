@@ -853,6 +853,367 @@ func (x *ListWorkersResponse) GetWorkers() []*WorkerInfo {
 	return nil
 }
 
+// The request of GetProcess.
+type GetProcessRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the process.
+	ProcessId     string `protobuf:"bytes,1,opt,name=process_id,json=processId,proto3" json:"process_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProcessRequest) Reset() {
+	*x = GetProcessRequest{}
+	mi := &file_procworker_v1_process_worker_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProcessRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProcessRequest) ProtoMessage() {}
+
+func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_procworker_v1_process_worker_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProcessRequest.ProtoReflect.Descriptor instead.
+func (*GetProcessRequest) Descriptor() ([]byte, []int) {
+	return file_procworker_v1_process_worker_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetProcessRequest) GetProcessId() string {
+	if x != nil {
+		return x.ProcessId
+	}
+	return ""
+}
+
+// The response of GetProcess.
+type GetProcessResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the process.
+	ProcessId string `protobuf:"bytes,1,opt,name=process_id,json=processId,proto3" json:"process_id,omitempty"`
+	// The spawn message that defines the process (with its `Module` tag filled
+	// in for `wasm@1.0`).
+	Process *Message `protobuf:"bytes,2,opt,name=process,proto3" json:"process,omitempty"`
+	// The device that runs the process (the spawn message's `Execution-Device`).
+	Device string `protobuf:"bytes,3,opt,name=device,proto3" json:"device,omitempty"`
+	// The latest scheduled slot (0 right after Spawn).
+	LatestScheduledSlot uint64 `protobuf:"varint,4,opt,name=latest_scheduled_slot,json=latestScheduledSlot,proto3" json:"latest_scheduled_slot,omitempty"`
+	// The latest slot with a stored result. Absent when nothing is computed.
+	LatestComputedSlot *uint64 `protobuf:"varint,5,opt,name=latest_computed_slot,json=latestComputedSlot,proto3,oneof" json:"latest_computed_slot,omitempty"`
+	// The slot of the latest snapshot. Absent when there is none.
+	LatestSnapshotSlot *uint64 `protobuf:"varint,6,opt,name=latest_snapshot_slot,json=latestSnapshotSlot,proto3,oneof" json:"latest_snapshot_slot,omitempty"`
+	// The process's live worker. Absent when no worker is live.
+	Worker        *WorkerInfo `protobuf:"bytes,7,opt,name=worker,proto3" json:"worker,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProcessResponse) Reset() {
+	*x = GetProcessResponse{}
+	mi := &file_procworker_v1_process_worker_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProcessResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProcessResponse) ProtoMessage() {}
+
+func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_procworker_v1_process_worker_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProcessResponse.ProtoReflect.Descriptor instead.
+func (*GetProcessResponse) Descriptor() ([]byte, []int) {
+	return file_procworker_v1_process_worker_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetProcessResponse) GetProcessId() string {
+	if x != nil {
+		return x.ProcessId
+	}
+	return ""
+}
+
+func (x *GetProcessResponse) GetProcess() *Message {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+func (x *GetProcessResponse) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *GetProcessResponse) GetLatestScheduledSlot() uint64 {
+	if x != nil {
+		return x.LatestScheduledSlot
+	}
+	return 0
+}
+
+func (x *GetProcessResponse) GetLatestComputedSlot() uint64 {
+	if x != nil && x.LatestComputedSlot != nil {
+		return *x.LatestComputedSlot
+	}
+	return 0
+}
+
+func (x *GetProcessResponse) GetLatestSnapshotSlot() uint64 {
+	if x != nil && x.LatestSnapshotSlot != nil {
+		return *x.LatestSnapshotSlot
+	}
+	return 0
+}
+
+func (x *GetProcessResponse) GetWorker() *WorkerInfo {
+	if x != nil {
+		return x.Worker
+	}
+	return nil
+}
+
+// The request of ReadSchedule.
+type ReadScheduleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the process.
+	ProcessId string `protobuf:"bytes,1,opt,name=process_id,json=processId,proto3" json:"process_id,omitempty"`
+	// The first slot to read (0: the spawn message).
+	FromSlot uint64 `protobuf:"varint,2,opt,name=from_slot,json=fromSlot,proto3" json:"from_slot,omitempty"`
+	// The last slot to read, inclusive. Absent: up to the latest scheduled slot.
+	ToSlot        *uint64 `protobuf:"varint,3,opt,name=to_slot,json=toSlot,proto3,oneof" json:"to_slot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadScheduleRequest) Reset() {
+	*x = ReadScheduleRequest{}
+	mi := &file_procworker_v1_process_worker_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadScheduleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadScheduleRequest) ProtoMessage() {}
+
+func (x *ReadScheduleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_procworker_v1_process_worker_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadScheduleRequest.ProtoReflect.Descriptor instead.
+func (*ReadScheduleRequest) Descriptor() ([]byte, []int) {
+	return file_procworker_v1_process_worker_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReadScheduleRequest) GetProcessId() string {
+	if x != nil {
+		return x.ProcessId
+	}
+	return ""
+}
+
+func (x *ReadScheduleRequest) GetFromSlot() uint64 {
+	if x != nil {
+		return x.FromSlot
+	}
+	return 0
+}
+
+func (x *ReadScheduleRequest) GetToSlot() uint64 {
+	if x != nil && x.ToSlot != nil {
+		return *x.ToSlot
+	}
+	return 0
+}
+
+// One message of ReadSchedule's stream.
+type ReadScheduleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A scheduled entry.
+	Entry         *ScheduleEntry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadScheduleResponse) Reset() {
+	*x = ReadScheduleResponse{}
+	mi := &file_procworker_v1_process_worker_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadScheduleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadScheduleResponse) ProtoMessage() {}
+
+func (x *ReadScheduleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_procworker_v1_process_worker_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadScheduleResponse.ProtoReflect.Descriptor instead.
+func (*ReadScheduleResponse) Descriptor() ([]byte, []int) {
+	return file_procworker_v1_process_worker_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ReadScheduleResponse) GetEntry() *ScheduleEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+// The request of DryRun.
+type DryRunRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the process.
+	ProcessId string `protobuf:"bytes,1,opt,name=process_id,json=processId,proto3" json:"process_id,omitempty"`
+	// The message to evaluate; it is not scheduled and its effects are not kept.
+	Message       *Message `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DryRunRequest) Reset() {
+	*x = DryRunRequest{}
+	mi := &file_procworker_v1_process_worker_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DryRunRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DryRunRequest) ProtoMessage() {}
+
+func (x *DryRunRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_procworker_v1_process_worker_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DryRunRequest.ProtoReflect.Descriptor instead.
+func (*DryRunRequest) Descriptor() ([]byte, []int) {
+	return file_procworker_v1_process_worker_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *DryRunRequest) GetProcessId() string {
+	if x != nil {
+		return x.ProcessId
+	}
+	return ""
+}
+
+func (x *DryRunRequest) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+// The response of DryRun.
+type DryRunResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The outcome: `slot` is the slot whose state the message was evaluated
+	// against (the latest scheduled when the call was accepted; the device sees
+	// the message as if it were the next slot, `slot` + 1), `message_id` is the
+	// message's id, and `output` or `error` is what the device returned.
+	Result        *SlotResult `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DryRunResponse) Reset() {
+	*x = DryRunResponse{}
+	mi := &file_procworker_v1_process_worker_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DryRunResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DryRunResponse) ProtoMessage() {}
+
+func (x *DryRunResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_procworker_v1_process_worker_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DryRunResponse.ProtoReflect.Descriptor instead.
+func (*DryRunResponse) Descriptor() ([]byte, []int) {
+	return file_procworker_v1_process_worker_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DryRunResponse) GetResult() *SlotResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
 var File_procworker_v1_process_worker_service_proto protoreflect.FileDescriptor
 
 const file_procworker_v1_process_worker_service_proto_rawDesc = "" +
@@ -910,7 +1271,36 @@ const file_procworker_v1_process_worker_service_proto_rawDesc = "" +
 	"\b_at_slot\"\x14\n" +
 	"\x12ListWorkersRequest\"J\n" +
 	"\x13ListWorkersResponse\x123\n" +
-	"\aworkers\x18\x01 \x03(\v2\x19.procworker.v1.WorkerInfoR\aworkers2\xe4\x04\n" +
+	"\aworkers\x18\x01 \x03(\v2\x19.procworker.v1.WorkerInfoR\aworkers\"2\n" +
+	"\x11GetProcessRequest\x12\x1d\n" +
+	"\n" +
+	"process_id\x18\x01 \x01(\tR\tprocessId\"\x84\x03\n" +
+	"\x12GetProcessResponse\x12\x1d\n" +
+	"\n" +
+	"process_id\x18\x01 \x01(\tR\tprocessId\x120\n" +
+	"\aprocess\x18\x02 \x01(\v2\x16.procworker.v1.MessageR\aprocess\x12\x16\n" +
+	"\x06device\x18\x03 \x01(\tR\x06device\x122\n" +
+	"\x15latest_scheduled_slot\x18\x04 \x01(\x04R\x13latestScheduledSlot\x125\n" +
+	"\x14latest_computed_slot\x18\x05 \x01(\x04H\x00R\x12latestComputedSlot\x88\x01\x01\x125\n" +
+	"\x14latest_snapshot_slot\x18\x06 \x01(\x04H\x01R\x12latestSnapshotSlot\x88\x01\x01\x121\n" +
+	"\x06worker\x18\a \x01(\v2\x19.procworker.v1.WorkerInfoR\x06workerB\x17\n" +
+	"\x15_latest_computed_slotB\x17\n" +
+	"\x15_latest_snapshot_slot\"{\n" +
+	"\x13ReadScheduleRequest\x12\x1d\n" +
+	"\n" +
+	"process_id\x18\x01 \x01(\tR\tprocessId\x12\x1b\n" +
+	"\tfrom_slot\x18\x02 \x01(\x04R\bfromSlot\x12\x1c\n" +
+	"\ato_slot\x18\x03 \x01(\x04H\x00R\x06toSlot\x88\x01\x01B\n" +
+	"\n" +
+	"\b_to_slot\"J\n" +
+	"\x14ReadScheduleResponse\x122\n" +
+	"\x05entry\x18\x01 \x01(\v2\x1c.procworker.v1.ScheduleEntryR\x05entry\"`\n" +
+	"\rDryRunRequest\x12\x1d\n" +
+	"\n" +
+	"process_id\x18\x01 \x01(\tR\tprocessId\x120\n" +
+	"\amessage\x18\x02 \x01(\v2\x16.procworker.v1.MessageR\amessage\"C\n" +
+	"\x0eDryRunResponse\x121\n" +
+	"\x06result\x18\x01 \x01(\v2\x19.procworker.v1.SlotResultR\x06result2\xd9\x06\n" +
 	"\x14ProcessWorkerService\x12B\n" +
 	"\x05Spawn\x12\x1b.procworker.v1.SpawnRequest\x1a\x1c.procworker.v1.SpawnResponse\x12K\n" +
 	"\bSchedule\x12\x1e.procworker.v1.ScheduleRequest\x1a\x1f.procworker.v1.ScheduleResponse\x12B\n" +
@@ -919,7 +1309,11 @@ const file_procworker_v1_process_worker_service_proto_rawDesc = "" +
 	"\x05Await\x12\x1b.procworker.v1.AwaitRequest\x1a\x1c.procworker.v1.AwaitResponse\x12P\n" +
 	"\tSubscribe\x12\x1f.procworker.v1.SubscribeRequest\x1a .procworker.v1.SubscribeResponse0\x01\x12?\n" +
 	"\x04Stop\x12\x1a.procworker.v1.StopRequest\x1a\x1b.procworker.v1.StopResponse\x12T\n" +
-	"\vListWorkers\x12!.procworker.v1.ListWorkersRequest\x1a\".procworker.v1.ListWorkersResponseB\xba\x01\n" +
+	"\vListWorkers\x12!.procworker.v1.ListWorkersRequest\x1a\".procworker.v1.ListWorkersResponse\x12Q\n" +
+	"\n" +
+	"GetProcess\x12 .procworker.v1.GetProcessRequest\x1a!.procworker.v1.GetProcessResponse\x12Y\n" +
+	"\fReadSchedule\x12\".procworker.v1.ReadScheduleRequest\x1a#.procworker.v1.ReadScheduleResponse0\x01\x12E\n" +
+	"\x06DryRun\x12\x1c.procworker.v1.DryRunRequest\x1a\x1d.procworker.v1.DryRunResponseB\xba\x01\n" +
 	"\x11com.procworker.v1B\x19ProcessWorkerServiceProtoP\x01Z5procworker/examples/go/gen/procworker/v1;procworkerv1\xa2\x02\x03PXX\xaa\x02\rProcworker.V1\xca\x02\rProcworker\\V1\xe2\x02\x19Procworker\\V1\\GPBMetadata\xea\x02\x0eProcworker::V1b\x06proto3"
 
 var (
@@ -934,60 +1328,78 @@ func file_procworker_v1_process_worker_service_proto_rawDescGZIP() []byte {
 	return file_procworker_v1_process_worker_service_proto_rawDescData
 }
 
-var file_procworker_v1_process_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_procworker_v1_process_worker_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_procworker_v1_process_worker_service_proto_goTypes = []any{
-	(*SpawnRequest)(nil),        // 0: procworker.v1.SpawnRequest
-	(*SpawnResponse)(nil),       // 1: procworker.v1.SpawnResponse
-	(*ScheduleRequest)(nil),     // 2: procworker.v1.ScheduleRequest
-	(*ScheduleResponse)(nil),    // 3: procworker.v1.ScheduleResponse
-	(*GroupRequest)(nil),        // 4: procworker.v1.GroupRequest
-	(*GroupResponse)(nil),       // 5: procworker.v1.GroupResponse
-	(*ComputeRequest)(nil),      // 6: procworker.v1.ComputeRequest
-	(*ComputeResponse)(nil),     // 7: procworker.v1.ComputeResponse
-	(*AwaitRequest)(nil),        // 8: procworker.v1.AwaitRequest
-	(*AwaitResponse)(nil),       // 9: procworker.v1.AwaitResponse
-	(*SubscribeRequest)(nil),    // 10: procworker.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),   // 11: procworker.v1.SubscribeResponse
-	(*StopRequest)(nil),         // 12: procworker.v1.StopRequest
-	(*StopResponse)(nil),        // 13: procworker.v1.StopResponse
-	(*ListWorkersRequest)(nil),  // 14: procworker.v1.ListWorkersRequest
-	(*ListWorkersResponse)(nil), // 15: procworker.v1.ListWorkersResponse
-	(*Message)(nil),             // 16: procworker.v1.Message
-	(*Assignment)(nil),          // 17: procworker.v1.Assignment
-	(GroupKind)(0),              // 18: procworker.v1.GroupKind
-	(*SlotResult)(nil),          // 19: procworker.v1.SlotResult
-	(*WorkerInfo)(nil),          // 20: procworker.v1.WorkerInfo
+	(*SpawnRequest)(nil),         // 0: procworker.v1.SpawnRequest
+	(*SpawnResponse)(nil),        // 1: procworker.v1.SpawnResponse
+	(*ScheduleRequest)(nil),      // 2: procworker.v1.ScheduleRequest
+	(*ScheduleResponse)(nil),     // 3: procworker.v1.ScheduleResponse
+	(*GroupRequest)(nil),         // 4: procworker.v1.GroupRequest
+	(*GroupResponse)(nil),        // 5: procworker.v1.GroupResponse
+	(*ComputeRequest)(nil),       // 6: procworker.v1.ComputeRequest
+	(*ComputeResponse)(nil),      // 7: procworker.v1.ComputeResponse
+	(*AwaitRequest)(nil),         // 8: procworker.v1.AwaitRequest
+	(*AwaitResponse)(nil),        // 9: procworker.v1.AwaitResponse
+	(*SubscribeRequest)(nil),     // 10: procworker.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),    // 11: procworker.v1.SubscribeResponse
+	(*StopRequest)(nil),          // 12: procworker.v1.StopRequest
+	(*StopResponse)(nil),         // 13: procworker.v1.StopResponse
+	(*ListWorkersRequest)(nil),   // 14: procworker.v1.ListWorkersRequest
+	(*ListWorkersResponse)(nil),  // 15: procworker.v1.ListWorkersResponse
+	(*GetProcessRequest)(nil),    // 16: procworker.v1.GetProcessRequest
+	(*GetProcessResponse)(nil),   // 17: procworker.v1.GetProcessResponse
+	(*ReadScheduleRequest)(nil),  // 18: procworker.v1.ReadScheduleRequest
+	(*ReadScheduleResponse)(nil), // 19: procworker.v1.ReadScheduleResponse
+	(*DryRunRequest)(nil),        // 20: procworker.v1.DryRunRequest
+	(*DryRunResponse)(nil),       // 21: procworker.v1.DryRunResponse
+	(*Message)(nil),              // 22: procworker.v1.Message
+	(*Assignment)(nil),           // 23: procworker.v1.Assignment
+	(GroupKind)(0),               // 24: procworker.v1.GroupKind
+	(*SlotResult)(nil),           // 25: procworker.v1.SlotResult
+	(*WorkerInfo)(nil),           // 26: procworker.v1.WorkerInfo
+	(*ScheduleEntry)(nil),        // 27: procworker.v1.ScheduleEntry
 }
 var file_procworker_v1_process_worker_service_proto_depIdxs = []int32{
-	16, // 0: procworker.v1.SpawnRequest.process:type_name -> procworker.v1.Message
-	16, // 1: procworker.v1.ScheduleRequest.messages:type_name -> procworker.v1.Message
-	17, // 2: procworker.v1.ScheduleResponse.assignments:type_name -> procworker.v1.Assignment
-	18, // 3: procworker.v1.GroupResponse.kind:type_name -> procworker.v1.GroupKind
-	19, // 4: procworker.v1.ComputeResponse.result:type_name -> procworker.v1.SlotResult
-	19, // 5: procworker.v1.AwaitResponse.result:type_name -> procworker.v1.SlotResult
-	19, // 6: procworker.v1.SubscribeResponse.result:type_name -> procworker.v1.SlotResult
-	20, // 7: procworker.v1.ListWorkersResponse.workers:type_name -> procworker.v1.WorkerInfo
-	0,  // 8: procworker.v1.ProcessWorkerService.Spawn:input_type -> procworker.v1.SpawnRequest
-	2,  // 9: procworker.v1.ProcessWorkerService.Schedule:input_type -> procworker.v1.ScheduleRequest
-	4,  // 10: procworker.v1.ProcessWorkerService.Group:input_type -> procworker.v1.GroupRequest
-	6,  // 11: procworker.v1.ProcessWorkerService.Compute:input_type -> procworker.v1.ComputeRequest
-	8,  // 12: procworker.v1.ProcessWorkerService.Await:input_type -> procworker.v1.AwaitRequest
-	10, // 13: procworker.v1.ProcessWorkerService.Subscribe:input_type -> procworker.v1.SubscribeRequest
-	12, // 14: procworker.v1.ProcessWorkerService.Stop:input_type -> procworker.v1.StopRequest
-	14, // 15: procworker.v1.ProcessWorkerService.ListWorkers:input_type -> procworker.v1.ListWorkersRequest
-	1,  // 16: procworker.v1.ProcessWorkerService.Spawn:output_type -> procworker.v1.SpawnResponse
-	3,  // 17: procworker.v1.ProcessWorkerService.Schedule:output_type -> procworker.v1.ScheduleResponse
-	5,  // 18: procworker.v1.ProcessWorkerService.Group:output_type -> procworker.v1.GroupResponse
-	7,  // 19: procworker.v1.ProcessWorkerService.Compute:output_type -> procworker.v1.ComputeResponse
-	9,  // 20: procworker.v1.ProcessWorkerService.Await:output_type -> procworker.v1.AwaitResponse
-	11, // 21: procworker.v1.ProcessWorkerService.Subscribe:output_type -> procworker.v1.SubscribeResponse
-	13, // 22: procworker.v1.ProcessWorkerService.Stop:output_type -> procworker.v1.StopResponse
-	15, // 23: procworker.v1.ProcessWorkerService.ListWorkers:output_type -> procworker.v1.ListWorkersResponse
-	16, // [16:24] is the sub-list for method output_type
-	8,  // [8:16] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	22, // 0: procworker.v1.SpawnRequest.process:type_name -> procworker.v1.Message
+	22, // 1: procworker.v1.ScheduleRequest.messages:type_name -> procworker.v1.Message
+	23, // 2: procworker.v1.ScheduleResponse.assignments:type_name -> procworker.v1.Assignment
+	24, // 3: procworker.v1.GroupResponse.kind:type_name -> procworker.v1.GroupKind
+	25, // 4: procworker.v1.ComputeResponse.result:type_name -> procworker.v1.SlotResult
+	25, // 5: procworker.v1.AwaitResponse.result:type_name -> procworker.v1.SlotResult
+	25, // 6: procworker.v1.SubscribeResponse.result:type_name -> procworker.v1.SlotResult
+	26, // 7: procworker.v1.ListWorkersResponse.workers:type_name -> procworker.v1.WorkerInfo
+	22, // 8: procworker.v1.GetProcessResponse.process:type_name -> procworker.v1.Message
+	26, // 9: procworker.v1.GetProcessResponse.worker:type_name -> procworker.v1.WorkerInfo
+	27, // 10: procworker.v1.ReadScheduleResponse.entry:type_name -> procworker.v1.ScheduleEntry
+	22, // 11: procworker.v1.DryRunRequest.message:type_name -> procworker.v1.Message
+	25, // 12: procworker.v1.DryRunResponse.result:type_name -> procworker.v1.SlotResult
+	0,  // 13: procworker.v1.ProcessWorkerService.Spawn:input_type -> procworker.v1.SpawnRequest
+	2,  // 14: procworker.v1.ProcessWorkerService.Schedule:input_type -> procworker.v1.ScheduleRequest
+	4,  // 15: procworker.v1.ProcessWorkerService.Group:input_type -> procworker.v1.GroupRequest
+	6,  // 16: procworker.v1.ProcessWorkerService.Compute:input_type -> procworker.v1.ComputeRequest
+	8,  // 17: procworker.v1.ProcessWorkerService.Await:input_type -> procworker.v1.AwaitRequest
+	10, // 18: procworker.v1.ProcessWorkerService.Subscribe:input_type -> procworker.v1.SubscribeRequest
+	12, // 19: procworker.v1.ProcessWorkerService.Stop:input_type -> procworker.v1.StopRequest
+	14, // 20: procworker.v1.ProcessWorkerService.ListWorkers:input_type -> procworker.v1.ListWorkersRequest
+	16, // 21: procworker.v1.ProcessWorkerService.GetProcess:input_type -> procworker.v1.GetProcessRequest
+	18, // 22: procworker.v1.ProcessWorkerService.ReadSchedule:input_type -> procworker.v1.ReadScheduleRequest
+	20, // 23: procworker.v1.ProcessWorkerService.DryRun:input_type -> procworker.v1.DryRunRequest
+	1,  // 24: procworker.v1.ProcessWorkerService.Spawn:output_type -> procworker.v1.SpawnResponse
+	3,  // 25: procworker.v1.ProcessWorkerService.Schedule:output_type -> procworker.v1.ScheduleResponse
+	5,  // 26: procworker.v1.ProcessWorkerService.Group:output_type -> procworker.v1.GroupResponse
+	7,  // 27: procworker.v1.ProcessWorkerService.Compute:output_type -> procworker.v1.ComputeResponse
+	9,  // 28: procworker.v1.ProcessWorkerService.Await:output_type -> procworker.v1.AwaitResponse
+	11, // 29: procworker.v1.ProcessWorkerService.Subscribe:output_type -> procworker.v1.SubscribeResponse
+	13, // 30: procworker.v1.ProcessWorkerService.Stop:output_type -> procworker.v1.StopResponse
+	15, // 31: procworker.v1.ProcessWorkerService.ListWorkers:output_type -> procworker.v1.ListWorkersResponse
+	17, // 32: procworker.v1.ProcessWorkerService.GetProcess:output_type -> procworker.v1.GetProcessResponse
+	19, // 33: procworker.v1.ProcessWorkerService.ReadSchedule:output_type -> procworker.v1.ReadScheduleResponse
+	21, // 34: procworker.v1.ProcessWorkerService.DryRun:output_type -> procworker.v1.DryRunResponse
+	24, // [24:35] is the sub-list for method output_type
+	13, // [13:24] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_procworker_v1_process_worker_service_proto_init() }
@@ -1000,13 +1412,15 @@ func file_procworker_v1_process_worker_service_proto_init() {
 	file_procworker_v1_process_worker_service_proto_msgTypes[6].OneofWrappers = []any{}
 	file_procworker_v1_process_worker_service_proto_msgTypes[8].OneofWrappers = []any{}
 	file_procworker_v1_process_worker_service_proto_msgTypes[13].OneofWrappers = []any{}
+	file_procworker_v1_process_worker_service_proto_msgTypes[17].OneofWrappers = []any{}
+	file_procworker_v1_process_worker_service_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_procworker_v1_process_worker_service_proto_rawDesc), len(file_procworker_v1_process_worker_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,14 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ProcessWorkerService_Spawn_FullMethodName       = "/procworker.v1.ProcessWorkerService/Spawn"
-	ProcessWorkerService_Schedule_FullMethodName    = "/procworker.v1.ProcessWorkerService/Schedule"
-	ProcessWorkerService_Group_FullMethodName       = "/procworker.v1.ProcessWorkerService/Group"
-	ProcessWorkerService_Compute_FullMethodName     = "/procworker.v1.ProcessWorkerService/Compute"
-	ProcessWorkerService_Await_FullMethodName       = "/procworker.v1.ProcessWorkerService/Await"
-	ProcessWorkerService_Subscribe_FullMethodName   = "/procworker.v1.ProcessWorkerService/Subscribe"
-	ProcessWorkerService_Stop_FullMethodName        = "/procworker.v1.ProcessWorkerService/Stop"
-	ProcessWorkerService_ListWorkers_FullMethodName = "/procworker.v1.ProcessWorkerService/ListWorkers"
+	ProcessWorkerService_Spawn_FullMethodName        = "/procworker.v1.ProcessWorkerService/Spawn"
+	ProcessWorkerService_Schedule_FullMethodName     = "/procworker.v1.ProcessWorkerService/Schedule"
+	ProcessWorkerService_Group_FullMethodName        = "/procworker.v1.ProcessWorkerService/Group"
+	ProcessWorkerService_Compute_FullMethodName      = "/procworker.v1.ProcessWorkerService/Compute"
+	ProcessWorkerService_Await_FullMethodName        = "/procworker.v1.ProcessWorkerService/Await"
+	ProcessWorkerService_Subscribe_FullMethodName    = "/procworker.v1.ProcessWorkerService/Subscribe"
+	ProcessWorkerService_Stop_FullMethodName         = "/procworker.v1.ProcessWorkerService/Stop"
+	ProcessWorkerService_ListWorkers_FullMethodName  = "/procworker.v1.ProcessWorkerService/ListWorkers"
+	ProcessWorkerService_GetProcess_FullMethodName   = "/procworker.v1.ProcessWorkerService/GetProcess"
+	ProcessWorkerService_ReadSchedule_FullMethodName = "/procworker.v1.ProcessWorkerService/ReadSchedule"
+	ProcessWorkerService_DryRun_FullMethodName       = "/procworker.v1.ProcessWorkerService/DryRun"
 )
 
 // ProcessWorkerServiceClient is the client API for ProcessWorkerService service.
@@ -113,6 +116,30 @@ type ProcessWorkerServiceClient interface {
 	// ListWorkers returns the live workers and what each is doing: the
 	// counterpart of the original monitor's "sitrep".
 	ListWorkers(ctx context.Context, in *ListWorkersRequest, opts ...grpc.CallOption) (*ListWorkersResponse, error)
+	// GetProcess returns a process's definition (its spawn message and device),
+	// its latest scheduled, computed and snapshot slots, and its live worker, if
+	// any (with the node it runs on).
+	//
+	// Errors: NOT_FOUND for an unknown process.
+	GetProcess(ctx context.Context, in *GetProcessRequest, opts ...grpc.CallOption) (*GetProcessResponse, error)
+	// ReadSchedule streams a process's scheduled entries (slot, message id,
+	// timestamp, message) from `from_slot` to `to_slot`, in slot order, then
+	// ends: the log itself, for audit and for replay elsewhere. Slot 0 is the
+	// spawn message.
+	//
+	// Errors: NOT_FOUND for an unknown process; INVALID_ARGUMENT when `to_slot`
+	// is below `from_slot`.
+	ReadSchedule(ctx context.Context, in *ReadScheduleRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadScheduleResponse], error)
+	// DryRun evaluates a message against the process's latest state without
+	// scheduling it and without changing the state (the way a UI reads a
+	// balance). The slots scheduled when the call is accepted are computed first
+	// (and stored, as by Compute); the dry run then runs in turn with the
+	// process's worker, so it never sees a half-computed state. A device failure
+	// is the result's `error`, as for a slot.
+	//
+	// Errors: NOT_FOUND for an unknown process; ABORTED (retryable) when the
+	// worker stopped or died before the dry run ran.
+	DryRun(ctx context.Context, in *DryRunRequest, opts ...grpc.CallOption) (*DryRunResponse, error)
 }
 
 type processWorkerServiceClient struct {
@@ -221,6 +248,45 @@ func (c *processWorkerServiceClient) ListWorkers(ctx context.Context, in *ListWo
 	return out, nil
 }
 
+func (c *processWorkerServiceClient) GetProcess(ctx context.Context, in *GetProcessRequest, opts ...grpc.CallOption) (*GetProcessResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetProcessResponse)
+	err := c.cc.Invoke(ctx, ProcessWorkerService_GetProcess_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *processWorkerServiceClient) ReadSchedule(ctx context.Context, in *ReadScheduleRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadScheduleResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ProcessWorkerService_ServiceDesc.Streams[2], ProcessWorkerService_ReadSchedule_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ReadScheduleRequest, ReadScheduleResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProcessWorkerService_ReadScheduleClient = grpc.ServerStreamingClient[ReadScheduleResponse]
+
+func (c *processWorkerServiceClient) DryRun(ctx context.Context, in *DryRunRequest, opts ...grpc.CallOption) (*DryRunResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DryRunResponse)
+	err := c.cc.Invoke(ctx, ProcessWorkerService_DryRun_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProcessWorkerServiceServer is the server API for ProcessWorkerService service.
 // All implementations must embed UnimplementedProcessWorkerServiceServer
 // for forward compatibility.
@@ -305,6 +371,30 @@ type ProcessWorkerServiceServer interface {
 	// ListWorkers returns the live workers and what each is doing: the
 	// counterpart of the original monitor's "sitrep".
 	ListWorkers(context.Context, *ListWorkersRequest) (*ListWorkersResponse, error)
+	// GetProcess returns a process's definition (its spawn message and device),
+	// its latest scheduled, computed and snapshot slots, and its live worker, if
+	// any (with the node it runs on).
+	//
+	// Errors: NOT_FOUND for an unknown process.
+	GetProcess(context.Context, *GetProcessRequest) (*GetProcessResponse, error)
+	// ReadSchedule streams a process's scheduled entries (slot, message id,
+	// timestamp, message) from `from_slot` to `to_slot`, in slot order, then
+	// ends: the log itself, for audit and for replay elsewhere. Slot 0 is the
+	// spawn message.
+	//
+	// Errors: NOT_FOUND for an unknown process; INVALID_ARGUMENT when `to_slot`
+	// is below `from_slot`.
+	ReadSchedule(*ReadScheduleRequest, grpc.ServerStreamingServer[ReadScheduleResponse]) error
+	// DryRun evaluates a message against the process's latest state without
+	// scheduling it and without changing the state (the way a UI reads a
+	// balance). The slots scheduled when the call is accepted are computed first
+	// (and stored, as by Compute); the dry run then runs in turn with the
+	// process's worker, so it never sees a half-computed state. A device failure
+	// is the result's `error`, as for a slot.
+	//
+	// Errors: NOT_FOUND for an unknown process; ABORTED (retryable) when the
+	// worker stopped or died before the dry run ran.
+	DryRun(context.Context, *DryRunRequest) (*DryRunResponse, error)
 	mustEmbedUnimplementedProcessWorkerServiceServer()
 }
 
@@ -338,6 +428,15 @@ func (UnimplementedProcessWorkerServiceServer) Stop(context.Context, *StopReques
 }
 func (UnimplementedProcessWorkerServiceServer) ListWorkers(context.Context, *ListWorkersRequest) (*ListWorkersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListWorkers not implemented")
+}
+func (UnimplementedProcessWorkerServiceServer) GetProcess(context.Context, *GetProcessRequest) (*GetProcessResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProcess not implemented")
+}
+func (UnimplementedProcessWorkerServiceServer) ReadSchedule(*ReadScheduleRequest, grpc.ServerStreamingServer[ReadScheduleResponse]) error {
+	return status.Error(codes.Unimplemented, "method ReadSchedule not implemented")
+}
+func (UnimplementedProcessWorkerServiceServer) DryRun(context.Context, *DryRunRequest) (*DryRunResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DryRun not implemented")
 }
 func (UnimplementedProcessWorkerServiceServer) mustEmbedUnimplementedProcessWorkerServiceServer() {}
 func (UnimplementedProcessWorkerServiceServer) testEmbeddedByValue()                              {}
@@ -490,6 +589,53 @@ func _ProcessWorkerService_ListWorkers_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProcessWorkerService_GetProcess_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProcessRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProcessWorkerServiceServer).GetProcess(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProcessWorkerService_GetProcess_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProcessWorkerServiceServer).GetProcess(ctx, req.(*GetProcessRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProcessWorkerService_ReadSchedule_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ReadScheduleRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ProcessWorkerServiceServer).ReadSchedule(m, &grpc.GenericServerStream[ReadScheduleRequest, ReadScheduleResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProcessWorkerService_ReadScheduleServer = grpc.ServerStreamingServer[ReadScheduleResponse]
+
+func _ProcessWorkerService_DryRun_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DryRunRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProcessWorkerServiceServer).DryRun(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProcessWorkerService_DryRun_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProcessWorkerServiceServer).DryRun(ctx, req.(*DryRunRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProcessWorkerService_ServiceDesc is the grpc.ServiceDesc for ProcessWorkerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -521,6 +667,14 @@ var ProcessWorkerService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListWorkers",
 			Handler:    _ProcessWorkerService_ListWorkers_Handler,
 		},
+		{
+			MethodName: "GetProcess",
+			Handler:    _ProcessWorkerService_GetProcess_Handler,
+		},
+		{
+			MethodName: "DryRun",
+			Handler:    _ProcessWorkerService_DryRun_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -531,6 +685,11 @@ var ProcessWorkerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Subscribe",
 			Handler:       _ProcessWorkerService_Subscribe_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ReadSchedule",
+			Handler:       _ProcessWorkerService_ReadSchedule_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -9,6 +9,7 @@ package procworkerv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -367,9 +368,14 @@ type WorkerInfo struct {
 	IdleMs uint64 `protobuf:"varint,7,opt,name=idle_ms,json=idleMs,proto3" json:"idle_ms,omitempty"`
 	// The size of the worker's device state in bytes (what a snapshot would hold).
 	StateBytes uint64 `protobuf:"varint,8,opt,name=state_bytes,json=stateBytes,proto3" json:"state_bytes,omitempty"`
-	// The worker's lifecycle state, a lower-case word such as `starting`,
-	// `running` or `retiring`; the full list is in the project's docs.
-	State         string `protobuf:"bytes,9,opt,name=state,proto3" json:"state,omitempty"`
+	// The worker's lifecycle state: `starting` (restoring), `idle` (waiting for
+	// work), `computing`, `stopping` (Stop or shutdown) or `retiring` (idle or
+	// evicted, writing its snapshot).
+	State string `protobuf:"bytes,9,opt,name=state,proto3" json:"state,omitempty"`
+	// The node the worker runs on: the address clients reach that node at (its
+	// `node_address` option). With several nodes, calls for this process are
+	// served by any node, but this one computes it.
+	Node          string `protobuf:"bytes,10,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -467,11 +473,91 @@ func (x *WorkerInfo) GetState() string {
 	return ""
 }
 
+func (x *WorkerInfo) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+// One entry of a process's schedule: a message at a slot.
+type ScheduleEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The slot: 0 is the spawn message, scheduled messages are 1, 2, 3…
+	Slot uint64 `protobuf:"varint,1,opt,name=slot,proto3" json:"slot,omitempty"`
+	// The message's id (for slot 0, the process id).
+	MessageId string `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// When the message was scheduled (the server's clock, millisecond precision).
+	Timestamp *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	// The message.
+	Message       *Message `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleEntry) Reset() {
+	*x = ScheduleEntry{}
+	mi := &file_procworker_v1_types_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleEntry) ProtoMessage() {}
+
+func (x *ScheduleEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_procworker_v1_types_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleEntry.ProtoReflect.Descriptor instead.
+func (*ScheduleEntry) Descriptor() ([]byte, []int) {
+	return file_procworker_v1_types_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ScheduleEntry) GetSlot() uint64 {
+	if x != nil {
+		return x.Slot
+	}
+	return 0
+}
+
+func (x *ScheduleEntry) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *ScheduleEntry) GetTimestamp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Timestamp
+	}
+	return nil
+}
+
+func (x *ScheduleEntry) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
 var File_procworker_v1_types_proto protoreflect.FileDescriptor
 
 const file_procworker_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x19procworker/v1/types.proto\x12\rprocworker.v1\"\x8c\x01\n" +
+	"\x19procworker/v1/types.proto\x12\rprocworker.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x01\n" +
 	"\aMessage\x124\n" +
 	"\x04tags\x18\x01 \x03(\v2 .procworker.v1.Message.TagsEntryR\x04tags\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x1a7\n" +
@@ -495,7 +581,7 @@ const file_procworker_v1_types_proto_rawDesc = "" +
 	"Assignment\x12\x12\n" +
 	"\x04slot\x18\x01 \x01(\x04R\x04slot\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x02 \x01(\tR\tmessageId\"\x91\x02\n" +
+	"message_id\x18\x02 \x01(\tR\tmessageId\"\xa5\x02\n" +
 	"\n" +
 	"WorkerInfo\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1d\n" +
@@ -508,9 +594,17 @@ const file_procworker_v1_types_proto_rawDesc = "" +
 	"\aidle_ms\x18\a \x01(\x04R\x06idleMs\x12\x1f\n" +
 	"\vstate_bytes\x18\b \x01(\x04R\n" +
 	"stateBytes\x12\x14\n" +
-	"\x05state\x18\t \x01(\tR\x05stateB\n" +
+	"\x05state\x18\t \x01(\tR\x05state\x12\x12\n" +
+	"\x04node\x18\n" +
+	" \x01(\tR\x04nodeB\n" +
 	"\n" +
-	"\b_at_slot*V\n" +
+	"\b_at_slot\"\xae\x01\n" +
+	"\rScheduleEntry\x12\x12\n" +
+	"\x04slot\x18\x01 \x01(\x04R\x04slot\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tR\tmessageId\x128\n" +
+	"\ttimestamp\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x120\n" +
+	"\amessage\x18\x04 \x01(\v2\x16.procworker.v1.MessageR\amessage*V\n" +
 	"\tGroupKind\x12\x1a\n" +
 	"\x16GROUP_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11GROUP_KIND_WORKER\x10\x01\x12\x16\n" +
@@ -531,25 +625,29 @@ func file_procworker_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_procworker_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_procworker_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_procworker_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_procworker_v1_types_proto_goTypes = []any{
-	(GroupKind)(0),     // 0: procworker.v1.GroupKind
-	(*Message)(nil),    // 1: procworker.v1.Message
-	(*SlotResult)(nil), // 2: procworker.v1.SlotResult
-	(*SlotError)(nil),  // 3: procworker.v1.SlotError
-	(*Assignment)(nil), // 4: procworker.v1.Assignment
-	(*WorkerInfo)(nil), // 5: procworker.v1.WorkerInfo
-	nil,                // 6: procworker.v1.Message.TagsEntry
+	(GroupKind)(0),                // 0: procworker.v1.GroupKind
+	(*Message)(nil),               // 1: procworker.v1.Message
+	(*SlotResult)(nil),            // 2: procworker.v1.SlotResult
+	(*SlotError)(nil),             // 3: procworker.v1.SlotError
+	(*Assignment)(nil),            // 4: procworker.v1.Assignment
+	(*WorkerInfo)(nil),            // 5: procworker.v1.WorkerInfo
+	(*ScheduleEntry)(nil),         // 6: procworker.v1.ScheduleEntry
+	nil,                           // 7: procworker.v1.Message.TagsEntry
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
 }
 var file_procworker_v1_types_proto_depIdxs = []int32{
-	6, // 0: procworker.v1.Message.tags:type_name -> procworker.v1.Message.TagsEntry
+	7, // 0: procworker.v1.Message.tags:type_name -> procworker.v1.Message.TagsEntry
 	1, // 1: procworker.v1.SlotResult.output:type_name -> procworker.v1.Message
 	3, // 2: procworker.v1.SlotResult.error:type_name -> procworker.v1.SlotError
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	8, // 3: procworker.v1.ScheduleEntry.timestamp:type_name -> google.protobuf.Timestamp
+	1, // 4: procworker.v1.ScheduleEntry.message:type_name -> procworker.v1.Message
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_procworker_v1_types_proto_init() }
@@ -564,7 +662,7 @@ func file_procworker_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_procworker_v1_types_proto_rawDesc), len(file_procworker_v1_types_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
