@@ -164,7 +164,7 @@ func run(client pb.ProcessWorkerServiceClient, c *checks) {
 			listed = fmt.Sprintf("%s at slot %s", w.GetState(), slot(w.AtSlot))
 		}
 	}
-	c.equal("ListWorkers: this process's worker", listed, "running at slot 3")
+	c.equal("ListWorkers: this process's worker", listed, "idle at slot 3")
 
 	// Stop: the worker snapshots and ends; the next request for the process restores it.
 	ctx, cancel = call()

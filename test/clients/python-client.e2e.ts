@@ -83,7 +83,7 @@ it("generates stubs from proto/ with grpcio-tools and runs examples/python/clien
     { rpc: "Schedule", code: "NOT_FOUND", details: expect.stringMatching(/^process \S{43} not found$/) },
     { rpc: "Await", code: "DEADLINE_EXCEEDED", details: expect.any(String) },
   ]);
-  expect(all("worker")).toEqual([{ process_id: processId, state: "running", at_slot: 4 }]);
+  expect(all("worker")).toEqual([{ process_id: processId, state: "idle", at_slot: 4 }]);
   expect(one("stopped")).toEqual({ stopped: true, at_slot: 4 });
   expect(lines.at(-1)).toEqual({ event: "done" });
 
