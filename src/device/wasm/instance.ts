@@ -33,7 +33,7 @@ export class WasmInstance implements DeviceInstance {
   private log: Step[] = [];
   private memoryBytes = 0;
   private closed = false;
-  private tail: Promise<unknown> = Promise.resolve();
+  private tail: Promise<void> = Promise.resolve();
   private readonly lane: number;
 
   private constructor(
@@ -188,7 +188,11 @@ export class WasmInstance implements DeviceInstance {
         throw new ProcworkerError("internal", `the wasm instance of process ${this.processId} is closed`);
       return fn();
     });
-    this.tail = result.catch(() => {});
+    // The queue waits for the operation but never holds its value (an exported image).
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
     return result;
   }
 }
