@@ -79,6 +79,7 @@ export function probedCounter(slotTimeLimitMs = 5_000): { device: Device; probe:
             probe.running--;
           }
         },
+        dryRun: (step) => instance.dryRun(step),
         exportState: () => instance.exportState(),
         importState: (s) => instance.importState(s),
         stateBytes: () => instance.stateBytes(),

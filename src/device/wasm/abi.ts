@@ -1,37 +1,154 @@
 /**
- * The JSON a wasm@1.0 module reads and writes (DESIGN §5, docs/wasm-abi.md). The input is
- * produced one exact way (keys in a fixed order, tags in ascending UTF-8 order of their
- * names), so equal steps give equal bytes and every run is deterministic. The output is
- * checked strictly: anything but the documented shape fails the slot.
+ * The JSON a wasm@1.0 module reads and writes (docs/wasm-abi.md). The input is produced one
+ * exact way (keys in a fixed order, tags in ascending UTF-8 order of their names, strings
+ * escaped as JSON.stringify escapes them), so equal steps give equal bytes and every run is
+ * deterministic. It is written straight from a packed step's UTF-8 bytes (step-batch.ts) in
+ * the wasm thread. The output is checked strictly: anything but the documented shape fails
+ * the slot.
  */
 import type { Step, StepOutcome } from "../device.js";
-import { sortedTagNames } from "../../core/message.js";
+import { ByteWriter } from "./byte-buffer.js";
+import { StepBatch, packSteps, type PackedStep } from "./step-batch.js";
+
+declare global {
+  interface String {
+    /** ES2024, in Node since 20: false when the string holds a lone surrogate. */
+    isWellFormed(): boolean;
+  }
+}
 
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** The input JSON for one step: `{"process","slot","id","tags","data"}` in that order. */
-export function encodeInput(processId: string, step: Step): Uint8Array {
-  const tags = sortedTagNames(step.message.tags)
-    .map((name) => `${JSON.stringify(name)}:${JSON.stringify(step.message.tags[name] ?? "")}`)
-    .join(",");
-  const data = Buffer.from(step.message.data.buffer, step.message.data.byteOffset, step.message.data.byteLength);
-  const json =
-    `{"process":${JSON.stringify(processId)},"slot":"${step.slot.toString()}",` +
-    `"id":${JSON.stringify(step.messageId)},"tags":{${tags}},"data":"${data.toString("base64")}"}`;
-  return utf8.encode(json);
+/** The input's bytes before the slot number, for one process: `{"process":"<id>","slot":"`. */
+export function inputPrefix(processId: string): Uint8Array {
+  return utf8.encode(`{"process":${JSON.stringify(processId)},"slot":"`);
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const ID = utf8.encode(`","id":`);
+const TAGS = utf8.encode(`,"tags":{`);
+const DATA = utf8.encode(`},"data":"`);
+const END = utf8.encode(`"}`);
+const HEX = utf8.encode("0123456789abcdef");
 
 /**
- * Turns the bytes a module returned into a step outcome: zero bytes is an empty output,
- * `{"error": "..."}` fails the slot with that text, `{"tags", "data"}` (both optional) is the
- * output. Anything else fails the slot with a message saying what was wrong.
+ * Writes the input JSON of `step` (whose ranges point into `src`) to `out`:
+ * `{"process","slot","id","tags","data"}` in that order.
  */
-export function decodeOutput(bytes: Uint8Array): StepOutcome {
-  if (bytes.byteLength === 0) return { output: { tags: {}, data: new Uint8Array() } };
+export function writeInput(prefix: Uint8Array, step: PackedStep, src: Uint8Array, out: ByteWriter): void {
+  out.raw(prefix);
+  writeAscii(step.slot, out);
+  out.raw(ID);
+  writeJsonString(src, step.id[0], step.id[1], out);
+  out.raw(TAGS);
+  const tags = step.tags;
+  const count = tags.length / 4;
+  const order = count > 1 ? sortedTagIndexes(src, tags, count) : undefined;
+  for (let k = 0; k < count; k++) {
+    const i = 4 * (order ? order[k]! : k);
+    if (k > 0) out.u8(0x2c); // ,
+    writeJsonString(src, tags[i]!, tags[i + 1]!, out);
+    out.u8(0x3a); // :
+    writeJsonString(src, tags[i + 2]!, tags[i + 3]!, out);
+  }
+  out.raw(DATA);
+  const [dataStart, dataEnd] = step.data;
+  if (dataEnd > dataStart) {
+    const base64 = Buffer.from(src.buffer, src.byteOffset + dataStart, dataEnd - dataStart).toString("base64");
+    out.reserve(base64.length);
+    out.length += out.bytes.write(base64, out.length, "latin1");
+  }
+  out.raw(END);
+}
+
+/** The input JSON for one step (the reference for tests and benchmarks; the thread writes
+ * the same bytes from a batch). */
+export function encodeInput(processId: string, step: Step): Uint8Array {
+  const batch = new StepBatch(packSteps([step]));
+  const out = new ByteWriter(256);
+  writeInput(inputPrefix(processId), batch.next(), batch.bytes, out);
+  return out.written().slice();
+}
+
+function writeAscii(text: string, out: ByteWriter): void {
+  out.reserve(text.length);
+  for (let i = 0; i < text.length; i++) out.bytes[out.length++] = text.charCodeAt(i);
+}
+
+/** Tag indexes in ascending order of their names' bytes. */
+function sortedTagIndexes(src: Uint8Array, tags: number[], count: number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  return order.sort((a, b) => compareBytes(src, tags[4 * a]!, tags[4 * a + 1]!, tags[4 * b]!, tags[4 * b + 1]!));
+}
+
+function compareBytes(src: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const n = Math.min(aEnd - aStart, bEnd - bStart);
+  for (let i = 0; i < n; i++) {
+    const d = src[aStart + i]! - src[bStart + i]!;
+    if (d !== 0) return d;
+  }
+  return aEnd - aStart - (bEnd - bStart);
+}
+
+/** UTF-8 bytes [start, end) as a JSON string, escaped exactly as JSON.stringify escapes the
+ * string they encode (`"`, `\` and control characters; the bytes hold no lone surrogates). */
+function writeJsonString(src: Uint8Array, start: number, end: number, out: ByteWriter): void {
+  out.reserve(2 + 6 * (end - start));
+  const dst = out.bytes;
+  let at = out.length;
+  dst[at++] = 0x22;
+  for (let i = start; i < end; i++) {
+    const byte = src[i]!;
+    if (byte >= 0x20 && byte !== 0x22 && byte !== 0x5c) {
+      dst[at++] = byte;
+      continue;
+    }
+    dst[at++] = 0x5c;
+    switch (byte) {
+      case 0x22:
+      case 0x5c:
+        dst[at++] = byte;
+        break;
+      case 0x08:
+        dst[at++] = 0x62; // b
+        break;
+      case 0x09:
+        dst[at++] = 0x74; // t
+        break;
+      case 0x0a:
+        dst[at++] = 0x6e; // n
+        break;
+      case 0x0c:
+        dst[at++] = 0x66; // f
+        break;
+      case 0x0d:
+        dst[at++] = 0x72; // r
+        break;
+      default:
+        dst[at++] = 0x75; // u00XX
+        dst[at++] = 0x30;
+        dst[at++] = 0x30;
+        dst[at++] = HEX[byte >> 4]!;
+        dst[at++] = HEX[byte & 15]!;
+    }
+  }
+  dst[at++] = 0x22;
+  out.length = at;
+}
+
+/** A module's output once checked: its tags and base64 data, or the slot's error. */
+export type CheckedOutput = { tags: [string, string][]; data: string } | { error: string };
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const EMPTY: CheckedOutput = { tags: [], data: "" };
+
+/**
+ * Checks the bytes a module returned: zero bytes is an empty output, `{"error": "..."}`
+ * fails the slot with that text, `{"tags", "data"}` (both optional) is the output. Anything
+ * else fails the slot with a message saying what was wrong.
+ */
+export function checkOutput(bytes: Uint8Array): CheckedOutput {
+  if (bytes.byteLength === 0) return EMPTY;
   let text: string;
   try {
     text = strictUtf8.decode(bytes);
@@ -56,20 +173,29 @@ export function decodeOutput(bytes: Uint8Array): StepOutcome {
   const tags = value["tags"] ?? {};
   if (!isObject(tags)) return invalid(`"tags" is not an object`);
   const entries: [string, string][] = [];
-  for (const [name, tagValue] of Object.entries(tags)) {
+  for (const name in tags) {
+    const tagValue = tags[name];
     if (typeof tagValue !== "string") return invalid(`tag ${JSON.stringify(name)} is not a string`);
-    if (LONE_SURROGATE.test(name) || LONE_SURROGATE.test(tagValue)) {
+    if (!name.isWellFormed() || !tagValue.isWellFormed()) {
       return invalid(`tag ${JSON.stringify(name)} is not well-formed Unicode`);
     }
     entries.push([name, tagValue]);
   }
   const data = value["data"] ?? "";
-  if (typeof data !== "string" || !BASE64.test(data)) return invalid(`"data" is not a base64 string`);
-  // Object.fromEntries defines own properties, so a tag named "__proto__" stays a tag.
-  return { output: { tags: Object.fromEntries(entries), data: new Uint8Array(Buffer.from(data, "base64")) } };
+  if (typeof data !== "string" || (data !== "" && !BASE64.test(data))) return invalid(`"data" is not a base64 string`);
+  return { tags: entries, data };
 }
 
-function invalid(why: string): StepOutcome {
+/** checkOutput as a step outcome (for tests and the documentation's examples). */
+export function decodeOutput(bytes: Uint8Array): StepOutcome {
+  const checked = checkOutput(bytes);
+  if ("error" in checked) return checked;
+  // Object.fromEntries defines own properties, so a tag named "__proto__" stays a tag.
+  const data = new Uint8Array(Buffer.from(checked.data, "base64"));
+  return { output: { tags: Object.fromEntries(checked.tags), data } };
+}
+
+function invalid(why: string): { error: string } {
   return { error: `invalid output from the module: ${why}` };
 }
 

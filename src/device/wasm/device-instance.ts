@@ -1,36 +1,38 @@
 /**
- * The host side of one wasm@1.0 instance. The live instance sits in a worker thread; this
- * object keeps what is needed to rebuild it elsewhere: the thread's last checkpoint image
- * (a SharedArrayBuffer, which outlives the thread) and the steps that succeeded since. When
- * a slot outlives the time limit, its thread is terminated: this instance is rebuilt on the
+ * The device instance of one wasm@1.0 process, on the main thread. The process's live module
+ * instance sits in a runner on a worker thread; this object keeps only what rebuilds it
+ * elsewhere: the rollback point (the last checkpoint image and the rollback log, both in
+ * shared memory the thread writes, and how much of the log the thread has confirmed). When
+ * a slot outlives the time limit, its thread is terminated: the runner is rebuilt on the
  * replacement thread, that slot becomes a time-limit error and the batch goes on; other
- * instances of that thread are rebuilt the same way on their next call.
+ * processes of that thread are rebuilt the same way on their next call.
  */
 import { ProcworkerError } from "../../core/errors.js";
 import type { DeviceInstance, Step, StepOutcome } from "../device.js";
 import type { PreparedModule } from "./module-cache.js";
+import { unpackOutcomes } from "./outcome-batch.js";
 import type { ThreadPool } from "./pool.js";
-import type { RunnerLimits, ThreadResponse } from "./protocol.js";
+import type { RunnerLimits } from "./protocol.js";
+import { rollbackPointAt, type RollbackPoint } from "./rollback-log.js";
 import { checkImage } from "./state-format.js";
+import { packSteps } from "./step-batch.js";
 import { ThreadHandle, ThreadLostError, type WasmLogger } from "./thread-handle.js";
 
-/** Another instance's runaway slot stopped the thread: nothing is wrong with this one. */
-function isBystander(err: unknown): err is ThreadLostError {
+/** Another process's runaway call stopped the thread: nothing is wrong with this one. */
+export function isBystander(err: unknown): err is ThreadLostError {
   return err instanceof ThreadLostError && err.reason === "time_limit" && err.blamedStep === undefined;
 }
 
-/** What an instance needs to know of the device's limits. */
-export interface InstanceLimits extends RunnerLimits {
+/** What a device instance needs to know of the device's limits. */
+export interface DeviceInstanceLimits extends RunnerLimits {
   slotTimeLimitMs: number;
 }
 
 /** A DeviceInstance whose live state is in a worker thread (see the file comment). */
-export class WasmInstance implements DeviceInstance {
-  /** The thread holding the live instance; undefined when it must be rebuilt first. */
+export class WasmDeviceInstance implements DeviceInstance {
+  /** The thread holding the runner; undefined when the runner must be rebuilt first. */
   private thread: ThreadHandle | undefined;
-  private checkpoint: SharedArrayBuffer | null = null;
-  /** Steps that succeeded since the checkpoint (null checkpoint: since instantiation). */
-  private log: Step[] = [];
+  private rollback: RollbackPoint = rollbackPointAt(null);
   private memoryBytes = 0;
   private closed = false;
   private tail: Promise<void> = Promise.resolve();
@@ -40,29 +42,35 @@ export class WasmInstance implements DeviceInstance {
     private readonly pool: ThreadPool,
     private readonly prepared: PreparedModule,
     private readonly processId: string,
-    private readonly id: number,
-    private readonly limits: InstanceLimits,
+    /** This process's runner number on its threads. */
+    private readonly runner: number,
+    private readonly limits: DeviceInstanceLimits,
     private readonly logger: WasmLogger | undefined,
   ) {
     this.lane = pool.laneOf(processId);
   }
 
-  /** A live instance in the state before slot 0, on the process's lane. */
+  /** A device instance in the state before slot 0, its runner live on the process's lane. */
   static async create(
     pool: ThreadPool,
     prepared: PreparedModule,
     processId: string,
-    id: number,
-    limits: InstanceLimits,
+    runner: number,
+    limits: DeviceInstanceLimits,
     logger: WasmLogger | undefined,
-  ): Promise<WasmInstance> {
-    const instance = new WasmInstance(pool, prepared, processId, id, limits, logger);
-    await instance.exclusive(() => instance.ensureLive());
-    return instance;
+  ): Promise<WasmDeviceInstance> {
+    const created = new WasmDeviceInstance(pool, prepared, processId, runner, limits, logger);
+    await created.exclusive(() => created.ensureLive());
+    return created;
   }
 
   run(steps: Step[]): Promise<StepOutcome[]> {
-    return this.exclusive(() => this.runSteps(steps));
+    return this.exclusive(() => this.runSteps(steps, false));
+  }
+
+  async dryRun(step: Step): Promise<StepOutcome> {
+    const [outcome] = await this.exclusive(() => this.runSteps([step], true));
+    return outcome!;
   }
 
   exportState(): Promise<Uint8Array> {
@@ -70,7 +78,7 @@ export class WasmInstance implements DeviceInstance {
       for (;;) {
         const thread = await this.ensureLive();
         try {
-          return (await thread.request("exported", { kind: "export", instance: this.id })).state;
+          return (await thread.request("exported", { kind: "export", runner: this.runner })).state;
         } catch (err) {
           this.thread = undefined;
           if (!isBystander(err)) throw err;
@@ -86,19 +94,19 @@ export class WasmInstance implements DeviceInstance {
       } catch (err) {
         throw new ProcworkerError("invalid_argument", `cannot import wasm@1.0 state: ${(err as Error).message}`);
       }
-      // The image becomes the rollback checkpoint, shared with the thread (one copy here).
+      // The image becomes the checkpoint, shared with the thread (one copy here).
       const image = new SharedArrayBuffer(state.byteLength);
       new Uint8Array(image).set(state);
-      this.checkpoint = image;
-      this.log = [];
+      this.rollback = rollbackPointAt(image);
       this.thread = undefined;
       await this.ensureLive();
     });
   }
 
-  /** Live memory plus the rollback checkpoint held beside it. */
+  /** Everything this process holds: live memory, checkpoint image and rollback log. */
   stateBytes(): number {
-    return this.memoryBytes + (this.checkpoint?.byteLength ?? 0);
+    const { checkpoint, log } = this.rollback;
+    return this.memoryBytes + (checkpoint?.byteLength ?? 0) + log.byteLength;
   }
 
   async close(): Promise<void> {
@@ -106,52 +114,42 @@ export class WasmInstance implements DeviceInstance {
     this.closed = true;
     const thread = this.thread;
     this.thread = undefined;
-    this.checkpoint = null;
-    this.log = [];
+    this.rollback = { checkpoint: null, log: new SharedArrayBuffer(0), logBytes: 0 };
+    this.memoryBytes = 0;
     if (thread?.state === "running") {
-      await thread.request("closed", { kind: "close", instance: this.id }).catch(() => {});
+      await thread.request("closed", { kind: "close", runner: this.runner }).catch(() => {});
     }
   }
 
-  private async runSteps(steps: Step[]): Promise<StepOutcome[]> {
+  /** Runs steps (dry: each against the current state, keeping nothing) on the live runner. */
+  private async runSteps(steps: Step[], dry: boolean): Promise<StepOutcome[]> {
     if (steps.length === 0) return [];
     const thread = await this.ensureLive();
+    const batch = packSteps(steps);
     try {
-      const ran = await thread.request("ran", { kind: "run", instance: this.id, steps });
-      this.record(steps, ran);
-      return ran.outcomes;
+      const ran = await thread.request("ran", { kind: "run", runner: this.runner, batch, dry }, [batch]);
+      const { outcomes, memoryBytes, logBytes } = unpackOutcomes(ran.outcomes);
+      this.rollback = ran.rollback ? { ...ran.rollback, logBytes } : { ...this.rollback, logBytes };
+      this.memoryBytes = memoryBytes;
+      return outcomes;
     } catch (err) {
       this.thread = undefined;
-      if (isBystander(err)) return this.runSteps(steps);
+      if (isBystander(err)) return this.runSteps(steps, dry);
       const overran = err instanceof ThreadLostError && err.reason === "time_limit" ? err.blamedStep : undefined;
       if (overran !== undefined && overran >= 0) {
         const k = overran;
         this.logger?.debug({ processId: this.processId, slot: steps[k]?.slot }, "wasm slot stopped at its time limit");
-        const before = await this.runSteps(steps.slice(0, k));
+        const before = await this.runSteps(steps.slice(0, k), dry);
         const failed: StepOutcome = { error: `time limit: the slot ran longer than ${this.limits.slotTimeLimitMs} ms` };
-        const after = await this.runSteps(steps.slice(k + 1));
+        const after = await this.runSteps(steps.slice(k + 1), dry);
         return [...before, failed, ...after];
       }
       throw err;
     }
   }
 
-  /** Mirrors the thread: successful steps join the log, a checkpoint replaces the steps before it. */
-  private record(steps: Step[], ran: Extract<ThreadResponse, { kind: "ran" }>): void {
-    let from = 0;
-    if (ran.checkpoint) {
-      this.checkpoint = ran.checkpoint.image;
-      this.log = [];
-      from = ran.checkpoint.afterStep + 1;
-    }
-    for (let i = from; i < steps.length; i++) {
-      const outcome = ran.outcomes[i];
-      if (outcome && "output" in outcome) this.log.push(steps[i]!);
-    }
-    this.memoryBytes = ran.memoryBytes;
-  }
-
-  /** The thread with this instance live on it, rebuilding it there if its thread changed. */
+  /** The thread with this process's runner live on it, rebuilding the runner there if the
+   * lane's thread changed. */
   private async ensureLive(): Promise<ThreadHandle> {
     for (;;) {
       const thread = this.pool.thread(this.lane);
@@ -160,18 +158,14 @@ export class WasmInstance implements DeviceInstance {
       try {
         const created = await thread.request("created", {
           kind: "create",
-          instance: this.id,
+          runner: this.runner,
           processId: this.processId,
           module: this.prepared.module,
           layout: this.prepared.layout,
-          checkpoint: this.checkpoint,
-          replay: this.log,
+          rollback: this.rollback,
           limits: { maxReplaySteps: this.limits.maxReplaySteps, maxOutputBytes: this.limits.maxOutputBytes },
         });
-        if (created.checkpoint) {
-          this.checkpoint = created.checkpoint.image;
-          this.log = [];
-        }
+        this.rollback = created.rollback;
         this.memoryBytes = created.memoryBytes;
         this.thread = thread;
         return thread;
@@ -181,11 +175,11 @@ export class WasmInstance implements DeviceInstance {
     }
   }
 
-  /** Runs operations on this instance one at a time, in call order. */
+  /** Runs operations on this device instance one at a time, in call order. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const result = this.tail.then(() => {
       if (this.closed)
-        throw new ProcworkerError("internal", `the wasm instance of process ${this.processId} is closed`);
+        throw new ProcworkerError("internal", `the wasm device instance of process ${this.processId} is closed`);
       return fn();
     });
     // The queue waits for the operation but never holds its value (an exported image).
