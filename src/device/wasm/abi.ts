@@ -8,6 +8,7 @@
  */
 import type { Step, StepOutcome } from "../device.js";
 import { ByteWriter } from "./byte-buffer.js";
+import type { OutcomeWriter } from "./outcome-batch.js";
 import { StepBatch, packSteps, type PackedStep } from "./step-batch.js";
 
 declare global {
@@ -184,6 +185,126 @@ export function checkOutput(bytes: Uint8Array): CheckedOutput {
   const data = value["data"] ?? "";
   if (typeof data !== "string" || (data !== "" && !BASE64.test(data))) return invalid(`"data" is not a base64 string`);
   return { tags: entries, data };
+}
+
+/**
+ * Checks an output (as checkOutput does) and writes its outcome to `out`; returns whether
+ * the slot succeeded. The usual output, compact JSON with ASCII strings and no escapes, is
+ * checked on its bytes and copied without building strings; anything else takes checkOutput.
+ */
+export function writeOutcome(bytes: Uint8Array, out: OutcomeWriter): boolean {
+  const plain = scanPlainOutput(bytes);
+  if (plain !== undefined) {
+    out.outputFromBytes(bytes, TAG_RANGES, plain);
+    return true;
+  }
+  const checked = checkOutput(bytes);
+  if ("error" in checked) {
+    out.error(checked.error);
+    return false;
+  }
+  out.output(checked);
+  return true;
+}
+
+/** Name and value ranges of the tags scanPlainOutput found (reused). */
+const TAG_RANGES: number[] = [];
+const TAGS_KEY = utf8.encode(`"tags":`);
+const DATA_KEY = utf8.encode(`"data":`);
+/** Most tags the plain path compares for duplicates; more take checkOutput. */
+const PLAIN_MAX_TAGS = 16;
+
+/**
+ * The plain output `{"tags":{"N":"V",...},"data":"<base64>"}` (either key optional, in either
+ * order, no whitespace, strings of printable ASCII without escapes, no repeated key or tag
+ * name): fills TAG_RANGES and returns the data's range ([0, 0] when absent). Anything else,
+ * valid or not, returns undefined, and checkOutput decides.
+ */
+function scanPlainOutput(b: Uint8Array): [number, number] | undefined {
+  const n = b.byteLength;
+  TAG_RANGES.length = 0;
+  if (n === 0) return [0, 0];
+  if (n < 2 || b[0] !== 0x7b || b[n - 1] !== 0x7d) return undefined; // { ... }
+  let data: [number, number] = [0, 0];
+  let i = 1;
+  let seenTags = false;
+  let seenData = false;
+  if (n === 2) return data; // {}
+  for (;;) {
+    if (!seenTags && startsWith(b, i, TAGS_KEY)) {
+      seenTags = true;
+      i += TAGS_KEY.length;
+      if (b[i++] !== 0x7b) return undefined; // {
+      if (b[i] === 0x7d)
+        i++; // }
+      else {
+        for (;;) {
+          const nameEnd = plainString(b, i);
+          if (nameEnd < 0 || b[nameEnd] !== 0x3a) return undefined; // :
+          const valueEnd = plainString(b, nameEnd + 1);
+          if (valueEnd < 0) return undefined;
+          TAG_RANGES.push(i + 1, nameEnd - 1, nameEnd + 2, valueEnd - 1);
+          i = valueEnd + 1;
+          if (b[valueEnd] === 0x7d) break; // }
+          if (b[valueEnd] !== 0x2c) return undefined; // ,
+        }
+        if (TAG_RANGES.length / 4 > PLAIN_MAX_TAGS || hasRepeatedName(b)) return undefined;
+      }
+    } else if (!seenData && startsWith(b, i, DATA_KEY)) {
+      seenData = true;
+      const end = plainString(b, i + DATA_KEY.length);
+      if (end < 0) return undefined;
+      data = [i + DATA_KEY.length + 1, end - 1];
+      if (!isBase64(b, data[0], data[1])) return undefined;
+      i = end;
+    } else return undefined;
+    if (i === n - 1) return data; // the closing }
+    if (b[i++] !== 0x2c) return undefined; // ,
+  }
+}
+
+function startsWith(b: Uint8Array, at: number, prefix: Uint8Array): boolean {
+  if (at + prefix.length > b.byteLength) return false;
+  for (let k = 0; k < prefix.length; k++) if (b[at + k] !== prefix[k]) return false;
+  return true;
+}
+
+/** The index after a string of printable ASCII without escapes starting at `at`, or -1. */
+function plainString(b: Uint8Array, at: number): number {
+  if (b[at] !== 0x22) return -1;
+  for (let i = at + 1; i < b.byteLength; i++) {
+    const c = b[i]!;
+    if (c === 0x22) return i + 1;
+    if (c < 0x20 || c === 0x5c || c >= 0x7f) return -1;
+  }
+  return -1;
+}
+
+function hasRepeatedName(b: Uint8Array): boolean {
+  const r = TAG_RANGES;
+  for (let x = 0; x < r.length; x += 4) {
+    for (let y = x + 4; y < r.length; y += 4) {
+      if (r[x + 1]! - r[x]! === r[y + 1]! - r[y]! && compareBytes(b, r[x]!, r[x + 1]!, r[y]!, r[y + 1]!) === 0) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+const BASE64_DIGIT = new Uint8Array(128);
+for (const c of utf8.encode("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")) BASE64_DIGIT[c] = 1;
+
+/** The BASE64 pattern on bytes: groups of four digits, the last one possibly padded. */
+function isBase64(b: Uint8Array, start: number, end: number): boolean {
+  const length = end - start;
+  if (length % 4 !== 0) return false;
+  for (let i = start; i < end - 2; i++) if (BASE64_DIGIT[b[i]!] !== 1) return false;
+  if (length === 0) return true;
+  const last = b[end - 1]!;
+  const beforeLast = b[end - 2]!;
+  if (last === 0x3d) return beforeLast === 0x3d || BASE64_DIGIT[beforeLast] === 1; // = or ==
+  return BASE64_DIGIT[last] === 1 && BASE64_DIGIT[beforeLast] === 1;
 }
 
 /** checkOutput as a step outcome (for tests and the documentation's examples). */

@@ -44,6 +44,25 @@ export class OutcomeWriter {
     this.count++;
   }
 
+  /** A successful step's output given as ranges of `src` (writeOutcome's plain path): tags
+   * as [nameStart, nameEnd, valueStart, valueEnd] of UTF-8, data as a range of base64. */
+  outputFromBytes(src: Uint8Array, tags: readonly number[], data: readonly [number, number]): void {
+    const out = this.out;
+    out.u8(OUTPUT);
+    out.u32(tags.length / 4);
+    for (let i = 0; i < tags.length; i += 2) out.byteString(src.subarray(tags[i], tags[i + 1]));
+    const [start, end] = data;
+    if (end === start) out.u32(0);
+    else {
+      const base64 = Buffer.from(src.buffer, src.byteOffset + start, end - start).toString("latin1");
+      out.reserve(4 + ((end - start) / 4) * 3);
+      const written = out.bytes.write(base64, out.length + 4, "base64");
+      out.view.setUint32(out.length, written, true);
+      out.length += 4 + written;
+    }
+    this.count++;
+  }
+
   /** A failed step's error. */
   error(message: string): void {
     this.out.u8(ERROR);

@@ -7,7 +7,7 @@
  * a replay of the log; a new checkpoint is taken when replaying would cost more than
  * REPLAY_BUDGET copies of memory.
  */
-import { checkOutput, inputPrefix, writeInput, type CheckedOutput } from "./abi.js";
+import { inputPrefix, writeInput, writeOutcome } from "./abi.js";
 import { ByteWriter } from "./byte-buffer.js";
 import type { OutcomeWriter } from "./outcome-batch.js";
 import type { ModuleLayout, ProgressView, RollbackBuffers, RunnerLimits } from "./protocol.js";
@@ -51,9 +51,6 @@ interface ModuleExports {
   pw_init?(ptr: number, len: number): bigint;
   [name: string]: unknown;
 }
-
-/** What a replayed call returns: its output is not looked at. */
-const UNCHECKED: CheckedOutput = { tags: [], data: "" };
 
 /** A runner; see the file comment. Methods throw only when the runner itself is broken
  * (the host then discards it). */
@@ -109,10 +106,8 @@ export class Runner {
       writeInput(this.prefix, step, batch.bytes, this.input);
       const input = this.input.written();
       const started = performance.now();
-      const outcome = this.call(step.init, input, requestId, index, true);
-      if ("error" in outcome) out.error(outcome.error);
-      else out.output(outcome);
-      if ("error" in outcome || dry) {
+      const ok = this.call(step.init, input, requestId, index, out);
+      if (!ok || dry) {
         this.rebuild(requestId);
         continue;
       }
@@ -174,9 +169,21 @@ export class Runner {
     this.rollbackChanged = true;
   }
 
-  /** Calls the module with one input. Replays pass `check` false: their outputs were
-   * checked when the slot first ran, so only a fault counts. */
-  private call(init: boolean, input: Uint8Array, requestId: number, index: number, check: boolean): CheckedOutput {
+  /** Calls the module with one input and writes the outcome to `out`; returns whether the
+   * step succeeded. Replays pass no `out`: their outputs were checked when the slot first
+   * ran, so only a fault counts (and throws). */
+  private call(
+    init: boolean,
+    input: Uint8Array,
+    requestId: number,
+    index: number,
+    out: OutcomeWriter | undefined,
+  ): boolean {
+    const fail = (error: string): false => {
+      if (out === undefined) throw new Error(`replaying a step after a rollback failed: ${error}`);
+      out.error(error);
+      return false;
+    };
     const e = this.exports;
     let result: bigint;
     this.progress.enter(requestId, index);
@@ -185,13 +192,13 @@ export class Runner {
       const memory = this.memory();
       if (ptr + input.byteLength > memory.byteLength) {
         const room = `no room for ${input.byteLength} bytes in memory of ${memory.byteLength}`;
-        return { error: `invalid input buffer: pw_alloc returned ${ptr}, which has ${room}` };
+        return fail(`invalid input buffer: pw_alloc returned ${ptr}, which has ${room}`);
       }
       memory.set(input, ptr);
       const length = input.byteLength;
       result = BigInt.asUintN(64, init ? e.pw_init!(ptr, length) : e.pw_handle(ptr, length));
     } catch (err) {
-      return { error: describeFault(err) };
+      return fail(describeFault(err));
     } finally {
       this.progress.leave();
     }
@@ -199,15 +206,15 @@ export class Runner {
     const outLen = Number(result & 0xffffffffn);
     const memory = this.memory();
     if (outPtr + outLen > memory.byteLength) {
-      return {
-        error: `invalid output from the module: ${outLen} bytes at ${outPtr} are outside memory (${memory.byteLength} bytes)`,
-      };
+      return fail(
+        `invalid output from the module: ${outLen} bytes at ${outPtr} are outside memory (${memory.byteLength} bytes)`,
+      );
     }
     if (outLen > this.limits.maxOutputBytes) {
       const limit = this.limits.maxOutputBytes;
-      return { error: `invalid output from the module: ${outLen} bytes is over the limit of ${limit}` };
+      return fail(`invalid output from the module: ${outLen} bytes is over the limit of ${limit}`);
     }
-    return check ? checkOutput(memory.subarray(outPtr, outPtr + outLen)) : UNCHECKED;
+    return out === undefined || writeOutcome(memory.subarray(outPtr, outPtr + outLen), out);
   }
 
   /** A fresh module instance set to the checkpoint, then the log replayed. */
@@ -223,8 +230,7 @@ export class Runner {
     this.ready = true;
     if (this.checkpoint) this.applyImage(new Uint8Array(this.checkpoint));
     for (const { init, input } of this.log.entries()) {
-      const replayed = this.call(init, input, requestId, -1, false);
-      if ("error" in replayed) throw new Error(`replaying a step after a rollback failed: ${replayed.error}`);
+      this.call(init, input, requestId, -1, undefined);
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { decodeOutput, writeOutcome } from "../../../src/device/wasm/abi.js";
 import { OutcomeWriter, unpackOutcomes } from "../../../src/device/wasm/outcome-batch.js";
 import { RollbackLog } from "../../../src/device/wasm/rollback-log.js";
 
@@ -66,6 +67,61 @@ describe("wasm@1.0 outcome batches", () => {
           );
         },
       ),
+    );
+  });
+});
+
+describe("wasm@1.0 output checks in the thread", () => {
+  /** What the main thread gets for `bytes`, through the thread's writer. */
+  const throughThread = (bytes: Uint8Array) => {
+    const out = new OutcomeWriter(8);
+    const ok = writeOutcome(bytes, out);
+    const [outcome] = unpackOutcomes(out.finish(1, 0)).outcomes;
+    expect(ok).toBe(outcome !== undefined && "output" in outcome);
+    return outcome;
+  };
+
+  it.each([
+    ["", { output: { tags: {}, data: new Uint8Array() } }],
+    ["{}", { output: { tags: {}, data: new Uint8Array() } }],
+    ['{"tags":{"Total":"5","A":""}}', { output: { tags: { Total: "5", A: "" }, data: new Uint8Array() } }],
+    ['{"data":"aGk=","tags":{}}', { output: { tags: {}, data: bytes("hi") } }],
+    ['{"tags":{"A":"1","A":"2"}}', { output: { tags: { A: "2" }, data: new Uint8Array() } }],
+    ['{"tags":{"A":"1"},"tags":{}}', { output: { tags: {}, data: new Uint8Array() } }],
+    ['{"tags":{"A":"1"}} ', { output: { tags: { A: "1" }, data: new Uint8Array() } }],
+    ['{"tags":{"A":"1"},}', { error: expect.stringMatching(/^invalid output from the module: it is not JSON/) }],
+    ['{"data":"aGk"}', { error: 'invalid output from the module: "data" is not a base64 string' }],
+    ['{"data":"a=k="}', { error: 'invalid output from the module: "data" is not a base64 string' }],
+    ['{"tags":{"A":1}}', { error: 'invalid output from the module: tag "A" is not a string' }],
+    ['{"error":"no"}', { error: "no" }],
+  ])("%s gives what checkOutput gives", (json, expected) => {
+    expect(throughThread(bytes(json))).toEqual(expected);
+    expect(throughThread(bytes(json))).toEqual(decodeOutput(bytes(json)));
+  });
+
+  it("gives what decodeOutput gives, for any bytes (property)", () => {
+    const ascii = fc.string({ unit: "binary-ascii", maxLength: 12 });
+    const output = fc
+      .record({ tags: fc.dictionary(ascii, ascii, { maxKeys: 20 }), data: fc.uint8Array({ maxLength: 20 }) })
+      .map(({ tags, data }) => JSON.stringify({ tags, data: Buffer.from(data).toString("base64") }));
+    const mangled = output.chain((json) =>
+      fc.tuple(fc.nat({ max: json.length }), fc.nat({ max: 3 }), ascii).map(([at, drop, insert]) => {
+        return json.slice(0, at) + insert + json.slice(at + drop);
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          output,
+          mangled,
+          fc.json(),
+          fc.string().map((s) => s),
+        ),
+        (json) => {
+          expect(throughThread(bytes(json))).toEqual(decodeOutput(bytes(json)));
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 });
