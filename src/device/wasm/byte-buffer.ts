@@ -82,9 +82,26 @@ export class ByteWriter {
 
   /** Raw bytes, no length. */
   raw(bytes: Uint8Array): void {
-    this.reserve(bytes.byteLength);
-    this.bytes.set(bytes, this.length);
-    this.length += bytes.byteLength;
+    this.rawRange(bytes, 0, bytes.byteLength);
+  }
+
+  /** Raw bytes [start, end) of `src`, no length (short ones copied in a loop, which beats
+   * a call into TypedArray.set). */
+  rawRange(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.reserve(n);
+    if (n <= 64) {
+      const dst = this.bytes;
+      let at = this.length;
+      for (let i = start; i < end; i++) dst[at++] = src[i]!;
+    } else this.bytes.set(src.subarray(start, end), this.length);
+    this.length += n;
+  }
+
+  /** Bytes [start, end) of `src` as u32 length + the bytes. */
+  byteRange(src: Uint8Array, start: number, end: number): void {
+    this.u32(end - start);
+    this.rawRange(src, start, end);
   }
 
   /** The written bytes (a view, valid until the next write). */

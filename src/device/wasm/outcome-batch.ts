@@ -50,7 +50,7 @@ export class OutcomeWriter {
     const out = this.out;
     out.u8(OUTPUT);
     out.u32(tags.length / 4);
-    for (let i = 0; i < tags.length; i += 2) out.byteString(src.subarray(tags[i], tags[i + 1]));
+    for (let i = 0; i < tags.length; i += 2) out.byteRange(src, tags[i]!, tags[i + 1]!);
     const [start, end] = data;
     if (end === start) out.u32(0);
     else {
