@@ -76,7 +76,8 @@ export interface DeviceInstance {
   exportState(): Promise<Uint8Array>;
   /** Replaces the state with an exported one. */
   importState(state: Uint8Array): Promise<void>;
-  /** Bytes of memory this instance holds (for the worker memory cap). */
+  /** Every byte this instance keeps alive (for the worker memory cap, which is only as good
+   * as this number). */
   stateBytes(): number;
   /** Frees the instance. Idempotent. */
   close(): Promise<void>;

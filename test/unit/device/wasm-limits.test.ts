@@ -145,7 +145,7 @@ describe("wasm@1.0 thread crash", () => {
   // maxReplaySteps 2: rebuilding after the crash starts from checkpoints the thread took.
   const device = deviceFor({ slotTimeLimitMs: 5000, maxMemoryMib: 16, threads: 1, maxReplaySteps: 2 });
 
-  it("rejects pending calls at once with a clear error; instances recover from their last good state", async () => {
+  it("rejects pending calls at once with a clear error; processes recover from their last good state", async () => {
     const module = await wat(PROBE_WAT);
     const ctxA = processFor(module, { Name: "a" });
     const ctxB = processFor(module, { Name: "b" });
@@ -167,11 +167,11 @@ describe("wasm@1.0 thread crash", () => {
     });
     expect(performance.now() - started).toBeLessThan(2000);
 
-    // A fresh instance restored from the snapshot continues exactly.
+    // A fresh device instance restored from the snapshot continues exactly.
     const restored = await device().instantiate(ctxA);
     await restored.importState(snapshot);
     expect(tagsOf(await runOne(restored, stepsFrom(3n, [probe("count")])[0]!))).toEqual({ N: "3", M: "3" });
-    // Instances that lived on the crashed thread are rebuilt on their next call.
+    // Processes whose runners lived on the crashed thread are rebuilt on their next call.
     expect(tagsOf(await runOne(a, stepsFrom(3n, [probe("count")])[0]!))).toEqual({ N: "3", M: "3" });
     expect(tagsOf(await runOne(b, stepsFrom(2n, [probe("count")])[0]!))).toEqual({ N: "2", M: "2" });
   });

@@ -1,5 +1,5 @@
 /**
- * What a live wasm@1.0 instance holds on the host side, and that `stateBytes()` counts it:
+ * What a live wasm@1.0 device instance holds on the main thread, and that `stateBytes()` counts it:
  * the worker memory cap (`max_worker_bytes`) is only as good as this number.
  */
 import { setFlagsFromString } from "node:v8";
@@ -17,7 +17,7 @@ async function collect(): Promise<void> {
   gc();
 }
 
-describe("wasm@1.0 memory held by a live instance", () => {
+describe("wasm@1.0 memory held by a live device instance", () => {
   let device: WasmDevice;
   beforeAll(() => {
     device = createWasmDevice({ slotTimeLimitMs: 5000, maxMemoryMib: 16, threads: 1, maxReplaySteps: 2 });
@@ -34,7 +34,7 @@ describe("wasm@1.0 memory held by a live instance", () => {
     state = undefined;
     await collect();
     expect(exported.deref()).toBeUndefined();
-    // The instance is still whole.
+    // The device instance is still whole.
     expect(tagsOf((await instance.run(stepsFrom(4n, [probe("count")])))[0])).toEqual({ N: "4", M: "4" });
     await instance.close();
   });
