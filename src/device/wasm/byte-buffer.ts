@@ -162,17 +162,20 @@ export class ByteReader {
   }
 }
 
-/** UTF-8 bytes [start, end) as a string; short ASCII without a call into the decoder. */
+/** Strings up to this many bytes are decoded by a loop when they are ASCII. */
+const ASCII_DECODE_LOOP = 24;
+
+/** UTF-8 bytes [start, end) as a string; short ASCII without a call into the decoder (a
+ * loop of one-character appends beats any native call for a handful of bytes). */
 export function decodeUtf8(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start <= ASCII_FAST_PATH) {
-    let ascii = true;
+  if (end - start <= ASCII_DECODE_LOOP) {
+    let text = "";
     for (let i = start; i < end; i++) {
-      if (bytes[i]! >= 0x80) {
-        ascii = false;
-        break;
-      }
+      const code = bytes[i]!;
+      if (code >= 0x80) return decoder.decode(bytes.subarray(start, end));
+      text += String.fromCharCode(code);
     }
-    if (ascii) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+    return text;
   }
   return decoder.decode(bytes.subarray(start, end));
 }
