@@ -14,14 +14,21 @@ import type { Device, DeviceInstance, DeviceLimits, ProcessContext, Step, StepOu
 /** The most decimal digits of `Initial`, of `Amount` and of the total (README, "Devices"). */
 export const COUNTER_MAX_DIGITS = 4096;
 
-const INTEGER = new RegExp(`^-?[0-9]{1,${COUNTER_MAX_DIGITS}}$`);
+const INTEGER = /^-?[0-9]+$/;
 /** Totals must stay below this in absolute value. */
 const TOTAL_BOUND = 10n ** BigInt(COUNTER_MAX_DIGITS);
 const MAX_DELAY_MS = 600_000;
 
-/** True when `text` is an integer within the digit bound (checked before any BigInt work). */
-function isBoundedInteger(text: string): boolean {
-  return text.length <= COUNTER_MAX_DIGITS + 1 && INTEGER.test(text);
+/**
+ * Why `text` is not an integer within the digit bound, or undefined when it is one. The
+ * length is checked first, so no long value is ever scanned or parsed.
+ */
+function integerProblem(text: string): string | undefined {
+  const digits = text.startsWith("-") ? text.length - 1 : text.length;
+  if (digits > COUNTER_MAX_DIGITS)
+    return `must be an integer of at most ${COUNTER_MAX_DIGITS} digits, got ${shown(text)}`;
+  if (!INTEGER.test(text)) return `must be an integer, got ${shown(text)}`;
+  return undefined;
 }
 
 /** A tag value for an error message: short values whole, long ones by length and start. */
@@ -37,11 +44,8 @@ export function createCounterDevice(limits: DeviceLimits): Device {
     needsModule: false,
     async validate(ctx: ProcessContext): Promise<void> {
       const initial = ctx.spawn.tags["Initial"];
-      if (initial !== undefined && !isBoundedInteger(initial)) {
-        throw invalidArgument(
-          `counter@1.0: tag Initial must be an integer of at most ${COUNTER_MAX_DIGITS} digits, got ${shown(initial)}`,
-        );
-      }
+      const problem = initial === undefined ? undefined : integerProblem(initial);
+      if (problem !== undefined) throw invalidArgument(`counter@1.0: tag Initial ${problem}`);
     },
     async instantiate(ctx: ProcessContext): Promise<DeviceInstance> {
       return new CounterInstance(ctx, limits);
@@ -78,9 +82,8 @@ class CounterInstance implements DeviceInstance {
     if (step.slot === 0n) {
       const initial = this.ctx.spawn.tags["Initial"] ?? "0";
       // validate() refused anything else at Spawn; a definition stored before the bound fails here.
-      if (!isBoundedInteger(initial)) {
-        return { error: `Initial must be an integer of at most ${COUNTER_MAX_DIGITS} digits, got ${shown(initial)}` };
-      }
+      const problem = integerProblem(initial);
+      if (problem !== undefined) return { error: `Initial ${problem}` };
       this.total = BigInt(initial);
       return { output: totalMessage(this.total) };
     }
@@ -97,9 +100,8 @@ class CounterInstance implements DeviceInstance {
       if (wait > 0) await delay(wait);
     }
     const amount = step.message.tags["Amount"] ?? "1";
-    if (!isBoundedInteger(amount)) {
-      return { error: `Amount must be an integer of at most ${COUNTER_MAX_DIGITS} digits, got ${shown(amount)}` };
-    }
+    const problem = integerProblem(amount);
+    if (problem !== undefined) return { error: `Amount ${problem}` };
     const total = (this.total ?? 0n) + BigInt(amount);
     if (total >= TOTAL_BOUND || total <= -TOTAL_BOUND) {
       return { error: `the total would have more than ${COUNTER_MAX_DIGITS} digits` };
@@ -114,7 +116,7 @@ class CounterInstance implements DeviceInstance {
 
   async importState(state: Uint8Array): Promise<void> {
     const text = new TextDecoder().decode(state);
-    if (text !== "" && !isBoundedInteger(text)) {
+    if (text !== "" && integerProblem(text) !== undefined) {
       throw invalidArgument(`counter@1.0: a state must be an integer of at most ${COUNTER_MAX_DIGITS} digits`);
     }
     this.total = text === "" ? undefined : BigInt(text);
