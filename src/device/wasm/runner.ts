@@ -65,8 +65,9 @@ export class Runner {
   /** Time the logged steps took: what a replay of the log costs. */
   private logMs = 0;
   private bytesPerMs = 4_000_000;
-  /** Set when the checkpoint or the log buffer changed since the host last heard. */
-  private rollbackChanged = false;
+  /** The checkpoint and log buffer the host last heard of: a new checkpoint or a log that
+   * moved to a bigger buffer must be sent with the next answer. */
+  private reported: { checkpoint: SharedArrayBuffer | null; log: SharedArrayBuffer };
   private readonly prefix: Uint8Array;
   private readonly input = new ByteWriter(1024);
 
@@ -80,6 +81,7 @@ export class Runner {
   ) {
     this.checkpoint = rollback.checkpoint;
     this.log = new RollbackLog(rollback.log, rollback.logBytes);
+    this.reported = { checkpoint: rollback.checkpoint, log: rollback.log };
     this.prefix = inputPrefix(processId);
   }
 
@@ -129,15 +131,15 @@ export class Runner {
 
   /** The whole rollback point (for `created`). */
   rollbackPoint(): RollbackPoint {
-    this.rollbackChanged = false;
-    return { checkpoint: this.checkpoint, log: this.log.buffer, logBytes: this.log.byteLength };
+    this.reported = { checkpoint: this.checkpoint, log: this.log.buffer };
+    return { ...this.reported, logBytes: this.log.byteLength };
   }
 
-  /** The checkpoint and log buffers if they changed since the last call, else undefined. */
+  /** The checkpoint and log buffers if either changed since the host last heard, else undefined. */
   takeRollbackChange(): RollbackBuffers | undefined {
-    if (!this.rollbackChanged) return undefined;
-    this.rollbackChanged = false;
-    return { checkpoint: this.checkpoint, log: this.log.buffer };
+    if (this.reported.checkpoint === this.checkpoint && this.reported.log === this.log.buffer) return undefined;
+    this.reported = { checkpoint: this.checkpoint, log: this.log.buffer };
+    return this.reported;
   }
 
   /** The whole state as a fresh buffer, for transfer to the host. */
@@ -166,7 +168,6 @@ export class Runner {
     this.checkpoint = image;
     this.log = RollbackLog.empty();
     this.logMs = 0;
-    this.rollbackChanged = true;
   }
 
   /** Calls the module with one input and writes the outcome to `out`; returns whether the

@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { message } from "../../../src/core/message.js";
 import type { StepOutcome } from "../../../src/device/device.js";
 import { createWasmDevice, type WasmDevice } from "../../../src/device/wasm/index.js";
 import {
@@ -101,6 +102,20 @@ describe("wasm@1.0 slot time limit", () => {
     expect(tagsOf((await neighbour)[0])).toEqual({ N: "2", M: "2" });
     // The next slot computes from the pre-loop state.
     expect(tagsOf(await runOne(a, stepsFrom(5n, [probe("count")])[0]!))).toEqual({ N: "4", M: "4" });
+  });
+
+  it("rebuilds a process after its thread was stopped from a rollback log that outgrew its first buffer", async () => {
+    const ctx = processFor(await wat(PROBE_WAT), { Name: "big-log" });
+    const instance = await device().instantiate(ctx);
+    // maxReplaySteps 2: a checkpoint after the second count, then an empty log.
+    await instance.run([initStep(ctx), ...stepsFrom(1n, [probe("count"), probe("count")])]);
+    // One logged input of about 4 KiB: the log moves to a bigger buffer (no checkpoint yet).
+    const big = message({ Do: "count", Pad: "x".repeat(4000) });
+    expect(tagsOf((await instance.run(stepsFrom(3n, [big])))[0])).toEqual({ N: "3", M: "3" });
+    // The loop costs the thread; the process is rebuilt from the checkpoint and that log.
+    expect(errorOf((await instance.run(stepsFrom(4n, [probe("loop")])))[0])).toMatch(/^time limit: /);
+    expect(tagsOf(await runOne(instance, stepsFrom(4n, [probe("count")])[0]!))).toEqual({ N: "4", M: "4" });
+    await instance.close();
   });
 
   it("refuses a module whose start function never returns", async () => {

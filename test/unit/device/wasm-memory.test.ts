@@ -5,6 +5,7 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { message } from "../../../src/core/message.js";
 import { createWasmDevice, type WasmDevice } from "../../../src/device/wasm/index.js";
 import { PROBE_WAT, initStep, probe, processFor, stepsFrom, tagsOf, wat } from "./wasm-fixtures.js";
 
@@ -47,6 +48,18 @@ describe("wasm@1.0 memory held by a live device instance", () => {
     const bytes = instance.stateBytes();
     expect(bytes).toBeGreaterThanOrEqual(2 * 65536);
     expect(bytes).toBeLessThan(2 * 65536 + 64 * 1024);
+    await instance.close();
+  });
+
+  it("counts its rollback log, however far it has grown", async () => {
+    const ctx = processFor(await wat(PROBE_WAT));
+    const instance = await device.instantiate(ctx);
+    await instance.run([initStep(ctx)]);
+    expect(instance.stateBytes()).toBeLessThan(65536 + 4096); // one page, a small empty log
+    // One logged input of about 20 KB (the log holds it until the next checkpoint).
+    const [outcome] = await instance.run(stepsFrom(1n, [message({ Do: "count", Pad: "x".repeat(20_000) })]));
+    expect(tagsOf(outcome)).toEqual({ N: "1", M: "1" });
+    expect(instance.stateBytes()).toBeGreaterThanOrEqual(65536 + 20_000);
     await instance.close();
   });
 });
