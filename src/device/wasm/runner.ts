@@ -22,6 +22,9 @@ const REPLAY_BUDGET = 16;
 const MIN_REPLAY_MS = 1;
 /** Bound on the input bytes kept in the rollback log. */
 const MAX_LOG_BYTES = 8 * 1024 * 1024;
+/** The input scratch buffer starts this small and is not kept above MAX_KEPT_SCRATCH_BYTES. */
+const INPUT_SCRATCH_BYTES = 1024;
+const MAX_KEPT_SCRATCH_BYTES = 64 * 1024;
 
 /** Marks when process code runs, for the host's time-limit watchdog (protocol.ts). */
 export class ProgressMarker {
@@ -69,7 +72,9 @@ export class Runner {
    * moved to a bigger buffer must be sent with the next answer. */
   private reported: { checkpoint: SharedArrayBuffer | null; log: SharedArrayBuffer };
   private readonly prefix: Uint8Array;
-  private readonly input = new ByteWriter(1024);
+  /** Scratch space for one input; a large one is let go after its step, so an idle runner
+   * holds nothing but its module instance and its rollback point. */
+  private input = new ByteWriter(INPUT_SCRATCH_BYTES);
 
   constructor(
     private readonly module: WebAssembly.Module,
@@ -117,6 +122,7 @@ export class Runner {
       this.logMs += performance.now() - started;
       this.maybeCheckpoint();
     }
+    if (this.input.bytes.byteLength > MAX_KEPT_SCRATCH_BYTES) this.input = new ByteWriter(INPUT_SCRATCH_BYTES);
   }
 
   /** Pages of linear memory now. */
