@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { subscribeBroadcast } from "./figures/broadcast.js";
 import { computeBacklog } from "./figures/compute.js";
 import { awaitLatency, scheduleThroughput, warmNextSlot } from "./figures/unary.js";
-import { wasmBacklog, wasmSnapshot } from "./figures/wasm.js";
+import { wasmBacklog, wasmDevice, wasmSnapshot } from "./figures/wasm.js";
 import { warmWasmNextSlot } from "./figures/warm-wasm.js";
 import { startEchoServer } from "./lib/echo.js";
 import { durablePut, openRawLmdb } from "./lib/lmdb.js";
@@ -91,6 +91,12 @@ async function main(): Promise<void> {
           figure(6, "wasm@1.0 backlog", () => wasmBacklog({ pw, module: m }), "6a-b"),
           60_000,
           "figure 6a-b",
+          notes,
+        );
+        await withTimeout(
+          figure(6, "wasm@1.0 device alone", () => wasmDevice({ module: m }), "6f-g"),
+          60_000,
+          "figure 6f-g",
           notes,
         );
         await withTimeout(

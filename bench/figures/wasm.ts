@@ -3,12 +3,20 @@
  *   6a. Per-slot cost of computing a backlog through the engine (one Compute stream) vs a
  *       raw call of the same module's pw_handle on the main thread with the same input bytes,
  *       and vs the same backlog on counter@1.0 (what the wasm device adds to the engine).
+ *   6f/6g. The device alone (no engine, no store): per-slot cost of `run` on batches of 64
+ *       steps (the worker's batch), vs the same raw call and vs counter@1.0's device.
+ *   6h. The same run's main-thread CPU time per slot (what the engine competes for) vs the
+ *       raw call, which is all main-thread time.
  *   6c–e. Snapshot + restore of a 64 MiB process: Stop (with snapshot) then Await of the next
  *       (already scheduled) slot, which restores from the store, vs one raw 64 MiB memory
  *       copy (into memory already touched, and into a fresh allocation), and vs a raw LMDB
  *       durable put + read of 64 MiB.
  */
-import { messageId, message as domainMessage } from "../../src/core/message.js";
+import { readFileSync } from "node:fs";
+import { messageId, message as domainMessage, sha256Id } from "../../src/core/message.js";
+import { createCounterDevice } from "../../src/device/counter.js";
+import { moduleFromBytes, type Device, type ProcessContext, type Step } from "../../src/device/device.js";
+import { createWasmDevice } from "../../src/device/wasm/index.js";
 import { encodeInput } from "../../src/device/wasm/abi.js";
 import { readAll } from "../../src/service/client.js";
 import type { RawLmdb } from "../lib/lmdb.js";
@@ -97,6 +105,121 @@ export async function wasmBacklog({ pw, module }: { pw: BenchServer; module: Uin
       baselineIs: "same backlog on counter@1.0 (engine, no wasm)",
     }),
   ];
+}
+
+/**
+ * CPU time the main thread has used, in ms: Linux's schedstat for the thread whose id is the
+ * process id (time on a CPU, so a busy shared machine does not inflate it); elsewhere the
+ * event loop's active time, which does.
+ */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8");
+    return Number(stat.split(" ")[0]) / 1e6;
+  } catch {
+    return performance.eventLoopUtilization().active;
+  }
+}
+
+/**
+ * The per-slot cost (µs) of `device.run` over `count` slots in batches of `batch`, after a
+ * warm-up pass: wall time, and the main thread's CPU time, which is what the engine competes
+ * for.
+ */
+async function deviceRun(
+  device: Device,
+  ctx: ProcessContext,
+  count: number,
+  batch: number,
+): Promise<{ us: number; mainUs: number }> {
+  const msg = domainMessage({ Amount: "1" });
+  const id = messageId(msg);
+  const steps: Step[] = Array.from({ length: count }, (_, i) => ({ slot: BigInt(i + 1), messageId: id, message: msg }));
+  const pass = async (): Promise<{ us: number; mainUs: number }> => {
+    const instance = await device.instantiate(ctx);
+    try {
+      await instance.run([{ slot: 0n, messageId: ctx.processId, message: ctx.spawn }]);
+      const cpu0 = mainThreadCpuMs();
+      const t0 = now();
+      for (let i = 0; i < count; i += batch) {
+        const outcomes = await instance.run(steps.slice(i, i + batch));
+        const last = outcomes.at(-1);
+        if (!last || "error" in last) throw new Error(`device run failed: ${last ? last.error : "no outcome"}`);
+      }
+      const us = ((now() - t0) * 1000) / count;
+      return { us, mainUs: ((mainThreadCpuMs() - cpu0) * 1000) / count };
+    } finally {
+      await instance.close();
+    }
+  };
+  await pass(); // warm the JIT on both sides of the thread boundary
+  return pass();
+}
+
+/** 6f/6g: the devices alone, without the engine. */
+export async function wasmDevice({ module }: { module: Uint8Array }): Promise<Row[]> {
+  const slots = 20_000;
+  const batch = 64;
+  const wasm = createWasmDevice({ slotTimeLimitMs: 5_000, maxMemoryMib: 256, threads: 1 });
+  const counter = createCounterDevice({ slotTimeLimitMs: 5_000 });
+  try {
+    const results = await rounds(3, 0, async (round) => {
+      const spawn = domainMessage({ "Execution-Device": "wasm@1.0", Module: sha256Id(module), Bench: `f6f-${round}` });
+      const wasmCtx = { processId: messageId(spawn), spawn, module: moduleFromBytes(module) };
+      const counterSpawn = domainMessage({ "Execution-Device": "counter@1.0", Bench: `f6f-${round}` });
+      const counterCtx = { processId: messageId(counterSpawn), spawn: counterSpawn };
+      const wasmRun = await deviceRun(wasm, wasmCtx, slots, batch);
+      const counterRun = await deviceRun(counter, counterCtx, slots, batch);
+      const call = await rawInstance(module);
+      const msg = domainMessage({ Amount: "1" });
+      const id = messageId(msg);
+      const inputs = Array.from({ length: 3000 }, (_, i) =>
+        encodeInput(wasmCtx.processId, { slot: BigInt(i + 1), messageId: id, message: msg }),
+      );
+      for (const input of inputs) call(input);
+      const t1 = now();
+      for (let rep = 0; rep < 3; rep++) for (const input of inputs) call(input);
+      const rawUs = ((now() - t1) * 1000) / (3 * inputs.length);
+      return {
+        wasmUs: wasmRun.us,
+        counterUs: counterRun.us,
+        rawUs,
+        wasmMainUs: wasmRun.mainUs,
+        counterMainUs: counterRun.mainUs,
+      };
+    });
+    const wasmUs = median(results.map((r) => r.wasmUs));
+    return [
+      row({
+        id: "6f",
+        figure: `wasm@1.0 device alone, batches of ${batch}, per slot`,
+        unit: "us",
+        procworker: wasmUs,
+        baseline: median(results.map((r) => r.rawUs)),
+        baselineIs: "raw pw_handle call on main thread, same input",
+        detail: { slots, batch, rounds: results.length, perRound: results },
+      }),
+      row({
+        id: "6g",
+        figure: `wasm@1.0 device alone, batches of ${batch}, per slot`,
+        unit: "us",
+        procworker: wasmUs,
+        baseline: median(results.map((r) => r.counterUs)),
+        baselineIs: "counter@1.0 device alone, same batches",
+      }),
+      row({
+        id: "6h",
+        figure: `wasm@1.0 device alone: main-thread CPU per slot`,
+        unit: "us",
+        procworker: median(results.map((r) => r.wasmMainUs)),
+        baseline: median(results.map((r) => r.rawUs)),
+        baselineIs: "raw pw_handle call on main thread, same input",
+        detail: { counterMainUs: median(results.map((r) => r.counterMainUs)) },
+      }),
+    ];
+  } finally {
+    await Promise.all([wasm.close(), counter.close()]);
+  }
 }
 
 /** 6b. */

@@ -1,5 +1,5 @@
 /**
- * The wasm@1.0 process the benchmarks use: a counter in WAT on the ABI of docs/design.md §5 /
+ * The wasm@1.0 process the benchmarks use: a counter in WAT on the ABI of
  * docs/wasm-abi.md (pw_alloc, pw_handle; JSON in, JSON out; no pw_init, so slot 0's output
  * is empty). Each message adds its `Amount` tag (default 1) to a non-exported i64 global and
  * answers {"tags":{"Total":"<total>"}}. A `Grow` tag grows the memory to that many 64 KiB

@@ -1,16 +1,41 @@
 /**
- * `counter@1.0` (docs/design.md §5): the built-in device for tests, examples and benchmarks. Its
- * state is an integer of any size; each message adds its `Amount` (default 1). `Delay-Ms`
- * makes a slot slow without changing its output, so tests can prove serialisation, dedup
- * and deadlines; a non-integer `Amount` makes a slot fail.
+ * `counter@1.0`: the built-in device for tests, examples and benchmarks. Its state is an
+ * integer of at most COUNTER_MAX_DIGITS decimal digits, starting at the spawn message's
+ * `Initial` (default 0); each message adds its `Amount` (default 1). `Delay-Ms` makes a slot
+ * slow without changing its output, so tests can prove serialisation, dedup and deadlines; an
+ * `Amount` that is not such an integer, or a total that would outgrow the bound, fails the
+ * slot. The bound keeps every slot's BigInt work small: this device runs on the main thread.
  */
 import { invalidArgument } from "../core/errors.js";
 import { message, type Message } from "../core/message.js";
 import { delay } from "../core/abort.js";
 import type { Device, DeviceInstance, DeviceLimits, ProcessContext, Step, StepOutcome } from "./device.js";
 
+/** The most decimal digits of `Initial`, of `Amount` and of the total (README, "Devices"). */
+export const COUNTER_MAX_DIGITS = 4096;
+
 const INTEGER = /^-?[0-9]+$/;
+/** Totals must stay below this in absolute value. */
+const TOTAL_BOUND = 10n ** BigInt(COUNTER_MAX_DIGITS);
 const MAX_DELAY_MS = 600_000;
+
+/**
+ * Why `text` is not an integer within the digit bound, or undefined when it is one. The
+ * length is checked first, so no long value is ever scanned or parsed.
+ */
+function integerProblem(text: string): string | undefined {
+  const digits = text.startsWith("-") ? text.length - 1 : text.length;
+  if (digits > COUNTER_MAX_DIGITS)
+    return `must be an integer of at most ${COUNTER_MAX_DIGITS} digits, got ${shown(text)}`;
+  if (!INTEGER.test(text)) return `must be an integer, got ${shown(text)}`;
+  return undefined;
+}
+
+/** A tag value for an error message: short values whole, long ones by length and start. */
+function shown(text: string): string {
+  if (text.length <= 40) return JSON.stringify(text);
+  return `${text.length} characters starting ${JSON.stringify(text.slice(0, 20))}`;
+}
 
 /** The counter device; `limits.slotTimeLimitMs` bounds `Delay-Ms` like any slot's wall time. */
 export function createCounterDevice(limits: DeviceLimits): Device {
@@ -19,9 +44,8 @@ export function createCounterDevice(limits: DeviceLimits): Device {
     needsModule: false,
     async validate(ctx: ProcessContext): Promise<void> {
       const initial = ctx.spawn.tags["Initial"];
-      if (initial !== undefined && !INTEGER.test(initial)) {
-        throw invalidArgument(`counter@1.0: tag Initial must be an integer, got ${JSON.stringify(initial)}`);
-      }
+      const problem = initial === undefined ? undefined : integerProblem(initial);
+      if (problem !== undefined) throw invalidArgument(`counter@1.0: tag Initial ${problem}`);
     },
     async instantiate(ctx: ProcessContext): Promise<DeviceInstance> {
       return new CounterInstance(ctx, limits);
@@ -45,9 +69,22 @@ class CounterInstance implements DeviceInstance {
     return outcomes;
   }
 
+  async dryRun(step: Step): Promise<StepOutcome> {
+    const before = this.total;
+    try {
+      return await this.step(step);
+    } finally {
+      this.total = before;
+    }
+  }
+
   private async step(step: Step): Promise<StepOutcome> {
     if (step.slot === 0n) {
-      this.total = BigInt(this.ctx.spawn.tags["Initial"] ?? "0");
+      const initial = this.ctx.spawn.tags["Initial"] ?? "0";
+      // validate() refused anything else at Spawn; a definition stored before the bound fails here.
+      const problem = integerProblem(initial);
+      if (problem !== undefined) return { error: `Initial ${problem}` };
+      this.total = BigInt(initial);
       return { output: totalMessage(this.total) };
     }
     const delayTag = step.message.tags["Delay-Ms"];
@@ -63,18 +100,14 @@ class CounterInstance implements DeviceInstance {
       if (wait > 0) await delay(wait);
     }
     const amount = step.message.tags["Amount"] ?? "1";
-    if (!INTEGER.test(amount)) return { error: `Amount must be an integer, got ${JSON.stringify(amount)}` };
-    this.total = (this.total ?? 0n) + BigInt(amount);
-    return { output: totalMessage(this.total) };
-  }
-
-  async dryRun(step: Step): Promise<StepOutcome> {
-    const total = this.total;
-    try {
-      return await this.step(step);
-    } finally {
-      this.total = total;
+    const problem = integerProblem(amount);
+    if (problem !== undefined) return { error: `Amount ${problem}` };
+    const total = (this.total ?? 0n) + BigInt(amount);
+    if (total >= TOTAL_BOUND || total <= -TOTAL_BOUND) {
+      return { error: `the total would have more than ${COUNTER_MAX_DIGITS} digits` };
     }
+    this.total = total;
+    return { output: totalMessage(this.total) };
   }
 
   async exportState(): Promise<Uint8Array> {
@@ -83,6 +116,9 @@ class CounterInstance implements DeviceInstance {
 
   async importState(state: Uint8Array): Promise<void> {
     const text = new TextDecoder().decode(state);
+    if (text !== "" && integerProblem(text) !== undefined) {
+      throw invalidArgument(`counter@1.0: a state must be an integer of at most ${COUNTER_MAX_DIGITS} digits`);
+    }
     this.total = text === "" ? undefined : BigInt(text);
   }
 

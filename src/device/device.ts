@@ -1,5 +1,5 @@
 /**
- * The Device contract (docs/design.md §5): code that turns (state, message) into (state', output),
+ * The Device contract: code that turns (state, message) into (state', output),
  * deterministically, and can export and import its whole state. Devices are asynchronous
  * (the WebAssembly device runs in worker threads) and run a batch of slots per call, so
  * catching up costs one round trip, not one per slot.
@@ -67,14 +67,17 @@ export interface DeviceInstance {
    * (traps, errors, time limits) are outcomes, never rejections; a rejection means the
    * instance itself is unusable (e.g. its thread died) and must be discarded. */
   run(steps: Step[]): Promise<StepOutcome[]>;
-  /** Evaluates one step against the current state and returns its outcome, leaving the
-   * state exactly as it was (DryRun). Faults are outcomes, as for `run`. */
+  /** Evaluates one message against the current state and returns its outcome, leaving the
+   * state exactly as it was: the next `run` gives what it would have given without the dry
+   * run. Faults and time limits are outcomes, as in `run`; a rejection means the instance is
+   * unusable, as in `run`. */
   dryRun(step: Step): Promise<StepOutcome>;
   /** The whole state, enough for `importState` on a fresh instance to continue exactly. */
   exportState(): Promise<Uint8Array>;
   /** Replaces the state with an exported one. */
   importState(state: Uint8Array): Promise<void>;
-  /** Bytes of memory this instance holds (for the worker memory cap). */
+  /** Every byte this instance keeps alive (for the worker memory cap, which is only as good
+   * as this number). */
   stateBytes(): number;
   /** Frees the instance. Idempotent. */
   close(): Promise<void>;

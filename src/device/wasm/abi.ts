@@ -1,37 +1,155 @@
 /**
- * The JSON a wasm@1.0 module reads and writes (docs/design.md §5, docs/wasm-abi.md). The input is
- * produced one exact way (keys in a fixed order, tags in ascending UTF-8 order of their
- * names), so equal steps give equal bytes and every run is deterministic. The output is
- * checked strictly: anything but the documented shape fails the slot.
+ * The JSON a wasm@1.0 module reads and writes (docs/wasm-abi.md). The input is produced one
+ * exact way (keys in a fixed order, tags in ascending UTF-8 order of their names, strings
+ * escaped as JSON.stringify escapes them), so equal steps give equal bytes and every run is
+ * deterministic. It is written straight from a packed step's UTF-8 bytes (step-batch.ts) in
+ * the wasm thread. The output is checked strictly: anything but the documented shape fails
+ * the slot.
  */
 import type { Step, StepOutcome } from "../device.js";
-import { sortedTagNames } from "../../core/message.js";
+import { ByteWriter } from "./byte-buffer.js";
+import type { OutcomeWriter } from "./outcome-batch.js";
+import { StepBatch, packSteps, type PackedStep } from "./step-batch.js";
+
+declare global {
+  interface String {
+    /** ES2024, in Node since 20: false when the string holds a lone surrogate. */
+    isWellFormed(): boolean;
+  }
+}
 
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** The input JSON for one step: `{"process","slot","id","tags","data"}` in that order. */
-export function encodeInput(processId: string, step: Step): Uint8Array {
-  const tags = sortedTagNames(step.message.tags)
-    .map((name) => `${JSON.stringify(name)}:${JSON.stringify(step.message.tags[name] ?? "")}`)
-    .join(",");
-  const data = Buffer.from(step.message.data.buffer, step.message.data.byteOffset, step.message.data.byteLength);
-  const json =
-    `{"process":${JSON.stringify(processId)},"slot":"${step.slot.toString()}",` +
-    `"id":${JSON.stringify(step.messageId)},"tags":{${tags}},"data":"${data.toString("base64")}"}`;
-  return utf8.encode(json);
+/** The input's bytes before the slot number, for one process: `{"process":"<id>","slot":"`. */
+export function inputPrefix(processId: string): Uint8Array {
+  return utf8.encode(`{"process":${JSON.stringify(processId)},"slot":"`);
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const ID = utf8.encode(`","id":`);
+const TAGS = utf8.encode(`,"tags":{`);
+const DATA = utf8.encode(`},"data":"`);
+const END = utf8.encode(`"}`);
+const HEX = utf8.encode("0123456789abcdef");
 
 /**
- * Turns the bytes a module returned into a step outcome: zero bytes is an empty output,
- * `{"error": "..."}` fails the slot with that text, `{"tags", "data"}` (both optional) is the
- * output. Anything else fails the slot with a message saying what was wrong.
+ * Writes the input JSON of `step` (whose ranges point into `src`) to `out`:
+ * `{"process","slot","id","tags","data"}` in that order.
  */
-export function decodeOutput(bytes: Uint8Array): StepOutcome {
-  if (bytes.byteLength === 0) return { output: { tags: {}, data: new Uint8Array() } };
+export function writeInput(prefix: Uint8Array, step: PackedStep, src: Uint8Array, out: ByteWriter): void {
+  out.raw(prefix);
+  writeAscii(step.slot, out);
+  out.raw(ID);
+  writeJsonString(src, step.id[0], step.id[1], out);
+  out.raw(TAGS);
+  const tags = step.tags;
+  const count = tags.length / 4;
+  const order = count > 1 ? sortedTagIndexes(src, tags, count) : undefined;
+  for (let k = 0; k < count; k++) {
+    const i = 4 * (order ? order[k]! : k);
+    if (k > 0) out.u8(0x2c); // ,
+    writeJsonString(src, tags[i]!, tags[i + 1]!, out);
+    out.u8(0x3a); // :
+    writeJsonString(src, tags[i + 2]!, tags[i + 3]!, out);
+  }
+  out.raw(DATA);
+  const [dataStart, dataEnd] = step.data;
+  if (dataEnd > dataStart) {
+    const base64 = Buffer.from(src.buffer, src.byteOffset + dataStart, dataEnd - dataStart).toString("base64");
+    out.reserve(base64.length);
+    out.length += out.bytes.write(base64, out.length, "latin1");
+  }
+  out.raw(END);
+}
+
+/** The input JSON for one step (the reference for tests and benchmarks; the thread writes
+ * the same bytes from a batch). */
+export function encodeInput(processId: string, step: Step): Uint8Array {
+  const batch = new StepBatch(packSteps([step]));
+  const out = new ByteWriter(256);
+  writeInput(inputPrefix(processId), batch.next(), batch.bytes, out);
+  return out.written().slice();
+}
+
+function writeAscii(text: string, out: ByteWriter): void {
+  out.reserve(text.length);
+  for (let i = 0; i < text.length; i++) out.bytes[out.length++] = text.charCodeAt(i);
+}
+
+/** Tag indexes in ascending order of their names' bytes. */
+function sortedTagIndexes(src: Uint8Array, tags: number[], count: number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  return order.sort((a, b) => compareBytes(src, tags[4 * a]!, tags[4 * a + 1]!, tags[4 * b]!, tags[4 * b + 1]!));
+}
+
+function compareBytes(src: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
+  const n = Math.min(aEnd - aStart, bEnd - bStart);
+  for (let i = 0; i < n; i++) {
+    const d = src[aStart + i]! - src[bStart + i]!;
+    if (d !== 0) return d;
+  }
+  return aEnd - aStart - (bEnd - bStart);
+}
+
+/** UTF-8 bytes [start, end) as a JSON string, escaped exactly as JSON.stringify escapes the
+ * string they encode (`"`, `\` and control characters; the bytes hold no lone surrogates). */
+function writeJsonString(src: Uint8Array, start: number, end: number, out: ByteWriter): void {
+  out.reserve(2 + 6 * (end - start));
+  const dst = out.bytes;
+  let at = out.length;
+  dst[at++] = 0x22;
+  for (let i = start; i < end; i++) {
+    const byte = src[i]!;
+    if (byte >= 0x20 && byte !== 0x22 && byte !== 0x5c) {
+      dst[at++] = byte;
+      continue;
+    }
+    dst[at++] = 0x5c;
+    switch (byte) {
+      case 0x22:
+      case 0x5c:
+        dst[at++] = byte;
+        break;
+      case 0x08:
+        dst[at++] = 0x62; // b
+        break;
+      case 0x09:
+        dst[at++] = 0x74; // t
+        break;
+      case 0x0a:
+        dst[at++] = 0x6e; // n
+        break;
+      case 0x0c:
+        dst[at++] = 0x66; // f
+        break;
+      case 0x0d:
+        dst[at++] = 0x72; // r
+        break;
+      default:
+        dst[at++] = 0x75; // u00XX
+        dst[at++] = 0x30;
+        dst[at++] = 0x30;
+        dst[at++] = HEX[byte >> 4]!;
+        dst[at++] = HEX[byte & 15]!;
+    }
+  }
+  dst[at++] = 0x22;
+  out.length = at;
+}
+
+/** A module's output once checked: its tags and base64 data, or the slot's error. */
+export type CheckedOutput = { tags: [string, string][]; data: string } | { error: string };
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const EMPTY: CheckedOutput = { tags: [], data: "" };
+
+/**
+ * Checks the bytes a module returned: zero bytes is an empty output, `{"error": "..."}`
+ * fails the slot with that text, `{"tags", "data"}` (both optional) is the output. Anything
+ * else fails the slot with a message saying what was wrong.
+ */
+export function checkOutput(bytes: Uint8Array): CheckedOutput {
+  if (bytes.byteLength === 0) return EMPTY;
   let text: string;
   try {
     text = strictUtf8.decode(bytes);
@@ -56,20 +174,149 @@ export function decodeOutput(bytes: Uint8Array): StepOutcome {
   const tags = value["tags"] ?? {};
   if (!isObject(tags)) return invalid(`"tags" is not an object`);
   const entries: [string, string][] = [];
-  for (const [name, tagValue] of Object.entries(tags)) {
+  for (const name in tags) {
+    const tagValue = tags[name];
     if (typeof tagValue !== "string") return invalid(`tag ${JSON.stringify(name)} is not a string`);
-    if (LONE_SURROGATE.test(name) || LONE_SURROGATE.test(tagValue)) {
+    if (!name.isWellFormed() || !tagValue.isWellFormed()) {
       return invalid(`tag ${JSON.stringify(name)} is not well-formed Unicode`);
     }
     entries.push([name, tagValue]);
   }
   const data = value["data"] ?? "";
-  if (typeof data !== "string" || !BASE64.test(data)) return invalid(`"data" is not a base64 string`);
-  // Object.fromEntries defines own properties, so a tag named "__proto__" stays a tag.
-  return { output: { tags: Object.fromEntries(entries), data: new Uint8Array(Buffer.from(data, "base64")) } };
+  if (typeof data !== "string" || (data !== "" && !BASE64.test(data))) return invalid(`"data" is not a base64 string`);
+  return { tags: entries, data };
 }
 
-function invalid(why: string): StepOutcome {
+/**
+ * Checks an output (as checkOutput does) and writes its outcome to `out`; returns whether
+ * the slot succeeded. The usual output, compact JSON with ASCII strings and no escapes, is
+ * checked on its bytes and copied without building strings; anything else takes checkOutput.
+ */
+export function writeOutcome(bytes: Uint8Array, out: OutcomeWriter): boolean {
+  const plain = scanPlainOutput(bytes);
+  if (plain !== undefined) {
+    out.outputFromBytes(bytes, TAG_RANGES, plain);
+    return true;
+  }
+  const checked = checkOutput(bytes);
+  if ("error" in checked) {
+    out.error(checked.error);
+    return false;
+  }
+  out.output(checked);
+  return true;
+}
+
+/** Name and value ranges of the tags scanPlainOutput found (reused). */
+const TAG_RANGES: number[] = [];
+const TAGS_KEY = utf8.encode(`"tags":`);
+const DATA_KEY = utf8.encode(`"data":`);
+/** Most tags the plain path compares for duplicates; more take checkOutput. */
+const PLAIN_MAX_TAGS = 16;
+
+/**
+ * The plain output `{"tags":{"N":"V",...},"data":"<base64>"}` (either key optional, in either
+ * order, no whitespace, strings of printable ASCII without escapes, no repeated key or tag
+ * name): fills TAG_RANGES and returns the data's range ([0, 0] when absent). Anything else,
+ * valid or not, returns undefined, and checkOutput decides.
+ */
+function scanPlainOutput(b: Uint8Array): [number, number] | undefined {
+  const n = b.byteLength;
+  TAG_RANGES.length = 0;
+  if (n === 0) return [0, 0];
+  if (n < 2 || b[0] !== 0x7b || b[n - 1] !== 0x7d) return undefined; // { ... }
+  let data: [number, number] = [0, 0];
+  let i = 1;
+  let seenTags = false;
+  let seenData = false;
+  if (n === 2) return data; // {}
+  for (;;) {
+    if (!seenTags && startsWith(b, i, TAGS_KEY)) {
+      seenTags = true;
+      i += TAGS_KEY.length;
+      if (b[i++] !== 0x7b) return undefined; // {
+      if (b[i] === 0x7d)
+        i++; // }
+      else {
+        for (;;) {
+          const nameEnd = plainString(b, i);
+          if (nameEnd < 0 || b[nameEnd] !== 0x3a) return undefined; // :
+          const valueEnd = plainString(b, nameEnd + 1);
+          if (valueEnd < 0) return undefined;
+          TAG_RANGES.push(i + 1, nameEnd - 1, nameEnd + 2, valueEnd - 1);
+          i = valueEnd + 1;
+          if (b[valueEnd] === 0x7d) break; // }
+          if (b[valueEnd] !== 0x2c) return undefined; // ,
+        }
+        if (TAG_RANGES.length / 4 > PLAIN_MAX_TAGS || hasRepeatedName(b)) return undefined;
+      }
+    } else if (!seenData && startsWith(b, i, DATA_KEY)) {
+      seenData = true;
+      const end = plainString(b, i + DATA_KEY.length);
+      if (end < 0) return undefined;
+      data = [i + DATA_KEY.length + 1, end - 1];
+      if (!isBase64(b, data[0], data[1])) return undefined;
+      i = end;
+    } else return undefined;
+    if (i === n - 1) return data; // the closing }
+    if (b[i++] !== 0x2c) return undefined; // ,
+  }
+}
+
+function startsWith(b: Uint8Array, at: number, prefix: Uint8Array): boolean {
+  if (at + prefix.length > b.byteLength) return false;
+  for (let k = 0; k < prefix.length; k++) if (b[at + k] !== prefix[k]) return false;
+  return true;
+}
+
+/** The index after a string of printable ASCII without escapes starting at `at`, or -1. */
+function plainString(b: Uint8Array, at: number): number {
+  if (b[at] !== 0x22) return -1;
+  for (let i = at + 1; i < b.byteLength; i++) {
+    const c = b[i]!;
+    if (c === 0x22) return i + 1;
+    if (c < 0x20 || c === 0x5c || c >= 0x7f) return -1;
+  }
+  return -1;
+}
+
+function hasRepeatedName(b: Uint8Array): boolean {
+  const r = TAG_RANGES;
+  for (let x = 0; x < r.length; x += 4) {
+    for (let y = x + 4; y < r.length; y += 4) {
+      if (r[x + 1]! - r[x]! === r[y + 1]! - r[y]! && compareBytes(b, r[x]!, r[x + 1]!, r[y]!, r[y + 1]!) === 0) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+const BASE64_DIGIT = new Uint8Array(128);
+for (const c of utf8.encode("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")) BASE64_DIGIT[c] = 1;
+
+/** The BASE64 pattern on bytes: groups of four digits, the last one possibly padded. */
+function isBase64(b: Uint8Array, start: number, end: number): boolean {
+  const length = end - start;
+  if (length % 4 !== 0) return false;
+  for (let i = start; i < end - 2; i++) if (BASE64_DIGIT[b[i]!] !== 1) return false;
+  if (length === 0) return true;
+  const last = b[end - 1]!;
+  const beforeLast = b[end - 2]!;
+  if (last === 0x3d) return beforeLast === 0x3d || BASE64_DIGIT[beforeLast] === 1; // = or ==
+  return BASE64_DIGIT[last] === 1 && BASE64_DIGIT[beforeLast] === 1;
+}
+
+/** checkOutput as a step outcome (for tests and the documentation's examples). */
+export function decodeOutput(bytes: Uint8Array): StepOutcome {
+  const checked = checkOutput(bytes);
+  if ("error" in checked) return checked;
+  // Object.fromEntries defines own properties, so a tag named "__proto__" stays a tag.
+  const data = new Uint8Array(Buffer.from(checked.data, "base64"));
+  return { output: { tags: Object.fromEntries(checked.tags), data } };
+}
+
+function invalid(why: string): { error: string } {
   return { error: `invalid output from the module: ${why}` };
 }
 

@@ -1,13 +1,14 @@
 /**
- * The `wasm@1.0` device (docs/design.md §5, docs/wasm-abi.md): processes are WebAssembly modules
- * whose state is their linear memory plus every mutable global. Modules are validated,
- * rewritten (globals exported, memory capped) and compiled once per module id on a compiler
- * thread; instances live in a pool of worker threads, never on the main thread.
+ * The `wasm@1.0` device (docs/wasm-abi.md): processes are WebAssembly modules whose state is
+ * their linear memory plus every mutable global. Modules are validated, rewritten (globals
+ * exported, memory capped) and compiled once per module id on a compiler thread; each
+ * process's module instance lives in a runner on a pool of worker threads, never on the main
+ * thread.
  */
-import { availableParallelism } from "node:os";
 import { ProcworkerError } from "../../core/errors.js";
+import { capDelay } from "../../core/timers.js";
 import type { Device, DeviceInstance, ProcessContext } from "../device.js";
-import { WasmInstance } from "./instance.js";
+import { WasmDeviceInstance, isBystander } from "./device-instance.js";
 import { ModuleCache, type PreparedModule } from "./module-cache.js";
 import { ThreadPool } from "./pool.js";
 import { maxPagesFor } from "./prepare.js";
@@ -21,10 +22,10 @@ const MODULE_CACHE_BYTES = 256 * 1024 * 1024;
 export interface WasmDeviceOptions {
   /** Wall time one slot may run (config `slot_time_limit_ms`). */
   slotTimeLimitMs: number;
-  /** Hard cap on one instance's linear memory (config `wasm_max_memory_mib`). */
+  /** Hard cap on one process's linear memory (config `wasm_max_memory_mib`). */
   maxMemoryMib: number;
-  /** Worker threads for instances (config `wasm_threads`); default: available parallelism. */
-  threads?: number;
+  /** Worker threads for runners (config `wasm_threads`, which config.ts resolves from 0). */
+  threads: number;
   /** Rollback tuning: a checkpoint image is taken at least every this many successful slots
    * (default 4096), bounding the replay a failed slot costs. Mostly for tests. */
   maxReplaySteps?: number;
@@ -36,7 +37,7 @@ export interface WasmDeviceOptions {
 
 /** The device, plus what tests and operators may ask of its placement. */
 export interface WasmDevice extends Device {
-  /** The lane (thread index) a process's instances live on. */
+  /** The lane (thread index) a process's runner lives on. */
   laneOf(processId: string): number;
   /** Test hook: makes the thread hosting `processId` exit abruptly, as a crash would. */
   crashThreadForTesting(processId: string): void;
@@ -44,14 +45,14 @@ export interface WasmDevice extends Device {
 
 /** Creates the wasm@1.0 device. Threads start on first use; `close()` stops them all. */
 export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
-  const threads = opts.threads ?? availableParallelism();
+  const threads = opts.threads;
   if (!Number.isInteger(threads) || threads < 1) {
     throw new RangeError(`wasm threads must be a positive integer, got ${threads}`);
   }
   if (!(opts.slotTimeLimitMs > 0))
     throw new RangeError(`slotTimeLimitMs must be positive, got ${opts.slotTimeLimitMs}`);
   if (!(opts.maxMemoryMib > 0)) throw new RangeError(`maxMemoryMib must be positive, got ${opts.maxMemoryMib}`);
-  const slotTimeLimitMs = Math.min(opts.slotTimeLimitMs, 2 ** 31 - 1);
+  const slotTimeLimitMs = capDelay(opts.slotTimeLimitMs);
   const maxPages = maxPagesFor(opts.maxMemoryMib);
   const maxReplaySteps = opts.maxReplaySteps ?? 4096;
   if (!Number.isInteger(maxReplaySteps) || maxReplaySteps < 1) {
@@ -61,7 +62,7 @@ export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
   if (!(maxOutputBytes >= 0)) throw new RangeError(`maxOutputBytes must not be negative, got ${maxOutputBytes}`);
   const pool = new ThreadPool(threads, slotTimeLimitMs, opts.logger);
   const cache = new ModuleCache(MODULE_CACHE_BYTES);
-  let nextInstance = 1;
+  let nextRunner = 1;
 
   function moduleOf(ctx: ProcessContext): Promise<PreparedModule> {
     const source = ctx.module;
@@ -73,12 +74,16 @@ export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
       const bytes = await source.bytes();
       if (bytes.byteLength === 0)
         throw new ProcworkerError("invalid_argument", "a wasm@1.0 process needs its module's bytes");
-      return pool.withCompiler(async (thread) => {
+      for (;;) {
         try {
-          const prepared = await thread.request("prepared", { kind: "prepare", bytes, maxPages });
+          const prepared = await pool.withCompiler((thread) =>
+            thread.request("prepared", { kind: "prepare", bytes, maxPages }),
+          );
           return { id, module: prepared.module, layout: prepared.layout, sourceBytes: bytes.byteLength };
         } catch (err) {
-          if (err instanceof ThreadLostError && err.reason === "time_limit" && err.blamedStep !== undefined) {
+          // Another module's start function ran away on the compiler thread: prepare again.
+          if (isBystander(err)) continue;
+          if (err instanceof ThreadLostError && err.reason === "time_limit") {
             throw new ProcworkerError(
               "invalid_argument",
               `invalid wasm module: instantiating it (its start function) ran longer than ${slotTimeLimitMs} ms`,
@@ -89,7 +94,7 @@ export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
           }
           throw err;
         }
-      });
+      }
     });
   }
 
@@ -102,7 +107,7 @@ export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
     async instantiate(ctx: ProcessContext): Promise<DeviceInstance> {
       const prepared = await moduleOf(ctx);
       const limits = { slotTimeLimitMs, maxReplaySteps, maxOutputBytes };
-      return WasmInstance.create(pool, prepared, ctx.processId, nextInstance++, limits, opts.logger);
+      return WasmDeviceInstance.create(pool, prepared, ctx.processId, nextRunner++, limits, opts.logger);
     },
     close(): Promise<void> {
       return pool.close();

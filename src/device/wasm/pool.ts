@@ -1,14 +1,14 @@
 /**
- * The wasm worker threads: a fixed number of instance threads ("lanes") with sticky
- * placement (a process always lands on the same lane, so its live instance is found there),
- * plus one compiler thread that validates and rewrites modules (it loads binaryen, which the
- * instance threads never need). Threads start on first use; a thread that exits is replaced
+ * The wasm worker threads: a fixed number of runner threads ("lanes") with sticky placement
+ * (a process always lands on the same lane, so its runner is found there), plus one compiler
+ * thread that validates, rewrites and probe-instantiates modules, so a module's start
+ * function never delays a lane. Threads start on first use; a thread that exits is replaced
  * on the next request for its lane.
  */
 import { ProcworkerError } from "../../core/errors.js";
 import { ThreadHandle, type WasmLogger } from "./thread-handle.js";
 
-/** The compiler thread is stopped after this long without work, to free binaryen's memory. */
+/** The compiler thread is stopped after this long without work, to free its thread. */
 const COMPILER_IDLE_MS = 30_000;
 
 /** The device's threads (see the file comment). */
@@ -59,7 +59,7 @@ export class ThreadPool {
     this.compilerIdle = undefined;
     if (!this.compilerThread || this.compilerThread.state !== "running") {
       const name = `compiler.${++this.generation}`;
-      this.compilerThread = new ThreadHandle(name, this.slotTimeLimitMs, this.logger, ["binaryen"]);
+      this.compilerThread = new ThreadHandle(name, this.slotTimeLimitMs, this.logger);
     }
     this.compilerUsers++;
     try {

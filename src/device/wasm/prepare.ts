@@ -1,12 +1,26 @@
 /**
- * Validation and load-time rewriting of a wasm@1.0 module (runs in a worker thread: loading
- * binaryen takes about a second of CPU, and instantiation runs the module's start function).
- * The rewrite (1) exports every mutable global under a reserved name, so the host can
- * snapshot and restore state the module keeps in non-exported globals (AssemblyScript's heap
- * pointer), and (2) caps the memory maximum at the configured limit, so `memory.grow` past it
- * returns -1 inside the module, with WebAssembly's own semantics.
+ * Validation and load-time rewriting of a wasm@1.0 module (runs on the compiler thread,
+ * because the probe instantiation after it runs the module's start function). The rewrite
+ * (1) exports every mutable global under a reserved name, so the host can snapshot and
+ * restore state the module keeps in non-exported globals (AssemblyScript's heap pointer),
+ * and (2) caps the memory maximum at the configured limit, so `memory.grow` past it returns
+ * -1 inside the module, with WebAssembly's own semantics. It edits the binary at the level of
+ * sections (module-binary.ts) and never decodes code or names, so any module WebAssembly
+ * accepts is either prepared or refused for a reason of the ABI.
  */
 import { createHash } from "node:crypto";
+import {
+  EXTERNAL,
+  SECTION,
+  UnsupportedEncoding,
+  VALUE_TYPE_CODE,
+  editSections,
+  encodeName,
+  leb128,
+  readOutline,
+  type FunctionType,
+  type ModuleOutline,
+} from "./module-binary.js";
 import type { ModuleLayout } from "./protocol.js";
 
 /** A module that is not acceptable: becomes INVALID_ARGUMENT at Spawn. */
@@ -20,20 +34,12 @@ export const RESERVED_PREFIX = "__pw_";
 /** The only import offered. */
 export const ABORT_IMPORT = { module: "env", name: "abort" } as const;
 
-type Binaryen = typeof import("binaryen").default;
-let binaryenLoad: Promise<Binaryen> | undefined;
-
-function loadBinaryen(): Promise<Binaryen> {
-  binaryenLoad ??= import("binaryen").then((m) => m.default);
-  return binaryenLoad;
-}
-
 /** Checks `bytes` against the ABI and returns the rewritten, compiled module. Throws
  * InvalidModuleError with a message a module author can act on. */
-export async function prepareModule(
+export function prepareModule(
   bytes: Uint8Array,
   maxPages: number,
-): Promise<{ module: WebAssembly.Module; layout: ModuleLayout }> {
+): { module: WebAssembly.Module; layout: ModuleLayout } {
   let original: WebAssembly.Module;
   try {
     original = new WebAssembly.Module(bytes);
@@ -41,48 +47,21 @@ export async function prepareModule(
     throw new InvalidModuleError(`not a valid WebAssembly module: ${(err as Error).message}`);
   }
   checkImportsAndExports(original);
-
-  const binaryen = await loadBinaryen();
-  binaryen.setDebugInfo(true); // keep the names section, so traps stay readable
-  const F = binaryen.Features;
-  const features =
-    F.MutableGlobals |
-    F.NontrappingFPToInt |
-    F.SIMD128 |
-    F.BulkMemory |
-    F.BulkMemoryOpt |
-    F.SignExt |
-    F.Multivalue |
-    F.ReferenceTypes |
-    F.TailCall |
-    F.CallIndirectOverlong;
-  let mod: BinaryenModule;
+  let outline: ModuleOutline;
   try {
-    // binaryen's typings omit readBinary's optional feature set.
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-    mod = (binaryen.readBinary as (data: Uint8Array, features?: number) => typeof mod)(bytes, features);
+    outline = readOutline(bytes);
   } catch (err) {
-    throw new InvalidModuleError(`module could not be read for rewriting: ${(err as Error).message}`);
+    if (!(err instanceof UnsupportedEncoding)) throw err;
+    throw new InvalidModuleError(`it uses a WebAssembly feature the device does not support: ${err.message}`);
   }
+  const { rewritten, layout } = rewrite(bytes, outline, maxPages);
+  let module: WebAssembly.Module;
   try {
-    let layout: ModuleLayout;
-    try {
-      layout = rewrite(binaryen, mod, bytes, maxPages);
-    } catch (err) {
-      if (err instanceof InvalidModuleError) throw err;
-      throw new InvalidModuleError(`module could not be rewritten: ${(err as Error).message}`);
-    }
-    const rewritten = mod.emitBinary();
-    let module: WebAssembly.Module;
-    try {
-      module = new WebAssembly.Module(rewritten);
-    } catch (err) {
-      throw new Error(`the rewritten module does not compile: ${(err as Error).message}`);
-    }
-    return { module, layout };
-  } finally {
-    mod.dispose();
+    module = new WebAssembly.Module(rewritten);
+  } catch (err) {
+    throw new Error(`the rewritten module does not compile: ${(err as Error).message}`);
   }
+  return { module, layout };
 }
 
 function checkImportsAndExports(module: WebAssembly.Module): void {
@@ -113,60 +92,56 @@ function checkImportsAndExports(module: WebAssembly.Module): void {
   }
 }
 
-const SIGNATURES: Record<string, { params: string[]; results: string[] }> = {
+const SIGNATURES: Record<string, FunctionType> = {
   pw_alloc: { params: ["i32"], results: ["i32"] },
   pw_handle: { params: ["i32", "i32"], results: ["i64"] },
   pw_init: { params: ["i32", "i32"], results: ["i64"] },
 };
+const ABORT_SIGNATURE: FunctionType = { params: ["i32", "i32", "i32", "i32"], results: [] };
 
-type BinaryenModule = ReturnType<Binaryen["readBinary"]>;
+const show = (t: FunctionType): string => `(${t.params.join(", ")}) -> (${t.results.join(", ")})`;
 
-function rewrite(binaryen: Binaryen, mod: BinaryenModule, bytes: Uint8Array, maxPages: number): ModuleLayout {
-  const typeName = (type: number): string => {
-    const names: [number, string][] = [
-      [binaryen.i32, "i32"],
-      [binaryen.i64, "i64"],
-      [binaryen.f32, "f32"],
-      [binaryen.f64, "f64"],
-      [binaryen.v128, "v128"],
-    ];
-    return names.find(([t]) => t === type)?.[1] ?? "a reference";
+/**
+ * The rewrite: every mutable global exported under a reserved name (f32/f64 through
+ * accessor functions appended to the module, moving raw bits), the memory's maximum set to
+ * min(declared, limit), custom sections dropped. Nothing else of the module changes: new
+ * types and functions go after the existing ones, so no index in the code moves.
+ */
+function rewrite(
+  bytes: Uint8Array,
+  outline: ModuleOutline,
+  maxPages: number,
+): { rewritten: Uint8Array; layout: ModuleLayout } {
+  const typeOf = (fn: number): FunctionType => {
+    const imported = outline.importedFunctions[fn];
+    const index = imported ? imported.type : outline.functions[fn - outline.importedFunctions.length];
+    const type = index === undefined ? undefined : outline.types[index];
+    if (type === undefined) throw new InvalidModuleError(`function ${fn} has no type`);
+    return type;
   };
-  const signature = (fn: number) => {
-    const info = binaryen.getFunctionInfo(fn);
-    return {
-      params: binaryen.expandType(info.params).map(typeName),
-      results: binaryen.expandType(info.results).map(typeName),
-    };
-  };
-  const show = (s: { params: string[]; results: string[] }) => `(${s.params.join(", ")}) -> (${s.results.join(", ")})`;
-
-  let memoryName: string | undefined;
-  for (let i = 0; i < mod.getNumExports(); i++) {
-    const info = binaryen.getExportInfo(mod.getExportByIndex(i));
-    if (info.kind === binaryen.ExternalMemory && info.name === "memory") memoryName = info.value;
-    const want = SIGNATURES[info.name];
-    if (want && info.kind === binaryen.ExternalFunction) {
-      const got = signature(mod.getFunction(info.value));
-      if (show(got) !== show(want)) {
-        throw new InvalidModuleError(`export ${info.name} has type ${show(got)}; want ${show(want)}`);
-      }
+  for (const imported of outline.importedFunctions) {
+    const got = outline.types[imported.type];
+    if (got === undefined || show(got) !== show(ABORT_SIGNATURE)) {
+      const shown = got ? show(got) : "unknown";
+      throw new InvalidModuleError(`import env.abort has type ${shown}; want ${show(ABORT_SIGNATURE)}`);
     }
   }
-  for (let i = 0; i < mod.getNumFunctions(); i++) {
-    const fn = mod.getFunctionByIndex(i);
-    const info = binaryen.getFunctionInfo(fn);
-    if (info.module === ABORT_IMPORT.module && info.base === ABORT_IMPORT.name) {
-      const got = signature(fn);
-      const want = { params: ["i32", "i32", "i32", "i32"], results: [] };
+  let hasInit = false;
+  for (const entry of outline.exports) {
+    const want = SIGNATURES[entry.name];
+    if (want && entry.kind === EXTERNAL.function) {
+      const got = typeOf(entry.index);
       if (show(got) !== show(want)) {
-        throw new InvalidModuleError(`import env.abort has type ${show(got)}; want ${show(want)}`);
+        throw new InvalidModuleError(`export ${entry.name} has type ${show(got)}; want ${show(want)}`);
       }
+      if (entry.name === "pw_init") hasInit = true;
     }
   }
 
-  if (memoryName === undefined) throw new InvalidModuleError('module does not export its memory as "memory"');
-  const memory = mod.getMemoryInfo(memoryName);
+  if (outline.importedMemories > 0 || outline.memories.length !== 1) {
+    throw new InvalidModuleError("a module has exactly one memory, its own (multiple memories are not supported)");
+  }
+  const memory = outline.memories[0]!;
   if (memory.shared) throw new InvalidModuleError("shared memories are not supported");
   if (memory.is64) throw new InvalidModuleError("64-bit memories are not supported");
   if (memory.initial > maxPages) {
@@ -174,71 +149,71 @@ function rewrite(binaryen: Binaryen, mod: BinaryenModule, bytes: Uint8Array, max
       `module needs ${memory.initial} memory pages at start; the limit (wasm_max_memory_mib) allows ${maxPages}`,
     );
   }
-  const cap = Math.min(memory.max ?? maxPages, maxPages);
-  // setMemory replaces the memory and its data segments, so hand the segments back as they are.
-  // binaryen.js has these at run time but not in its typings.
-  const dataSegments = mod as unknown as {
-    getNumDataSegments(): number;
-    getDataSegmentInfo(segment: number): { name: string; offset: number | null; data: ArrayBuffer; passive: boolean };
-  };
-  const segments = [];
-  for (let i = 0; i < dataSegments.getNumDataSegments(); i++) {
-    const seg = dataSegments.getDataSegmentInfo(mod.getDataSegmentByIndex(i));
-    segments.push({
-      name: seg.name,
-      passive: seg.passive,
-      offset: seg.passive ? 0 : mod.i32.const(seg.offset ?? 0),
-      data: new Uint8Array(seg.data),
-    });
-  }
-  mod.setMemory(memory.initial, cap, null, segments, false, false, memoryName);
+  const cap = Math.min(memory.maximum ?? maxPages, maxPages);
 
   const globals: ModuleLayout["globals"] = [];
-  for (let i = 0; i < mod.getNumGlobals(); i++) {
-    const info = binaryen.getGlobalInfo(mod.getGlobalByIndex(i));
-    if (!info.mutable) continue;
-    const type = typeName(info.type);
+  const newTypes: number[] = [];
+  const newFunctions: number[] = [];
+  const newBodies: number[] = [];
+  const newExports: number[] = [];
+  let typeCount = 0;
+  let functionCount = 0;
+  let exportCount = 0;
+  const firstNewType = outline.types.length;
+  const firstNewFunction = outline.importedFunctions.length + outline.functions.length;
+  /** Appends a function of type (params) -> (results) with `code` (without its `end`), exported as `name`. */
+  const addFunction = (name: string, params: number[], results: number[], code: number[]): void => {
+    newTypes.push(0x60, ...leb128(params.length), ...params, ...leb128(results.length), ...results);
+    newFunctions.push(...leb128(firstNewType + typeCount++));
+    const body = [0x00, ...code, 0x0b]; // no locals
+    newBodies.push(...leb128(body.length), ...body);
+    newExports.push(...encodeName(name), EXTERNAL.function, ...leb128(firstNewFunction + functionCount++));
+    exportCount++;
+  };
+  outline.globals.forEach((global, i) => {
+    if (!global.mutable) return;
+    const type = global.type;
     if (type !== "i32" && type !== "i64" && type !== "f32" && type !== "f64") {
-      throw new InvalidModuleError(`mutable global ${info.name} has type ${type}, which cannot be snapshotted`);
+      throw new InvalidModuleError(`mutable global ${i} has type ${type}, which cannot be snapshotted`);
     }
+    const index = leb128(outline.importedGlobals + i);
     const name = `${RESERVED_PREFIX}g${globals.length}`;
     if (type === "i32" || type === "i64") {
-      mod.addGlobalExport(info.name, name);
+      newExports.push(...encodeName(name), EXTERNAL.global, ...index);
+      exportCount++;
     } else {
       // Floats cross into JavaScript as numbers, which may not keep NaN bits: move their bits.
-      const bits = type === "f32" ? binaryen.i32 : binaryen.i64;
-      const get = mod.global.get(info.name, info.type);
-      mod.addFunction(
-        `${name}_get`,
-        binaryen.none,
-        bits,
-        [],
-        type === "f32" ? mod.i32.reinterpret(get) : mod.i64.reinterpret(get),
-      );
-      mod.addFunctionExport(`${name}_get`, `${name}_get`);
-      const arg = mod.local.get(0, bits);
-      mod.addFunction(
-        `${name}_set`,
-        bits,
-        binaryen.none,
-        [],
-        mod.global.set(info.name, type === "f32" ? mod.f32.reinterpret(arg) : mod.f64.reinterpret(arg)),
-      );
-      mod.addFunctionExport(`${name}_set`, `${name}_set`);
+      const bits = type === "f32" ? VALUE_TYPE_CODE.i32 : VALUE_TYPE_CODE.i64;
+      const toBits = type === "f32" ? 0xbc : 0xbd; // i32.reinterpret_f32 / i64.reinterpret_f64
+      const fromBits = type === "f32" ? 0xbe : 0xbf; // f32.reinterpret_i32 / f64.reinterpret_i64
+      addFunction(`${name}_get`, [], [bits], [0x23, ...index, toBits]);
+      addFunction(`${name}_set`, [bits], [], [0x20, 0x00, fromBits, 0x24, ...index]);
     }
     globals.push({ type, export: name });
-  }
+  });
 
-  let hasInit = false;
-  for (let i = 0; i < mod.getNumExports(); i++) {
-    if (binaryen.getExportInfo(mod.getExportByIndex(i)).name === "pw_init") hasInit = true;
+  const present = new Set(outline.sections.map((s) => s.id));
+  for (const id of [SECTION.type, SECTION.function, SECTION.memory, SECTION.export, SECTION.code]) {
+    if (!present.has(id)) throw new InvalidModuleError(`module has no section ${id}`);
   }
+  const rewritten = editSections(bytes, outline, {
+    replace: new Map([[SECTION.memory, [1, 0x01, ...leb128(memory.initial), ...leb128(cap)]]]),
+    append: new Map([
+      [SECTION.type, { count: typeCount, bytes: newTypes }],
+      [SECTION.function, { count: functionCount, bytes: newFunctions }],
+      [SECTION.code, { count: functionCount, bytes: newBodies }],
+      [SECTION.export, { count: exportCount, bytes: newExports }],
+    ]),
+  });
   return {
-    moduleHash: new Uint8Array(createHash("sha256").update(bytes).digest()),
-    globals,
-    hasInit,
-    initialPages: memory.initial,
-    maxPages: cap,
+    rewritten,
+    layout: {
+      moduleHash: new Uint8Array(createHash("sha256").update(bytes).digest()),
+      globals,
+      hasInit,
+      initialPages: memory.initial,
+      maxPages: cap,
+    },
   };
 }
 

@@ -1,10 +1,11 @@
 /**
  * The messages between the main thread and a wasm worker thread: a tagged union with a
  * request id, answered exactly once (or rejected by the host when the thread exits).
- * Large memories cross as SharedArrayBuffer checkpoints (shared, immutable once written)
- * or as transferred ArrayBuffers, never as structured clones.
+ * Batches of steps and of outcomes cross as one transferred ArrayBuffer each; memories cross
+ * as SharedArrayBuffer checkpoints (shared, immutable once written) or transferred buffers.
+ * Nothing per slot is ever structured-cloned.
  */
-import type { Step, StepOutcome } from "../device.js";
+import type { RollbackPoint } from "./rollback-log.js";
 
 /** A mutable global's value type; other types (v128, references) are refused at Spawn. */
 export type GlobalType = "i32" | "i64" | "f32" | "f64";
@@ -25,7 +26,7 @@ export interface ModuleLayout {
   maxPages: number;
 }
 
-/** Per-instance limits the thread applies. */
+/** Per-runner limits the thread applies. */
 export interface RunnerLimits {
   /** Take a checkpoint at least every this many successful steps. */
   maxReplaySteps: number;
@@ -33,47 +34,47 @@ export interface RunnerLimits {
   maxOutputBytes: number;
 }
 
-/** Requests the main thread sends; `id` is unique per thread. */
+/** Requests the main thread sends; `id` is unique per thread. A `runner` number names one
+ * process's runner on that thread (runner.ts). */
 export type ThreadRequest =
   /** Validate, rewrite, compile and probe-instantiate module bytes (the compiler thread). */
   | { kind: "prepare"; id: number; bytes: Uint8Array; maxPages: number }
-  /** (Re)build an instance: fresh, or from a checkpoint image plus the successful steps
-   * applied since it. Replaces any instance with the same number. */
+  /** (Re)build a runner from a rollback point. Replaces any runner with the same number. */
   | {
       kind: "create";
       id: number;
-      instance: number;
+      runner: number;
       processId: string;
       module: WebAssembly.Module;
       layout: ModuleLayout;
-      checkpoint: SharedArrayBuffer | null;
-      replay: Step[];
+      rollback: RollbackPoint;
       limits: RunnerLimits;
     }
-  /** Run a batch of steps in order. */
-  | { kind: "run"; id: number; instance: number; steps: Step[] }
+  /** Run a packed batch of steps (step-batch.ts, transferred) in order. `dry`: evaluate each
+   * step against the current state and keep nothing of it. */
+  | { kind: "run"; id: number; runner: number; batch: ArrayBuffer; dry: boolean }
   /** Export the whole state into a transferred buffer. */
-  | { kind: "export"; id: number; instance: number }
-  /** Drop an instance. */
-  | { kind: "close"; id: number; instance: number }
+  | { kind: "export"; id: number; runner: number }
+  /** Drop a runner. */
+  | { kind: "close"; id: number; runner: number }
   /** Test hook: end the thread abruptly (as a crash would). */
   | { kind: "crash"; id: number };
 
 /** Distributes `Omit` over the union, so a request can be written without its id. */
 export type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 
-/** A rollback image the thread took, and after which step of the request (the host then
- * forgets the steps up to it). For `created`, the image is taken after the whole replay. */
-export interface Checkpoint {
-  image: SharedArrayBuffer;
-  afterStep: number;
+/** A new checkpoint and log, sent only when the thread started them. */
+export interface RollbackBuffers {
+  checkpoint: SharedArrayBuffer | null;
+  log: SharedArrayBuffer;
 }
 
-/** Answers from the thread; `checkpoint` is null when none was taken. */
+/** Answers from the thread. `ran.outcomes` is a packed outcome batch (outcome-batch.ts,
+ * transferred), which also carries the memory size and the confirmed log length. */
 export type ThreadResponse =
   | { kind: "prepared"; id: number; module: WebAssembly.Module; layout: ModuleLayout }
-  | { kind: "created"; id: number; memoryBytes: number; checkpoint: Checkpoint | null }
-  | { kind: "ran"; id: number; outcomes: StepOutcome[]; memoryBytes: number; checkpoint: Checkpoint | null }
+  | { kind: "created"; id: number; memoryBytes: number; rollback: RollbackPoint }
+  | { kind: "ran"; id: number; outcomes: ArrayBuffer; rollback: RollbackBuffers | undefined }
   | { kind: "exported"; id: number; state: Uint8Array }
   | { kind: "closed"; id: number }
   | { kind: "failed"; id: number; code: "invalid_argument" | "internal"; message: string };

@@ -1,24 +1,30 @@
 /**
- * One live wasm@1.0 instance inside a worker thread. It stays alive between slots, so a
- * successful slot copies no memory. Rollback works from a checkpoint: an immutable image
- * (state-format.ts) in a SharedArrayBuffer plus the inputs of the successful steps since.
- * When a step fails, the instance is thrown away and rebuilt from the checkpoint and a
- * replay of those steps; a new checkpoint is taken when replaying would cost more than
- * REPLAY_BUDGET copies of memory. The host holds the same checkpoint and step list, so it
- * can rebuild the instance on another thread if this one dies.
+ * One process's live module instance inside a worker thread: a runner. It stays alive
+ * between slots, so a successful slot copies no memory. Rollback works from a checkpoint
+ * (an immutable state image, state-format.ts, in a SharedArrayBuffer) plus the rollback log
+ * of inputs that succeeded since (rollback-log.ts, shared with the host). When a step fails,
+ * or after a dry run, the module instance is thrown away and rebuilt from the checkpoint and
+ * a replay of the log; a new checkpoint is taken when replaying would cost more than
+ * REPLAY_BUDGET copies of memory.
  */
-import type { Step, StepOutcome } from "../device.js";
-import { decodeOutput, encodeInput } from "./abi.js";
-import type { Checkpoint, ModuleLayout, ProgressView, RunnerLimits } from "./protocol.js";
+import { inputPrefix, writeInput, writeOutcome } from "./abi.js";
+import { ByteWriter } from "./byte-buffer.js";
+import type { OutcomeWriter } from "./outcome-batch.js";
+import type { ModuleLayout, ProgressView, RollbackBuffers, RunnerLimits } from "./protocol.js";
 import { sharedClockMs } from "./protocol.js";
+import { RollbackLog, type RollbackPoint } from "./rollback-log.js";
 import { PAGE_BYTES, checkImage, imageBytes, imageLayout, writeImageHeader } from "./state-format.js";
+import type { StepBatch } from "./step-batch.js";
 
 /** Replaying the steps since the checkpoint may cost at most this many memory copies. */
 const REPLAY_BUDGET = 16;
 /** ...and at least this long before a checkpoint is worth taking (tiny memories). */
 const MIN_REPLAY_MS = 1;
-/** Bound on the input bytes kept since the checkpoint (here and, as steps, on the host). */
+/** Bound on the input bytes kept in the rollback log. */
 const MAX_LOG_BYTES = 8 * 1024 * 1024;
+/** The input scratch buffer starts this small and is not kept above MAX_KEPT_SCRATCH_BYTES. */
+const INPUT_SCRATCH_BYTES = 1024;
+const MAX_KEPT_SCRATCH_BYTES = 64 * 1024;
 
 /** Marks when process code runs, for the host's time-limit watchdog (protocol.ts). */
 export class ProgressMarker {
@@ -49,110 +55,142 @@ interface ModuleExports {
   [name: string]: unknown;
 }
 
-interface LoggedStep {
-  init: boolean;
-  input: Uint8Array;
-}
-
-const EMPTY_OUTPUT: StepOutcome = { output: { tags: {}, data: new Uint8Array() } };
-
-/** A thread-side instance; see the file comment. Methods throw only when the instance
- * itself is broken (the host then discards it). */
+/** A runner; see the file comment. Methods throw only when the runner itself is broken
+ * (the host then discards it). */
 export class Runner {
-  private instance!: WebAssembly.Instance;
+  private moduleInstance!: WebAssembly.Instance;
   private exports!: ModuleExports;
   private memoryView = new Uint8Array();
-  /** False while a new instance's start function runs (its exports are not there yet). */
+  /** False while a new module instance's start function runs (its exports are not there yet). */
   private ready = false;
-  private log: LoggedStep[] = [];
+  private checkpoint: SharedArrayBuffer | null;
+  private log: RollbackLog;
+  /** Time the logged steps took: what a replay of the log costs. */
   private logMs = 0;
-  private logBytes = 0;
   private bytesPerMs = 4_000_000;
+  /** The checkpoint and log buffer the host last heard of: a new checkpoint or a log that
+   * moved to a bigger buffer must be sent with the next answer. */
+  private reported: { checkpoint: SharedArrayBuffer | null; log: SharedArrayBuffer };
+  private readonly prefix: Uint8Array;
+  /** Scratch space for one input; a large one is let go after its step, so an idle runner
+   * holds nothing but its module instance and its rollback point. */
+  private input = new ByteWriter(INPUT_SCRATCH_BYTES);
 
   constructor(
     private readonly module: WebAssembly.Module,
     private readonly layout: ModuleLayout,
-    private readonly processId: string,
+    processId: string,
     private readonly progress: ProgressMarker,
-    private checkpoint: SharedArrayBuffer | null,
+    rollback: RollbackPoint,
     private readonly limits: RunnerLimits,
-  ) {}
-
-  /** Builds the instance from the checkpoint and replays `steps` (all succeeded before). */
-  restore(steps: Step[], requestId: number): void {
-    this.log = [];
-    this.logMs = 0;
-    this.logBytes = 0;
-    this.rebuild(requestId);
-    for (const step of steps) {
-      const outcome = this.execute(step, requestId, -1);
-      if ("error" in outcome) throw new Error(`replaying slot ${step.slot} failed: ${outcome.error}`);
-    }
+  ) {
+    this.checkpoint = rollback.checkpoint;
+    this.log = new RollbackLog(rollback.log, rollback.logBytes);
+    this.reported = { checkpoint: rollback.checkpoint, log: rollback.log };
+    this.prefix = inputPrefix(processId);
   }
 
-  /** Runs steps in order; a failing step is rolled back before the next one runs. Returns
-   * the last checkpoint taken along the way, so a long batch never makes a long replay. */
-  run(steps: Step[], requestId: number): { outcomes: StepOutcome[]; checkpoint: Checkpoint | null } {
-    let checkpoint: Checkpoint | null = null;
-    const outcomes = steps.map((step, index) => {
-      const outcome = this.execute(step, requestId, index);
-      const image = "output" in outcome ? this.maybeCheckpoint() : null;
-      if (image) checkpoint = { image, afterStep: index };
-      return outcome;
-    });
-    return { outcomes, checkpoint };
-  }
-
-  /** Bytes of linear memory now. */
-  memoryBytes(): number {
-    return this.exports.memory.buffer.byteLength;
-  }
-
-  /** A new checkpoint when replaying the steps since the last one got too costly, else null. */
-  maybeCheckpoint(): SharedArrayBuffer | null {
-    if (this.log.length === 0) return null;
-    const copyMs = this.memoryBytes() / this.bytesPerMs;
-    const due =
-      this.logMs >= Math.max(REPLAY_BUDGET * copyMs, MIN_REPLAY_MS) ||
-      this.log.length >= this.limits.maxReplaySteps ||
-      this.logBytes >= MAX_LOG_BYTES;
-    if (!due) return null;
+  /** Builds the module instance from the rollback point (replaying the log), then takes a
+   * checkpoint if the replay was long. */
+  restore(requestId: number): void {
     const started = performance.now();
-    const image = new SharedArrayBuffer(imageBytes(this.layout, this.memoryBytes() / PAGE_BYTES));
-    this.writeImage(new Uint8Array(image));
-    const ms = performance.now() - started;
-    if (this.memoryBytes() >= 1024 * 1024 && ms > 0) this.bytesPerMs = this.memoryBytes() / ms;
-    this.checkpoint = image;
-    this.log = [];
-    this.logMs = 0;
-    this.logBytes = 0;
-    return image;
+    this.rebuild(requestId);
+    this.logMs = performance.now() - started;
+    this.maybeCheckpoint();
+  }
+
+  /** Runs a batch in order, writing one outcome per step. A failing step is rolled back
+   * before the next one runs. `dry`: every step is evaluated against the current state and
+   * rolled back, whatever its outcome. */
+  run(batch: StepBatch, requestId: number, out: OutcomeWriter, dry: boolean): void {
+    for (let index = 0; index < batch.count; index++) {
+      const step = batch.next();
+      if (step.init && !this.layout.hasInit) {
+        out.output({ tags: [], data: "" }); // slot 0 without pw_init: nothing runs
+        continue;
+      }
+      this.input.length = 0;
+      writeInput(this.prefix, step, batch.bytes, this.input);
+      const input = this.input.written();
+      const started = performance.now();
+      const ok = this.call(step.init, input, requestId, index, out);
+      if (!ok || dry) {
+        this.rebuild(requestId);
+        continue;
+      }
+      this.log.append(step.init, input);
+      this.logMs += performance.now() - started;
+      this.maybeCheckpoint();
+    }
+    if (this.input.bytes.byteLength > MAX_KEPT_SCRATCH_BYTES) this.input = new ByteWriter(INPUT_SCRATCH_BYTES);
+  }
+
+  /** Pages of linear memory now. */
+  memoryPages(): number {
+    return this.exports.memory.buffer.byteLength / PAGE_BYTES;
+  }
+
+  /** Bytes of the rollback log confirmed so far. */
+  logBytes(): number {
+    return this.log.byteLength;
+  }
+
+  /** The whole rollback point (for `created`). */
+  rollbackPoint(): RollbackPoint {
+    this.reported = { checkpoint: this.checkpoint, log: this.log.buffer };
+    return { ...this.reported, logBytes: this.log.byteLength };
+  }
+
+  /** The checkpoint and log buffers if either changed since the host last heard, else undefined. */
+  takeRollbackChange(): RollbackBuffers | undefined {
+    if (this.reported.checkpoint === this.checkpoint && this.reported.log === this.log.buffer) return undefined;
+    this.reported = { checkpoint: this.checkpoint, log: this.log.buffer };
+    return this.reported;
   }
 
   /** The whole state as a fresh buffer, for transfer to the host. */
   exportState(): Uint8Array {
-    const image = new Uint8Array(imageBytes(this.layout, this.memoryBytes() / PAGE_BYTES));
+    const image = new Uint8Array(imageBytes(this.layout, this.memoryPages()));
     this.writeImage(image);
     return image;
   }
 
-  private execute(step: Step, requestId: number, index: number): StepOutcome {
-    const init = step.slot === 0n;
-    if (init && !this.layout.hasInit) return EMPTY_OUTPUT;
-    const input = encodeInput(this.processId, step);
+  /** A new checkpoint (and an empty log) when replaying the log got too costly. */
+  private maybeCheckpoint(): void {
+    const log = this.log;
+    if (log.size === 0) return;
+    const memoryBytes = this.memoryPages() * PAGE_BYTES;
+    const copyMs = memoryBytes / this.bytesPerMs;
+    const due =
+      this.logMs >= Math.max(REPLAY_BUDGET * copyMs, MIN_REPLAY_MS) ||
+      log.size >= this.limits.maxReplaySteps ||
+      log.byteLength >= MAX_LOG_BYTES;
+    if (!due) return;
     const started = performance.now();
-    const outcome = this.call(init, input, requestId, index);
-    if ("error" in outcome) {
-      this.rebuild(requestId);
-      return outcome;
-    }
-    this.log.push({ init, input });
-    this.logMs += performance.now() - started;
-    this.logBytes += input.byteLength;
-    return outcome;
+    const image = new SharedArrayBuffer(imageBytes(this.layout, this.memoryPages()));
+    this.writeImage(new Uint8Array(image));
+    const ms = performance.now() - started;
+    if (memoryBytes >= 1024 * 1024 && ms > 0) this.bytesPerMs = memoryBytes / ms;
+    this.checkpoint = image;
+    this.log = RollbackLog.empty();
+    this.logMs = 0;
   }
 
-  private call(init: boolean, input: Uint8Array, requestId: number, index: number): StepOutcome {
+  /** Calls the module with one input and writes the outcome to `out`; returns whether the
+   * step succeeded. Replays pass no `out`: their outputs were checked when the slot first
+   * ran, so only a fault counts (and throws). */
+  private call(
+    init: boolean,
+    input: Uint8Array,
+    requestId: number,
+    index: number,
+    out: OutcomeWriter | undefined,
+  ): boolean {
+    const fail = (error: string): false => {
+      if (out === undefined) throw new Error(`replaying a step after a rollback failed: ${error}`);
+      out.error(error);
+      return false;
+    };
     const e = this.exports;
     let result: bigint;
     this.progress.enter(requestId, index);
@@ -161,13 +199,13 @@ export class Runner {
       const memory = this.memory();
       if (ptr + input.byteLength > memory.byteLength) {
         const room = `no room for ${input.byteLength} bytes in memory of ${memory.byteLength}`;
-        return { error: `invalid input buffer: pw_alloc returned ${ptr}, which has ${room}` };
+        return fail(`invalid input buffer: pw_alloc returned ${ptr}, which has ${room}`);
       }
       memory.set(input, ptr);
       const length = input.byteLength;
       result = BigInt.asUintN(64, init ? e.pw_init!(ptr, length) : e.pw_handle(ptr, length));
     } catch (err) {
-      return { error: describeFault(err) };
+      return fail(describeFault(err));
     } finally {
       this.progress.leave();
     }
@@ -175,39 +213,39 @@ export class Runner {
     const outLen = Number(result & 0xffffffffn);
     const memory = this.memory();
     if (outPtr + outLen > memory.byteLength) {
-      return {
-        error: `invalid output from the module: ${outLen} bytes at ${outPtr} are outside memory (${memory.byteLength} bytes)`,
-      };
+      return fail(
+        `invalid output from the module: ${outLen} bytes at ${outPtr} are outside memory (${memory.byteLength} bytes)`,
+      );
     }
     if (outLen > this.limits.maxOutputBytes) {
       const limit = this.limits.maxOutputBytes;
-      return { error: `invalid output from the module: ${outLen} bytes is over the limit of ${limit}` };
+      return fail(`invalid output from the module: ${outLen} bytes is over the limit of ${limit}`);
     }
-    return decodeOutput(memory.subarray(outPtr, outPtr + outLen));
+    return out === undefined || writeOutcome(memory.subarray(outPtr, outPtr + outLen), out);
   }
 
-  /** A fresh instance set to the checkpoint, then the logged steps replayed. */
+  /** A fresh module instance set to the checkpoint, then the log replayed. */
   private rebuild(requestId: number): void {
     this.ready = false;
     this.progress.enter(requestId, -1);
     try {
-      this.instance = new WebAssembly.Instance(this.module, { env: { abort: this.abort } });
+      this.moduleInstance = new WebAssembly.Instance(this.module, { env: { abort: this.abort } });
     } finally {
       this.progress.leave();
     }
-    this.exports = this.instance.exports as unknown as ModuleExports;
+    this.exports = this.moduleInstance.exports as unknown as ModuleExports;
     this.ready = true;
     if (this.checkpoint) this.applyImage(new Uint8Array(this.checkpoint));
-    for (const { init, input } of this.log) {
-      const outcome = this.call(init, input, requestId, -1);
-      if ("error" in outcome) throw new Error(`replaying a step after a rollback failed: ${outcome.error}`);
+    for (const { init, input } of this.log.entries()) {
+      this.call(init, input, requestId, -1, undefined);
     }
   }
 
   private applyImage(image: Uint8Array): void {
     const pages = checkImage(image, this.layout);
-    const current = this.memoryBytes() / PAGE_BYTES;
-    if (pages < current) throw new Error(`state has ${pages} memory pages; a fresh instance already has ${current}`);
+    const current = this.memoryPages();
+    if (pages < current)
+      throw new Error(`state has ${pages} memory pages; a fresh module instance already has ${current}`);
     if (pages > current) this.exports.memory.grow(pages - current);
     const { globalsAt, memoryAt } = imageLayout(this.layout.globals.length);
     this.memory().set(image.subarray(memoryAt, memoryAt + pages * PAGE_BYTES));
@@ -222,7 +260,7 @@ export class Runner {
   }
 
   private writeImage(target: Uint8Array): void {
-    const pages = this.memoryBytes() / PAGE_BYTES;
+    const pages = this.memoryPages();
     writeImageHeader(target, this.layout, pages);
     const { globalsAt, memoryAt } = imageLayout(this.layout.globals.length);
     const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
@@ -271,6 +309,7 @@ export class Runner {
 function describeFault(err: unknown): string {
   if (err instanceof AbortCalled) return `abort: ${err.message}`;
   if (err instanceof WebAssembly.RuntimeError) return `trap: ${err.message}`;
+  if (err instanceof WebAssembly.Exception) return "trap: the module threw an exception it did not catch";
   if (err instanceof RangeError) return `trap: ${err.message}`;
   return `fault: ${err instanceof Error ? err.message : String(err)}`;
 }

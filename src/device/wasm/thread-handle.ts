@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker, type Transferable } from "node:worker_threads";
 import { ProcworkerError } from "../../core/errors.js";
+import { capDelay } from "../../core/timers.js";
 import type { ThreadRequest, ThreadResponse, WithoutId } from "./protocol.js";
 import { PROGRESS_BYTES, progressView, sharedClockMs } from "./protocol.js";
 
@@ -49,8 +50,6 @@ export interface WasmLogger {
   warn(obj: object, msg: string): void;
 }
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** Resolves the thread entry beside this file: thread.js in dist/, thread.ts in the sources. */
 function threadEntry(): { url: URL; typescript: boolean } {
   const js = new URL("./thread.js", import.meta.url);
@@ -62,19 +61,16 @@ const require = createRequire(import.meta.url);
 
 /**
  * Starts a thread on the entry file. From sources (vitest, tsx) the entry is loaded through
- * tsx's loader, registered inside the thread; `preload` packages are imported before that,
- * natively, because tsx takes ~20 s to pass binaryen's 14 MB through its loader.
+ * tsx's loader, registered inside the thread.
  */
-function startWorker(progress: SharedArrayBuffer, preload: string[]): Worker {
+function startWorker(progress: SharedArrayBuffer): Worker {
   const entry = threadEntry();
   const workerData = { progress };
   if (!entry.typescript) return new Worker(entry.url, { workerData });
-  const urls = preload.map((name) => pathToFileURL(require.resolve(name)).href);
   // tsx's ESM api (its "import" export); require.resolve would pick the CommonJS one.
   const tsx = new URL("./dist/esm/api/index.mjs", pathToFileURL(require.resolve("tsx/package.json"))).href;
   const bootstrap =
-    `Promise.all(${JSON.stringify(urls)}.map((url) => import(url)))` +
-    `.then(() => import(${JSON.stringify(tsx)}))` +
+    `import(${JSON.stringify(tsx)})` +
     `.then((api) => { api.register(); return import(${JSON.stringify(entry.url.href)}); })`;
   return new Worker(bootstrap, { eval: true, workerData });
 }
@@ -98,9 +94,8 @@ export class ThreadHandle {
     readonly name: string,
     private readonly slotTimeLimitMs: number,
     private readonly logger: WasmLogger | undefined,
-    preload: string[] = [],
   ) {
-    this.worker = startWorker(this.progressBuffer, preload);
+    this.worker = startWorker(this.progressBuffer);
     this.worker.unref();
     this.worker.on("message", (response: ThreadResponse) => this.settle(response));
     this.worker.on("error", (err) => {
@@ -182,7 +177,7 @@ export class ThreadHandle {
         this.watchdog = undefined;
         this.checkWatchdog();
       },
-      Math.min(Math.max(delayMs, 1), MAX_TIMER_MS),
+      capDelay(Math.max(delayMs, 1)),
     );
     this.watchdog.unref(); // pending requests keep the worker (and so the process) alive
   }
@@ -232,7 +227,7 @@ export class ThreadHandle {
       return new ThreadLostError(
         reason,
         `wasm thread ${this.name} exited unexpectedly ${cause} before answering ${kind}; ` +
-          "the instance was lost and must be restored from its last snapshot",
+          "the process's runner was lost and must be restored from its last snapshot",
       );
     }
     const blamed = this.overran?.requestId === id;
@@ -240,7 +235,7 @@ export class ThreadHandle {
       reason,
       blamed
         ? `a call into the module exceeded the time limit of ${this.slotTimeLimitMs} ms`
-        : `wasm thread ${this.name} was stopped because another instance exceeded the time limit`,
+        : `wasm thread ${this.name} was stopped because another process's call exceeded the time limit`,
       blamed ? this.overran?.stepIndex : undefined,
     );
   }

@@ -13,6 +13,10 @@ declare namespace WebAssembly {
   interface RuntimeError extends Error {}
   var RuntimeError: { prototype: RuntimeError; new (message?: string): RuntimeError };
 
+  /** An exception a module threw (exception handling) and did not catch. */
+  interface Exception {}
+  var Exception: { prototype: Exception; new (tag: unknown, payload: unknown[]): Exception };
+
   interface Global<T extends ValueType = ValueType> {
     value: ValueTypeMap[T];
     valueOf(): ValueTypeMap[T];

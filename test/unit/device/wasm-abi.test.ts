@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { message } from "../../../src/core/message.js";
+import { message, sortedTagNames } from "../../../src/core/message.js";
+import type { Step } from "../../../src/device/device.js";
 import { decodeOutput, encodeInput } from "../../../src/device/wasm/abi.js";
 import type { ModuleLayout } from "../../../src/device/wasm/protocol.js";
 import { checkImage, imageBytes, imageLayout, writeImageHeader } from "../../../src/device/wasm/state-format.js";
@@ -39,6 +40,42 @@ describe("wasm@1.0 input JSON", () => {
         },
       ),
     );
+  });
+});
+
+/** The input as the ABI defines it, written with JSON.stringify. */
+function referenceInput(processId: string, step: Step): string {
+  const tags = sortedTagNames(step.message.tags)
+    .map((name) => `${JSON.stringify(name)}:${JSON.stringify(step.message.tags[name])}`)
+    .join(",");
+  const data = Buffer.from(step.message.data).toString("base64");
+  return (
+    `{"process":${JSON.stringify(processId)},"slot":"${step.slot}","id":${JSON.stringify(step.messageId)},` +
+    `"tags":{${tags}},"data":"${data}"}`
+  );
+}
+
+describe("wasm@1.0 input JSON, written from packed bytes in the thread", () => {
+  it("is what JSON.stringify gives, for any well-formed strings and control characters (property)", () => {
+    const str = fc.oneof(fc.string({ unit: "grapheme" }), fc.string({ unit: "binary-ascii" }));
+    fc.assert(
+      fc.property(
+        fc.dictionary(str, str),
+        str,
+        fc.uint8Array({ maxLength: 40 }),
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        (tags, id, data, slot) => {
+          const step = { slot, messageId: id, message: message(tags, data) };
+          expect(text(encodeInput("proc", step))).toBe(referenceInput("proc", step));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("writes a lone surrogate as U+FFFD, as message ids encode it", () => {
+    const step = { slot: 1n, messageId: "m", message: message({ A: "x\ud800y" }) };
+    expect(text(encodeInput("p", step))).toContain('"A":"x\ufffdy"');
   });
 });
 

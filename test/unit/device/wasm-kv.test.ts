@@ -53,7 +53,7 @@ describe("wasm@1.0 with the WAT key-value example", () => {
     await instance.close();
   });
 
-  it("exports its state into a new instance that gives the same next outputs", async () => {
+  it("exports its state into a new device instance that gives the same next outputs", async () => {
     const warm = await device.instantiate(ctx);
     await warm.run([
       initStep(ctx),
@@ -102,7 +102,7 @@ describe("wasm@1.0 with the WAT key-value example", () => {
     await instance.close();
   });
 
-  it("warm, restored-from-any-snapshot and cold-replay instances agree byte for byte (property)", async () => {
+  it("warm, restored-from-any-snapshot and cold-replay device instances agree byte for byte (property)", async () => {
     const key = fc.constantFrom("a", "b", "c", "ключ", '"q"', "tab\t", "");
     const op = fc.oneof(
       fc.record({

@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { message } from "../../../src/core/message.js";
 import type { StepOutcome } from "../../../src/device/device.js";
 import { createWasmDevice, type WasmDevice } from "../../../src/device/wasm/index.js";
 import {
@@ -103,6 +104,20 @@ describe("wasm@1.0 slot time limit", () => {
     expect(tagsOf(await runOne(a, stepsFrom(5n, [probe("count")])[0]!))).toEqual({ N: "4", M: "4" });
   });
 
+  it("rebuilds a process after its thread was stopped from a rollback log that outgrew its first buffer", async () => {
+    const ctx = processFor(await wat(PROBE_WAT), { Name: "big-log" });
+    const instance = await device().instantiate(ctx);
+    // maxReplaySteps 2: a checkpoint after the second count, then an empty log.
+    await instance.run([initStep(ctx), ...stepsFrom(1n, [probe("count"), probe("count")])]);
+    // One logged input of about 4 KiB: the log moves to a bigger buffer (no checkpoint yet).
+    const big = message({ Do: "count", Pad: "x".repeat(4000) });
+    expect(tagsOf((await instance.run(stepsFrom(3n, [big])))[0])).toEqual({ N: "3", M: "3" });
+    // The loop costs the thread; the process is rebuilt from the checkpoint and that log.
+    expect(errorOf((await instance.run(stepsFrom(4n, [probe("loop")])))[0])).toMatch(/^time limit: /);
+    expect(tagsOf(await runOne(instance, stepsFrom(4n, [probe("count")])[0]!))).toEqual({ N: "4", M: "4" });
+    await instance.close();
+  });
+
   it("refuses a module whose start function never returns", async () => {
     const module = await wat(`(module (memory (export "memory") 1)
       (func $start (loop $l (br $l))) (start $start)
@@ -145,7 +160,7 @@ describe("wasm@1.0 thread crash", () => {
   // maxReplaySteps 2: rebuilding after the crash starts from checkpoints the thread took.
   const device = deviceFor({ slotTimeLimitMs: 5000, maxMemoryMib: 16, threads: 1, maxReplaySteps: 2 });
 
-  it("rejects pending calls at once with a clear error; instances recover from their last good state", async () => {
+  it("rejects pending calls at once with a clear error; processes recover from their last good state", async () => {
     const module = await wat(PROBE_WAT);
     const ctxA = processFor(module, { Name: "a" });
     const ctxB = processFor(module, { Name: "b" });
@@ -167,11 +182,11 @@ describe("wasm@1.0 thread crash", () => {
     });
     expect(performance.now() - started).toBeLessThan(2000);
 
-    // A fresh instance restored from the snapshot continues exactly.
+    // A fresh device instance restored from the snapshot continues exactly.
     const restored = await device().instantiate(ctxA);
     await restored.importState(snapshot);
     expect(tagsOf(await runOne(restored, stepsFrom(3n, [probe("count")])[0]!))).toEqual({ N: "3", M: "3" });
-    // Instances that lived on the crashed thread are rebuilt on their next call.
+    // Processes whose runners lived on the crashed thread are rebuilt on their next call.
     expect(tagsOf(await runOne(a, stepsFrom(3n, [probe("count")])[0]!))).toEqual({ N: "3", M: "3" });
     expect(tagsOf(await runOne(b, stepsFrom(2n, [probe("count")])[0]!))).toEqual({ N: "2", M: "2" });
   });

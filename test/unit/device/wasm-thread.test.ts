@@ -10,7 +10,7 @@ describe("wasm worker threads", () => {
     const thread = new ThreadHandle("test", 1000, undefined);
     expect(thread.state).toBe("running");
     // Sent while the thread is still starting, so it is certainly pending when we stop it.
-    const pending = thread.request("exported", { kind: "export", instance: 7 });
+    const pending = thread.request("exported", { kind: "export", runner: 7 });
     const stopped = thread.terminate();
     expect(thread.state).toBe("stopping");
     await expect(pending).rejects.toBeInstanceOf(ThreadLostError);
@@ -21,6 +21,6 @@ describe("wasm worker threads", () => {
     await stopped;
     expect(thread.state).toBe("exited");
     expect(thread.pendingCount).toBe(0);
-    await expect(thread.request("closed", { kind: "close", instance: 7 })).rejects.toMatchObject({ reason: "closed" });
+    await expect(thread.request("closed", { kind: "close", runner: 7 })).rejects.toMatchObject({ reason: "closed" });
   });
 });

@@ -1,0 +1,85 @@
+/**
+ * A batch of steps as it crosses to a wasm thread: one ArrayBuffer, transferred, never a
+ * structured clone of Step objects. The main thread only copies each step's strings (as
+ * UTF-8) and data into it; the thread reads the fields in place and writes the input JSON
+ * from them (abi.ts). Layout, little-endian:
+ *
+ *   u32 step count, then per step:
+ *   u64 slot · str message id · u32 tag count · per tag: str name, str value · bytes data
+ *
+ * where `str` and `bytes` are a u32 length and that many bytes (strings in UTF-8).
+ */
+import type { Step } from "../device.js";
+import { ByteReader, ByteWriter } from "./byte-buffer.js";
+
+/** Packs `steps` (main thread). The result is meant to be transferred. */
+export function packSteps(steps: readonly Step[]): ArrayBuffer {
+  let estimate = 4;
+  for (const step of steps) estimate += 160 + step.message.data.byteLength;
+  const out = new ByteWriter(estimate);
+  out.u32(steps.length);
+  for (const step of steps) {
+    out.u64(step.slot);
+    out.string(step.messageId);
+    const tags = step.message.tags;
+    const names = Object.keys(tags);
+    out.u32(names.length);
+    for (const name of names) {
+      out.string(name);
+      out.string(tags[name]!);
+    }
+    out.byteString(step.message.data);
+  }
+  return out.bytes.buffer as ArrayBuffer;
+}
+
+/** One step of a batch, as offsets into the batch's bytes (valid until the next `next()`). */
+export interface PackedStep {
+  /** The slot number in decimal. */
+  slot: string;
+  /** Slot 0: initialisation. */
+  init: boolean;
+  id: [number, number];
+  /** Name and value ranges: [nameStart, nameEnd, valueStart, valueEnd] per tag. */
+  tags: number[];
+  data: [number, number];
+}
+
+/** Reads a packed batch front to back (wasm thread). */
+export class StepBatch {
+  readonly count: number;
+  private readonly reader: ByteReader;
+  private readonly step: PackedStep = { slot: "", init: false, id: [0, 0], tags: [], data: [0, 0] };
+
+  constructor(buffer: ArrayBuffer) {
+    this.reader = new ByteReader(buffer);
+    this.count = this.reader.u32();
+  }
+
+  /** The batch's bytes, which the ranges of a PackedStep point into. */
+  get bytes(): Uint8Array {
+    return this.reader.bytes;
+  }
+
+  /** The next step. The returned object is reused by the following call. */
+  next(): PackedStep {
+    const r = this.reader;
+    const step = this.step;
+    const low = r.view.getUint32(r.pos, true);
+    const high = r.view.getUint32(r.pos + 4, true);
+    step.init = low === 0 && high === 0;
+    step.slot = high < 0x200000 ? String(high * 0x100000000 + low) : r.view.getBigUint64(r.pos, true).toString();
+    r.pos += 8;
+    step.id = r.span();
+    const count = r.u32();
+    const tags = step.tags;
+    tags.length = 0;
+    for (let i = 0; i < count; i++) {
+      const [nameStart, nameEnd] = r.span();
+      const [valueStart, valueEnd] = r.span();
+      tags.push(nameStart, nameEnd, valueStart, valueEnd);
+    }
+    step.data = r.span();
+    return step;
+  }
+}
