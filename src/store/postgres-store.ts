@@ -9,7 +9,8 @@
  *
  * Atomicity across nodes: each write is one statement or one transaction. An append locks
  * its process's row (`UPDATE … RETURNING latest_slot`), so appends to one process from any
- * number of nodes are serialised by PostgreSQL and never share a slot or leave a gap.
+ * number of nodes are serialised by PostgreSQL and never share a slot or leave a gap; within
+ * a node, concurrent appends to one process share a transaction (postgres-appends.ts).
  * Results are upserts, so two owners writing one slot both succeed.
  *
  * Errors: everything the driver throws goes through postgres-errors.ts (`unavailable` when
@@ -17,7 +18,6 @@
  */
 import { Pool, type QueryResultRow } from "pg";
 import { ProcworkerError, invalidArgument } from "../core/errors.js";
-import { messageId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import {
   decodeMessage,
@@ -27,14 +27,16 @@ import {
   encodeResult,
   encodeScheduleEntry,
 } from "./codec.js";
-import { checkLimit, storeClosed, unknownProcess } from "./guards.js";
-import { MAX_SLOT, checkId, checkSlot } from "./keys.js";
+import { checkLimit, storeClosed } from "./guards.js";
+import { checkId } from "./keys.js";
 import { storeError } from "./postgres-errors.js";
 import { SCHEMA, migrate } from "./postgres-migrations.js";
+import { createAppender } from "./postgres-appends.js";
 import { prepareSnapshot, readLatestSnapshot } from "./postgres-snapshots.js";
+import { ROWS_PER_STATEMENT, placeholders, statementBatches } from "./postgres-sql.js";
 import { fromDbSlot, toDbSlot } from "./postgres-slots.js";
 import { inTransaction } from "./postgres-transaction.js";
-import type { ScheduleEntry, Store } from "./store.js";
+import type { Store } from "./store.js";
 
 /** Where the database is and how many connections to use. */
 export interface PostgresStoreOptions {
@@ -46,9 +48,6 @@ export interface PostgresStoreOptions {
   /** How long getting a connection may take before a call fails `unavailable`; 10 s. */
   connectTimeoutMs?: number;
 }
-
-/** Rows per INSERT statement: PostgreSQL allows 65535 parameters per statement. */
-const ROWS_PER_STATEMENT = 1000;
 
 /** Turns on `synchronous_commit` for a new connection if the server has it off. */
 const SYNCHRONOUS_COMMIT = `SELECT set_config('synchronous_commit', 'on', false)
@@ -85,6 +84,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
     );
   }
 
+  const append = createAppender(pool);
   let closing: Promise<void> | undefined;
   const inFlight = new Set<Promise<unknown>>();
 
@@ -156,36 +156,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
     appendSchedule: (processId, messages, timestampMs) =>
       call(async () => {
         checkPgId(processId);
-        // Encoded inside the transaction (the slots are known only there): copy now, and
-        // compute the message ids, which do not depend on the slot, outside it.
-        const copies = messages.map((m): Message => ({ tags: { ...m.tags }, data: m.data.slice() }));
-        const ids = copies.map((m) => messageId(m));
-        const n = BigInt(copies.length);
-        return inTransaction(pool, async (client) => {
-          // Takes the process row's lock until commit: appends from every node queue here.
-          const { rows } = await client.query<{ latest_slot: string }>(
-            `UPDATE ${SCHEMA}.processes SET latest_slot = latest_slot + $2
-             WHERE process_id = $1 AND latest_slot <= $3 RETURNING latest_slot`,
-            [processId, n.toString(), n <= MAX_SLOT ? toDbSlot(MAX_SLOT - n) : null],
-          );
-          const latest = rows[0]?.latest_slot;
-          if (latest === undefined) return failAppend(processId, n);
-          let slot = fromDbSlot(latest) - n;
-          const entries = copies.map((message, i): ScheduleEntry => ({
-            slot: ++slot,
-            messageId: ids[i]!,
-            timestampMs,
-            message,
-          }));
-          for (const batch of batches(entries)) {
-            const values = batch.flatMap((e) => [toDbSlot(e.slot), encodeScheduleEntry(e)]);
-            await client.query(
-              `INSERT INTO ${SCHEMA}.schedule (process_id, slot, entry) VALUES ${placeholders(batch.length, 2, 1, "$1, ")}`,
-              [processId, ...values],
-            );
-          }
-          return entries;
-        });
+        return append(processId, messages, timestampMs);
       }),
     latestScheduledSlot: (processId) =>
       call(async () => {
@@ -213,7 +184,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
         const snapshotInTxn = snapshot && prepareSnapshot(snapshot);
         if (rows.length === 0 && !snapshotInTxn) return;
         const upsert = async (query: (sql: string, values: unknown[]) => Promise<unknown>): Promise<void> => {
-          for (const batch of batches(rows)) {
+          for (const batch of statementBatches(rows)) {
             await query(
               `INSERT INTO ${SCHEMA}.results (process_id, slot, result) VALUES ${placeholders(batch.length, 3, 0)}
                ON CONFLICT (process_id, slot) DO UPDATE SET result = EXCLUDED.result`,
@@ -283,18 +254,6 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
         await pool.end();
       })()),
   };
-
-  /** Why an append's UPDATE matched no row: the process is unknown, or its slots would pass
-   * 2^64−1 (both stores reject that with `invalid_argument`). */
-  async function failAppend(processId: string, n: bigint): Promise<never> {
-    const [row] = await rowsOf<{ latest_slot: string }>(
-      `SELECT latest_slot FROM ${SCHEMA}.processes WHERE process_id = $1`,
-      [processId],
-    );
-    if (row === undefined) throw unknownProcess(processId);
-    checkSlot(fromDbSlot(row.latest_slot) + n);
-    throw invalidArgument(`appending ${n} messages to process ${processId} would pass the last slot`);
-  }
 }
 
 /** The rows of a putResults, checked and encoded, one per (process, slot) — the last one
@@ -316,24 +275,6 @@ function resultRows(results: readonly SlotResult[]): [string, string, Uint8Array
       a.processId < b.processId ? -1 : a.processId > b.processId ? 1 : a.slot < b.slot ? -1 : a.slot > b.slot ? 1 : 0,
     )
     .map((e) => e.row);
-}
-
-/** `items` in groups of at most ROWS_PER_STATEMENT. */
-function batches<T>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) out.push(items.slice(i, i + ROWS_PER_STATEMENT));
-  return out;
-}
-
-/** Placeholders for `rows` rows of `width` parameters numbered from `offset` + 1, each row
- * led by `lead`: `placeholders(2, 2, 1, "$1, ")` is `($1, $2, $3), ($1, $4, $5)`. */
-function placeholders(rows: number, width: number, offset: number, lead = ""): string {
-  const out: string[] = [];
-  for (let r = 0; r < rows; r++) {
-    const params = Array.from({ length: width }, (_, i) => `$${offset + r * width + i + 1}`);
-    out.push(`(${lead}${params.join(", ")})`);
-  }
-  return out.join(", ");
 }
 
 /** checkId, plus what PostgreSQL text cannot hold: U+0000. Process and module ids are

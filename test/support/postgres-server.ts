@@ -79,7 +79,20 @@ function logBuffer(): { push: (message: unknown) => void; text: () => string } {
   };
 }
 
-function embedded(dataDir: string, port: number, password: string, onLog: (m: unknown) => void): EmbeddedPostgres {
+/** How a server runs. */
+export interface PostgresServerOptions {
+  /** Flush to disk as a production server does (the benchmarks); tests run without: they
+   * test procworker, not PostgreSQL's fsync, and gain speed and calm on a busy disk. */
+  fsync?: boolean;
+}
+
+function embedded(
+  dataDir: string,
+  port: number,
+  password: string,
+  onLog: (m: unknown) => void,
+  { fsync = false }: PostgresServerOptions = {},
+): EmbeddedPostgres {
   return new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -97,7 +110,7 @@ function embedded(dataDir: string, port: number, password: string, onLog: (m: un
       "-c",
       "max_connections=300",
       "-c",
-      "fsync=off",
+      `fsync=${fsync ? "on" : "off"}`,
     ],
     onLog,
     onError: onLog,
@@ -121,7 +134,10 @@ export async function createPostgresTemplate(): Promise<PostgresTemplate & { rem
 
 /** Starts a new server from a copy of `template` on a free port (retrying another port if
  * one is taken between choosing and binding). */
-export async function startPostgresServer(template: PostgresTemplate): Promise<PostgresServer> {
+export async function startPostgresServer(
+  template: PostgresTemplate,
+  options: PostgresServerOptions = {},
+): Promise<PostgresServer> {
   const root = await tempRoot("procworker-pg-");
   const dataDir = join(root, "data");
   // -a keeps the owner (the postgres user, when root) and the 0700 mode PostgreSQL demands.
@@ -130,7 +146,7 @@ export async function startPostgresServer(template: PostgresTemplate): Promise<P
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const pg = embedded(dataDir, port, template.password, log.push);
+    const pg = embedded(dataDir, port, template.password, log.push, options);
     try {
       await pg.start();
     } catch (error) {

@@ -91,6 +91,17 @@ describe("PostgreSQL store", () => {
     expect(await a.latestScheduledSlot("p")).toBe(BigInt(n));
   });
 
+  it("concurrent appends to one process from one node take slots in the order they were called", async () => {
+    const store = await open();
+    await store.createProcess("p", msg(0), 1);
+    const appended = await Promise.all(Array.from({ length: 30 }, (_, i) => store.appendSchedule("p", [msg(i)], i)));
+    expect(appended.map((entries) => entries[0]?.slot)).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
+    expect(appended.map((entries) => entries[0]?.timestampMs)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect((await store.readSchedule("p", 1n, MAX)).map((e) => e.message)).toEqual(
+      Array.from({ length: 30 }, (_, i) => msg(i)),
+    );
+  });
+
   it("stores slot − 2^63 in bigint columns; schedules reach 2^64−1 and stop there", async () => {
     const store = await open();
     await store.createProcess("p", msg(0), 1);
