@@ -60,6 +60,9 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
     connectionString: opts.url,
     max: opts.maxConnections ?? 10,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+    // A server that vanished without closing the connection is found out by TCP keepalive.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     // pg-pool awaits this before handing a new connection out (its types say `void`).
     // eslint-disable-next-line @typescript-eslint/no-misused-promises
     onConnect: async (client) => {
@@ -75,13 +78,8 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
     await pool.end();
     // Said at start only, never to a client: the cause's own words help the operator.
     const { code, message } = storeError(error);
-    throw new ProcworkerError(
-      code,
-      `cannot open the PostgreSQL store at ${where(opts.url)}: ${message}${detail(error)}`,
-      {
-        cause: error,
-      },
-    );
+    const text = `cannot open the PostgreSQL store at ${where(opts.url)}: ${message}${detail(error)}`;
+    throw new ProcworkerError(code, text, { cause: error });
   }
 
   const append = createAppender(pool);
