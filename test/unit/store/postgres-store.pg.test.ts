@@ -63,6 +63,7 @@ describe("PostgreSQL store", () => {
   afterEach(reset);
 
   it("nodes starting together migrate once; a schema newer than the code is refused", async () => {
+    await reset(); // a database without the schema
     const stores = await Promise.all(Array.from({ length: 4 }, () => open({ maxConnections: 1 })));
     expect(stores).toHaveLength(4);
     const versions = await query<{ version: number }>(db.url, "SELECT version FROM procworker.schema_migrations");
