@@ -92,6 +92,25 @@ describe("PostgreSQL store", () => {
     expect(await a.latestScheduledSlot("p")).toBe(BigInt(n));
   });
 
+  it("a node that appended last and one that did not both append right after the latest slot", async () => {
+    const [a, b] = [await open(), await open()];
+    await a.createProcess("p", msg(0), 1);
+    const slots = async (store: Store, count: number) =>
+      (
+        await store.appendSchedule(
+          "p",
+          Array.from({ length: count }, (_, i) => msg(i)),
+          1,
+        )
+      ).map((e) => e.slot);
+    expect(await slots(a, 1)).toEqual([1n]);
+    expect(await slots(a, 1)).toEqual([2n]); // a knows the latest slot: one statement
+    expect(await slots(b, 2)).toEqual([3n, 4n]);
+    expect(await slots(a, 1)).toEqual([5n]); // a's idea (2) is stale: it falls back to the lock
+    expect(await slots(b, 1)).toEqual([6n]);
+    expect((await a.readSchedule("p", 0n, MAX)).map((e) => e.slot)).toEqual([0n, 1n, 2n, 3n, 4n, 5n, 6n]);
+  });
+
   it("concurrent appends to one process from one node take slots in the order they were called", async () => {
     const store = await open();
     await store.createProcess("p", msg(0), 1);
