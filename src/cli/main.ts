@@ -5,7 +5,7 @@
  * SIGTERM and SIGINT shut the server down gracefully and exit 0.
  */
 import { readFileSync } from "node:fs";
-import { OPTIONS, envOf, flagOf, parseConfig, type OptionName } from "../core/config.js";
+import { OPTIONS, envOf, flagOf, loggableConfig, parseConfig, type OptionName } from "../core/config.js";
 import { ProcworkerError } from "../core/errors.js";
 import { createLogger } from "../core/log.js";
 import { runClientCommand, CLIENT_USAGE } from "../service/client-commands.js";
@@ -14,7 +14,7 @@ import { startServer } from "../service/server.js";
 async function serve(argv: string[]): Promise<void> {
   const { config } = parseConfig(argv);
   const logger = createLogger(config.logLevel);
-  logger.info({ event: "config", config }, "effective configuration");
+  logger.info({ event: "config", config: loggableConfig(config) }, "effective configuration");
   const server = await startServer({ config, logger, processMetrics: true });
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -24,6 +24,11 @@ export const OPTIONS = {
   host: { kind: "string", default: "127.0.0.1", doc: "address to listen on" },
   port: { kind: "int", default: 50051, min: 0, max: 65535, doc: "gRPC port (0: any free port)" },
   data_dir: { kind: "string", default: "./data", doc: "directory of the LMDB store" },
+  database_url: {
+    kind: "string",
+    default: "",
+    doc: "PostgreSQL URL (postgres://user:password@host:port/database) to keep everything in instead of LMDB; empty: LMDB in data_dir",
+  },
   process_workers: {
     kind: "bool",
     default: true,
@@ -92,6 +97,7 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  databaseUrl: string;
   processWorkers: boolean;
   processWorkerMaxIdle: number;
   snapshotInterval: number;
@@ -107,6 +113,20 @@ export interface Config {
   logLevel: (typeof LEVELS)[number];
   metricsPort: number;
   nodeAddress: string;
+}
+
+/** The configuration as it may be logged: the password of `databaseUrl` replaced by `***`. */
+export function loggableConfig(config: Config): Config {
+  if (config.databaseUrl === "") return config;
+  let databaseUrl = "(not a URL)";
+  try {
+    const url = new URL(config.databaseUrl);
+    if (url.password !== "") url.password = "***";
+    databaseUrl = url.toString();
+  } catch {
+    // an unparsable URL is not logged at all: it may hold a password
+  }
+  return { ...config, databaseUrl };
 }
 
 /** The flag of an option: `process_workers` → `--process-workers`. */

@@ -12,6 +12,7 @@ import { createCounterDevice } from "../device/counter.js";
 import type { Device } from "../device/device.js";
 import { createDeviceRegistry } from "../device/registry.js";
 import { openLmdbStore } from "../store/lmdb-store.js";
+import { openPostgresStore } from "../store/postgres-store.js";
 import type { Store } from "../store/store.js";
 import { Engine } from "../worker/engine.js";
 import { loadDescriptorSet } from "./descriptor-set.js";
@@ -40,7 +41,8 @@ export interface RunningServer {
 export interface StartOptions {
   config: Config;
   logger: Logger;
-  /** A store to use instead of LMDB in `config.dataDir` (tests). */
+  /** A store to use instead of the configured one (PostgreSQL at `config.databaseUrl`, else
+   * LMDB in `config.dataDir`): tests. */
   store?: Store;
   /** Devices to offer instead of the built-in ones. */
   devices?: Device[];
@@ -64,7 +66,11 @@ export function defaultDevices(config: Config, logger: Logger): Device[] {
 
 /** Starts a server; resolves once it listens and reports SERVING. */
 export async function startServer({ config, logger, ...opts }: StartOptions): Promise<RunningServer> {
-  const store = opts.store ?? (await openLmdbStore({ path: config.dataDir }));
+  const store =
+    opts.store ??
+    (config.databaseUrl
+      ? await openPostgresStore({ url: config.databaseUrl })
+      : await openLmdbStore({ path: config.dataDir }));
   const devices = createDeviceRegistry(opts.devices ?? defaultDevices(config, logger));
   const engine = new Engine({ store, devices, logger, config });
   const metrics = createMetrics(opts.processMetrics ?? false);

@@ -1,12 +1,14 @@
 /**
- * The Store: everything procworker keeps durably. Two implementations share this contract
- * and one conformance suite (test/unit/store/conformance.ts): LMDB on disk (the default)
- * and in memory (unit tests). Only src/store knows how the data is laid out.
+ * The Store: everything procworker keeps durably. Three implementations share this contract
+ * and one conformance suite (test/unit/store/conformance.ts): LMDB on disk (the default),
+ * PostgreSQL (several nodes on one database) and in memory (unit tests). Only src/store
+ * knows how the data is laid out.
  *
  * Guarantees every implementation gives:
  * - every write resolves only once it is durable (for the in-memory store: visible);
  * - a multi-message append is one atomic write, gap-free, slots assigned latest+1, +2, …;
- * - appends to one process are serialised (two concurrent appends never share a slot);
+ * - appends to one process are serialised (two concurrent appends never share a slot),
+ *   also across nodes sharing one PostgreSQL;
  * - slots are bigint end to end and round-trip exactly above 2^53.
  */
 import type { Message } from "../core/message.js";

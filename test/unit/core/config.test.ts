@@ -1,5 +1,6 @@
+import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { defaultConfig, envOf, flagOf, OPTIONS, parseConfig } from "../../../src/core/config.js";
+import { defaultConfig, envOf, flagOf, loggableConfig, OPTIONS, parseConfig } from "../../../src/core/config.js";
 
 describe("configuration", () => {
   it("has the documented defaults", () => {
@@ -39,5 +40,31 @@ describe("configuration", () => {
     expect(() => parseConfig(["--log-level", "loud"], {})).toThrow(/log_level/);
     expect(() => parseConfig(["--subscriber-buffer", "8"], {})).toThrow(/at least 64/);
     expect(() => parseConfig(["--port"], {})).toThrow(/needs a value/);
+  });
+});
+
+describe("database_url", () => {
+  it("is empty (LMDB) by default, set by flag or variable, and logged without its password", () => {
+    expect(defaultConfig().databaseUrl).toBe("");
+    const url = "postgres://pw:s3cr%40t@db.example:5432/procworker?sslmode=require";
+    expect(parseConfig([], { PROCWORKER_DATABASE_URL: url }).config.databaseUrl).toBe(url);
+    expect(parseConfig(["--database-url", url], {}).config.databaseUrl).toBe(url);
+    expect(loggableConfig(defaultConfig({ databaseUrl: url })).databaseUrl).toBe(
+      "postgres://pw:***@db.example:5432/procworker?sslmode=require",
+    );
+    expect(loggableConfig(defaultConfig({ databaseUrl: "not a url s3cret" })).databaseUrl).toBe("(not a URL)");
+    expect(loggableConfig(defaultConfig())).toEqual(defaultConfig());
+  });
+});
+
+describe("README's option table", () => {
+  it("lists every option, in order, with its default", async () => {
+    const readme = await readFile(new URL("../../../README.md", import.meta.url), "utf8");
+    const rows = [...readme.matchAll(/^\| `([a-z_]+)` \| `([^`]*)` \|/gm)].map((m) => [m[1], m[2]]);
+    const expected = Object.entries(OPTIONS).map(([name, spec]) => [
+      name,
+      spec.default === "" ? '""' : String(spec.default),
+    ]);
+    expect(rows).toEqual(expected);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The Store conformance suite: every implementation runs exactly these tests
- * (memory-store.test.ts, lmdb-store.test.ts). Tests that need a reopen run only when the
- * fixture provides one (stores that persist).
+ * (memory-store.test.ts, lmdb-store.test.ts, postgres-store.pg.test.ts). Tests that need a
+ * reopen run only when the fixture provides one (stores that persist).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../../src/core/errors.js";
