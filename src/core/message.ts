@@ -4,6 +4,7 @@
  * ids in every language and spawning the same definition twice is idempotent.
  */
 import { createHash } from "node:crypto";
+import { ByteWriter } from "./byte-writer.js";
 
 /** A message: case-sensitive string tags and opaque bytes. */
 export interface Message {
@@ -12,41 +13,53 @@ export interface Message {
 }
 
 const utf8 = new TextEncoder();
+/** UTF-16 surrogates: the only code units whose order differs from UTF-8 byte order. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+/** The scratch buffer canonicalBytes and messageId encode into. */
+const scratch = new ByteWriter();
 
 /** Builds a message; a convenience for code and tests. */
 export function message(tags: Record<string, string> = {}, data: Uint8Array | string = new Uint8Array()): Message {
   return { tags: { ...tags }, data: typeof data === "string" ? utf8.encode(data) : data };
 }
 
-/** Tag names in ascending order of their UTF-8 bytes (not of UTF-16 code units). */
+/**
+ * Tag names in ascending order of their UTF-8 bytes (not of UTF-16 code units). Without
+ * surrogates (code points below U+10000), UTF-16 code unit order is code point order, which
+ * is UTF-8 byte order, so the plain sort is exact; names with surrogates are compared as
+ * UTF-8 bytes.
+ */
 export function sortedTagNames(tags: Record<string, string>): string[] {
-  return Object.keys(tags)
+  const names = Object.keys(tags);
+  if (names.length < 2) return names;
+  if (!names.some((name) => SURROGATE.test(name))) return names.sort();
+  return names
     .map((name) => ({ name, bytes: Buffer.from(name, "utf8") }))
     .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
     .map((entry) => entry.name);
 }
 
 /**
- * The canonical bytes of a message: u32be(tag count), then per tag in ascending UTF-8
+ * Writes the canonical bytes of a message: u32be(tag count), then per tag in ascending UTF-8
  * order u32be(len) name u32be(len) value, then u64be(len(data)) data.
  */
-export function canonicalBytes(msg: Message): Buffer {
+export function writeCanonical(w: ByteWriter, msg: Message): void {
   const names = sortedTagNames(msg.tags);
-  const parts: Buffer[] = [u32(names.length)];
-  for (const name of names) {
-    const n = Buffer.from(name, "utf8");
-    const v = Buffer.from(msg.tags[name] ?? "", "utf8");
-    parts.push(u32(n.length), n, u32(v.length), v);
-  }
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64BE(BigInt(msg.data.byteLength));
-  parts.push(len, Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength));
-  return Buffer.concat(parts);
+  w.u32(names.length);
+  for (const name of names) w.str(name).str(msg.tags[name] ?? "");
+  w.u64Length(msg.data.byteLength).bytes(msg.data);
+}
+
+/** The canonical bytes of a message (see writeCanonical), in a fresh buffer. */
+export function canonicalBytes(msg: Message): Buffer {
+  writeCanonical(scratch.reset(), msg);
+  return scratch.copy();
 }
 
 /** The id of a message: base64url-without-padding(SHA-256(canonical bytes)). */
 export function messageId(msg: Message): string {
-  return sha256Id(canonicalBytes(msg));
+  writeCanonical(scratch.reset(), msg);
+  return sha256Id(scratch.view());
 }
 
 /** base64url-without-padding(SHA-256(bytes)); module ids use it on the module bytes. */
@@ -57,10 +70,4 @@ export function sha256Id(bytes: Uint8Array): string {
 /** True when `id` has the shape of an id: 43 base64url characters (a SHA-256 digest). */
 export function isId(id: string): boolean {
   return /^[A-Za-z0-9_-]{43}$/.test(id);
-}
-
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
 }

@@ -13,7 +13,8 @@
  * Snapshot states and module bytes are stored raw. Decoders copy, so the results never
  * alias a buffer the database may reuse, and reject truncated or trailing bytes.
  */
-import { canonicalBytes, type Message } from "../core/message.js";
+import { ByteWriter } from "../core/byte-writer.js";
+import { writeCanonical, type Message } from "../core/message.js";
 import type { SlotError, SlotPhase, SlotResult } from "../core/result.js";
 import type { ScheduleEntry } from "./store.js";
 
@@ -23,15 +24,21 @@ export const FORMAT = 1;
 const PHASES: readonly SlotPhase[] = ["compute", "schedule"];
 const HAS_OUTPUT = 1;
 const HAS_ERROR = 2;
+const TWO_32 = 2 ** 32;
+/** Every value is written here, then copied out at its exact size: one allocation each. */
+const scratch = new ByteWriter();
 
 /** Encodes a message (a process definition) exactly. */
 export function encodeMessage(msg: Message): Uint8Array {
-  return new Writer().u8(FORMAT).message(msg).done();
+  const w = scratch.reset().u8(FORMAT);
+  writeCanonical(w, msg);
+  return w.copy();
 }
 
-/** Decodes what encodeMessage wrote; throws on malformed bytes. */
-export function decodeMessage(bytes: Uint8Array): Message {
-  const r = new Reader(bytes);
+/** Decodes what encodeMessage wrote (the first `size` bytes of `bytes`, default all of
+ * them); throws on malformed bytes. */
+export function decodeMessage(bytes: Uint8Array, size?: number): Message {
+  const r = new Reader(bytes, size);
   r.format();
   const msg = r.message();
   r.end();
@@ -40,18 +47,15 @@ export function decodeMessage(bytes: Uint8Array): Message {
 
 /** Encodes a schedule entry exactly, slot included. */
 export function encodeScheduleEntry(entry: ScheduleEntry): Uint8Array {
-  return new Writer()
-    .u8(FORMAT)
-    .u64(entry.slot)
-    .str(entry.messageId)
-    .f64(entry.timestampMs)
-    .message(entry.message)
-    .done();
+  const w = scratch.reset().u8(FORMAT).u64(entry.slot).str(entry.messageId).f64(entry.timestampMs);
+  writeCanonical(w, entry.message);
+  return w.copy();
 }
 
-/** Decodes what encodeScheduleEntry wrote; throws on malformed bytes. */
-export function decodeScheduleEntry(bytes: Uint8Array): ScheduleEntry {
-  const r = new Reader(bytes);
+/** Decodes what encodeScheduleEntry wrote (the first `size` bytes, default all); throws on
+ * malformed bytes. */
+export function decodeScheduleEntry(bytes: Uint8Array, size?: number): ScheduleEntry {
+  const r = new Reader(bytes, size);
   r.format();
   const entry: ScheduleEntry = { slot: r.u64(), messageId: r.str(), timestampMs: r.f64(), message: r.message() };
   r.end();
@@ -60,20 +64,19 @@ export function decodeScheduleEntry(bytes: Uint8Array): ScheduleEntry {
 
 /** Encodes a slot result exactly: whichever of output and error are present. */
 export function encodeResult(result: SlotResult): Uint8Array {
-  const w = new Writer().u8(FORMAT).str(result.processId).u64(result.slot).str(result.messageId);
+  const phase = result.error ? PHASES.indexOf(result.error.phase) : 0;
+  if (phase < 0) throw new TypeError(`unknown slot phase ${String(result.error?.phase)}`);
+  const w = scratch.reset().u8(FORMAT).str(result.processId).u64(result.slot).str(result.messageId);
   w.u8((result.output ? HAS_OUTPUT : 0) | (result.error ? HAS_ERROR : 0));
-  if (result.output) w.message(result.output);
-  if (result.error) {
-    const phase = PHASES.indexOf(result.error.phase);
-    if (phase < 0) throw new TypeError(`unknown slot phase ${String(result.error.phase)}`);
-    w.u8(phase).u64(result.error.attemptedSlot).str(result.error.message);
-  }
-  return w.done();
+  if (result.output) writeCanonical(w, result.output);
+  if (result.error) w.u8(phase).u64(result.error.attemptedSlot).str(result.error.message);
+  return w.copy();
 }
 
-/** Decodes what encodeResult wrote; absent parts stay absent (no `undefined` keys). */
-export function decodeResult(bytes: Uint8Array): SlotResult {
-  const r = new Reader(bytes);
+/** Decodes what encodeResult wrote (the first `size` bytes, default all); absent parts stay
+ * absent (no `undefined` keys). */
+export function decodeResult(bytes: Uint8Array, size?: number): SlotResult {
+  const r = new Reader(bytes, size);
   r.format();
   const result: SlotResult = { processId: r.str(), slot: r.u64(), messageId: r.str() };
   const flags = r.u8();
@@ -89,56 +92,17 @@ export function decodeResult(bytes: Uint8Array): SlotResult {
   return result;
 }
 
-/** Appends fields to a list of chunks; `done` joins them into one fresh buffer. */
-class Writer {
-  private readonly chunks: Uint8Array[] = [];
-
-  u8(n: number): this {
-    this.chunks.push(Uint8Array.of(n));
-    return this;
-  }
-  u64(n: bigint): this {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64BE(n); // throws RangeError outside 0..2^64−1
-    this.chunks.push(b);
-    return this;
-  }
-  f64(n: number): this {
-    const b = Buffer.alloc(8);
-    b.writeDoubleBE(n);
-    this.chunks.push(b);
-    return this;
-  }
-  str(s: string): this {
-    const bytes = Buffer.from(s, "utf8");
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(bytes.length);
-    this.chunks.push(len, bytes);
-    return this;
-  }
-  message(msg: Message): this {
-    this.chunks.push(canonicalBytes(msg));
-    return this;
-  }
-  done(): Uint8Array {
-    const size = this.chunks.reduce((n, c) => n + c.byteLength, 0);
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.byteLength;
-    }
-    return out;
-  }
-}
-
-/** Reads fields in order; every read checks bounds, so truncated input throws. */
+/** Reads fields in order from the first `size` bytes; every read checks bounds, so truncated
+ * input throws. Nothing read aliases the bytes (strings are decoded, data is copied), so the
+ * bytes may be a buffer the database reuses. */
 class Reader {
   private at = 0;
   private readonly view: Buffer;
+  private readonly size: number;
 
-  constructor(bytes: Uint8Array) {
-    this.view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  constructor(bytes: Uint8Array, size = bytes.length) {
+    this.view = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.size = size;
   }
 
   format(): void {
@@ -146,13 +110,17 @@ class Reader {
     if (f !== FORMAT) throw new RangeError(`unknown value format ${f}`);
   }
   u8(): number {
-    return this.view.readUInt8(this.take(1));
+    return this.view[this.take(1)] as number;
   }
   u32(): number {
     return this.view.readUInt32BE(this.take(4));
   }
+  /** A u64; one BigInt for any slot below 2^53 (the two halves are combined as a number). */
   u64(): bigint {
-    return this.view.readBigUInt64BE(this.take(8));
+    const at = this.take(8);
+    const high = this.view.readUInt32BE(at);
+    if (high < 0x200000) return BigInt(high * TWO_32 + this.view.readUInt32BE(at + 4));
+    return this.view.readBigUInt64BE(at);
   }
   f64(): number {
     return this.view.readDoubleBE(this.take(8));
@@ -162,25 +130,32 @@ class Reader {
     const start = this.take(len);
     return this.view.toString("utf8", start, start + len);
   }
-  /** A canonical message (core/message canonicalBytes); tags rebuilt as own properties. */
+  /** A canonical message (core/message writeCanonical); tags rebuilt as own data properties,
+   * so a tag named "__proto__" stays a tag. */
   message(): Message {
     const count = this.u32();
-    const entries: [string, string][] = [];
-    for (let i = 0; i < count; i++) entries.push([this.str(), this.str()]);
+    const tags: Record<string, string> = {};
+    for (let i = 0; i < count; i++) {
+      const name = this.str();
+      const value = this.str();
+      if (name === "__proto__")
+        Object.defineProperty(tags, name, { value, enumerable: true, writable: true, configurable: true });
+      else tags[name] = value;
+    }
     const len = this.u64();
-    if (len > BigInt(this.view.length - this.at)) throw new RangeError("truncated message data");
-    const start = this.take(Number(len));
-    const data = new Uint8Array(Number(len));
-    data.set(this.view.subarray(start, start + Number(len)));
-    // Object.fromEntries defines own properties, so a tag named "__proto__" stays a tag.
-    return { tags: Object.fromEntries(entries), data };
+    if (len > BigInt(this.size - this.at)) throw new RangeError("truncated message data");
+    const size = Number(len);
+    const start = this.take(size);
+    const data = new Uint8Array(size);
+    if (size > 0) data.set(this.view.subarray(start, start + size));
+    return { tags, data };
   }
   end(): void {
-    if (this.at !== this.view.length) throw new RangeError(`${this.view.length - this.at} trailing bytes`);
+    if (this.at !== this.size) throw new RangeError(`${this.size - this.at} trailing bytes`);
   }
 
   private take(n: number): number {
-    if (this.at + n > this.view.length) throw new RangeError("truncated value");
+    if (this.at + n > this.size) throw new RangeError("truncated value");
     const start = this.at;
     this.at += n;
     return start;

@@ -35,37 +35,57 @@ import { MAX_SLOT } from "../core/result.js";
 /** The longest id, in UTF-8 bytes, that fits the one-byte length prefix. */
 export const MAX_ID_BYTES = 255;
 
+const TWO_32 = 2 ** 32;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** The last prefix built for each kind (indexed by kind): a worker writes and reads one
+ * process's keys in a row, so its id is encoded and checked once, not once per key. Never
+ * handed out (callers get copies). */
+const lastPrefix: ({ id: string; prefix: Buffer } | undefined)[] = [];
+
 /** The key of a record named by an id alone (process definition, module). */
 export function idKey(kind: typeof KeyKind.process | typeof KeyKind.module, id: string): Buffer {
   return prefixKey(kind, id);
 }
 
 /** `kind, len, id`: the shared prefix of every slot key of one process (and the key of an
- * id record). It sorts before every slot key that extends it. */
+ * id record). It sorts before every slot key that extends it. A fresh buffer each call. */
 export function prefixKey(kind: KeyKind, id: string): Buffer {
-  const idBytes = checkId(id);
-  const key = Buffer.alloc(2 + idBytes.length);
-  key[0] = kind;
-  key[1] = idBytes.length;
-  idBytes.copy(key, 2);
-  return key;
+  return Buffer.from(cachedPrefix(kind, id));
 }
 
 /** The key of a slot record: prefix then u64be(slot). Rejects slots outside 0..2^64−1. */
 export function slotKey(kind: SlotKind, processId: string, slot: bigint): Buffer {
   checkSlot(slot);
-  const prefix = prefixKey(kind, processId);
-  const key = Buffer.alloc(prefix.length + 8);
+  const prefix = cachedPrefix(kind, processId);
+  const key = Buffer.allocUnsafe(prefix.length + 8);
   prefix.copy(key, 0);
-  key.writeBigUInt64BE(slot, prefix.length);
+  if (slot <= MAX_SAFE) {
+    const n = Number(slot);
+    key.writeUInt32BE(Math.floor(n / TWO_32), prefix.length);
+    key.writeUInt32BE(n >>> 0, prefix.length + 4);
+  } else key.writeBigUInt64BE(slot, prefix.length);
   return key;
+}
+
+function cachedPrefix(kind: KeyKind, id: string): Buffer {
+  const last = lastPrefix[kind];
+  if (last !== undefined && last.id === id) return last.prefix;
+  const idBytes = checkId(id);
+  const prefix = Buffer.alloc(2 + idBytes.length);
+  prefix[0] = kind;
+  prefix[1] = idBytes.length;
+  idBytes.copy(prefix, 2);
+  lastPrefix[kind] = { id, prefix };
+  return prefix;
 }
 
 /** A key strictly after `slotKey(kind, id, slot)` and before the next slot's key, to use as
  * an exclusive range end that includes `slot` (works at 2^64−1 too, where slot+1 cannot). */
 export function slotKeyAfter(kind: SlotKind, processId: string, slot: bigint): Buffer {
   const key = slotKey(kind, processId, slot);
-  return Buffer.concat([key, Buffer.from([0])]);
+  const after = Buffer.alloc(key.length + 1);
+  key.copy(after, 0);
+  return after;
 }
 
 /** The slot at the end of a slot key. */
