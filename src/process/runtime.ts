@@ -1,15 +1,18 @@
 /**
  * A process's computed state in memory: a device instance and the last slot it has
- * computed. `computeBatch` moves it forward slot by slot, storing each result durably
- * before returning it (so nothing is notified before it is stored) and snapshotting on
- * every multiple of `snapshotInterval`. Restore = the latest snapshot at or below the
- * latest stored result, then a silent replay up to that result.
+ * computed. `computeAhead` moves it forward slot by slot and starts the batch's durable
+ * write, which the caller awaits before anyone hears of the results; the next batch can be
+ * computed meanwhile (the commit of one batch overlaps the computation of the next). Writes
+ * run one after the other, each once the previous one is durable, so the store never holds
+ * a batch without every batch before it. Snapshots at multiples of `snapshotInterval` go in
+ * the same write as their results. Restore = the latest snapshot at or below the latest
+ * stored result, then a silent replay up to that result.
  */
 import { messageId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { Logger } from "../core/log.js";
 import type { DeviceInstance, Step, StepOutcome } from "../device/device.js";
-import type { ScheduleEntry, Store } from "../store/store.js";
+import type { ScheduleEntry, Snapshot, SnapshotWrite, Store } from "../store/store.js";
 import type { ProcessDefinition } from "./definition.js";
 
 export interface RuntimeDeps {
@@ -19,11 +22,20 @@ export interface RuntimeDeps {
   logger: Logger;
 }
 
+/** A computed batch on its way to the store: `stored` resolves once its results (and
+ * snapshots) are durable. Nobody may hear of the results before (docs/design.md §2.10). */
+export interface ComputedBatch {
+  results: SlotResult[];
+  stored: Promise<void>;
+}
+
 /** Slots replayed per device call while restoring. */
 const REPLAY_BATCH = 256;
 
 export class ProcessRuntime {
   private lastSnapshotSlot: bigint | undefined;
+  /** The latest durable write started: each write waits for the one before it. */
+  private writing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly deps: RuntimeDeps,
@@ -77,35 +89,104 @@ export class ProcessRuntime {
   }
 
   /**
-   * Computes the next slots up to `target`, at most `maxSlots` of them and never past the
-   * next snapshot boundary; stores their results (one durable write) and returns them in
-   * slot order. Returns [] when `target` is already computed.
+   * Computes the next slots up to `target`, at most `maxSlots` of them; stores their results
+   * (one durable write, with the snapshots of the batch) and returns them in slot order.
+   * Returns [] when `target` is already computed.
    */
-  computeBatch(target: bigint, maxSlots: number): Promise<SlotResult[]> {
-    return this.advance(target, maxSlots, true);
+  async computeBatch(target: bigint, maxSlots: number): Promise<SlotResult[]> {
+    const batch = await this.computeAhead(target, maxSlots);
+    await batch.stored;
+    return batch.results;
   }
 
-  private async advance(target: bigint, maxSlots: number, store: boolean): Promise<SlotResult[]> {
+  /**
+   * Computes the next slots up to `target`, at most `maxSlots` of them, and starts their
+   * durable write (after every earlier one). Returns the results, in slot order, with the
+   * promise of that write: the caller publishes them only once it resolves. The state moves on
+   * at once, so the next batch can be computed while this one is being written.
+   */
+  async computeAhead(target: bigint, maxSlots: number): Promise<ComputedBatch> {
+    const { results, snapshots } = await this.advance(target, maxSlots, true);
+    return { results, stored: results.length === 0 ? this.writing : this.write(results, snapshots) };
+  }
+
+  /**
+   * Runs slots nextSlot..min(target, nextSlot + maxSlots − 1). With `snapshotting`, the state
+   * is exported after the newest `snapshotKeep` multiples of the interval in that range (the
+   * older ones would be deleted by retention in the same write anyway).
+   */
+  private async advance(
+    target: bigint,
+    maxSlots: number,
+    snapshotting: boolean,
+  ): Promise<{ results: SlotResult[]; snapshots: Snapshot[] }> {
     const first = this.nextSlot;
-    if (first > target) return [];
-    const interval = this.deps.snapshotInterval;
-    const boundary = first === 0n ? 0n : ((first + interval - 1n) / interval) * interval;
+    if (first > target) return { results: [], snapshots: [] };
     let last = first + BigInt(Math.max(1, maxSlots)) - 1n;
     if (last > target) last = target;
-    if (last > boundary && boundary >= first) last = boundary;
+    const points = snapshotting ? this.snapshotPoints(first, last) : [];
     const entries = await this.deps.store.readSchedule(this.processId, first, last);
-    const results = await this.run(first, last, entries);
-    if (store) await this.deps.store.putResults(results);
+    const batch = await this.run(first, last, entries, points);
     this.computed = last;
-    if (store && last % interval === 0n) await this.snapshot();
-    return results;
+    return batch;
   }
 
-  /** Runs slots first..last; a slot whose schedule entry cannot be read fails (phase schedule). */
-  private async run(first: bigint, last: bigint, entries: ScheduleEntry[]): Promise<SlotResult[]> {
-    const bySlot = new Map(entries.map((e) => [e.slot, e]));
+  /** The multiples of the snapshot interval in first..last, the newest `snapshotKeep` of
+   * them, in ascending order. */
+  private snapshotPoints(first: bigint, last: bigint): bigint[] {
+    const interval = this.deps.snapshotInterval;
+    const points: bigint[] = [];
+    for (let at = (last / interval) * interval; at >= first && points.length < this.deps.snapshotKeep; at -= interval) {
+      points.unshift(at);
+    }
+    return points;
+  }
+
+  /** Starts the durable write of a batch once the previous write is durable. */
+  private write(results: SlotResult[], snapshots: Snapshot[]): Promise<void> {
+    const newest = snapshots[snapshots.length - 1];
+    if (newest !== undefined) this.lastSnapshotSlot = newest.slot;
+    const written = this.writing.then(async () => {
+      const writes = snapshots.length === 0 ? undefined : await this.snapshotWrites(snapshots);
+      await this.deps.store.putResults(results, writes);
+      if (newest !== undefined) this.logSnapshot(newest.slot);
+    });
+    // The caller awaits it; a failure must not also surface as an unhandled rejection of
+    // the chain (the next write fails with it and is never attempted).
+    written.catch(() => undefined);
+    this.writing = written;
+    return written;
+  }
+
+  /** The snapshot writes of a batch: its snapshots, the newest one carrying the retention
+   * (everything older than the newest `snapshotKeep`, counting the batch's own). */
+  private async snapshotWrites(snapshots: Snapshot[]): Promise<SnapshotWrite[]> {
+    const keep = this.deps.snapshotKeep;
+    const oldestNew = snapshots[0] as Snapshot;
+    const deleteBelow =
+      snapshots.length >= keep
+        ? (snapshots[snapshots.length - keep] as Snapshot).slot
+        : await this.oldestKept(oldestNew.slot, keep - snapshots.length + 1);
+    return snapshots.map((snapshot, i) => ({
+      processId: this.processId,
+      snapshot,
+      ...(i === snapshots.length - 1 && deleteBelow !== undefined && deleteBelow > 0n ? { deleteBelow } : {}),
+    }));
+  }
+
+  /** Runs slots first..last; a slot whose schedule entry cannot be read fails (phase
+   * schedule). The state is exported right after each slot of `points`. */
+  private async run(
+    first: bigint,
+    last: bigint,
+    entries: ScheduleEntry[],
+    points: bigint[],
+  ): Promise<{ results: SlotResult[]; snapshots: Snapshot[] }> {
     const results: SlotResult[] = [];
+    const snapshots: Snapshot[] = [];
     let steps: Step[] = [];
+    let point = 0;
+    let next = 0; // entries come in slot order, missing ones skipped
     const flush = async (): Promise<void> => {
       if (steps.length === 0) return;
       const outcomes = await this.instance.run(steps);
@@ -113,7 +194,8 @@ export class ProcessRuntime {
       steps = [];
     };
     for (let slot = first; slot <= last; slot++) {
-      const entry = bySlot.get(slot);
+      while (next < entries.length && (entries[next] as ScheduleEntry).slot < slot) next++;
+      const entry = entries[next]?.slot === slot ? entries[next] : undefined;
       if (entry === undefined) {
         await flush();
         results.push({
@@ -129,19 +211,27 @@ export class ProcessRuntime {
       } else {
         steps.push({ slot, messageId: entry.messageId, message: entry.message });
       }
+      if (slot === points[point]) {
+        await flush();
+        snapshots.push({ slot, state: await this.instance.exportState() });
+        point++;
+      }
     }
     await flush();
-    return results;
+    return { results, snapshots };
   }
 
   private toResult(step: Step, outcome: StepOutcome | undefined): SlotResult {
-    const base = { processId: this.processId, slot: step.slot, messageId: step.messageId };
+    const { processId } = this;
     if (outcome === undefined) {
-      return { ...base, error: { phase: "compute", attemptedSlot: step.slot, message: "device returned no outcome" } };
+      const error = { phase: "compute" as const, attemptedSlot: step.slot, message: "device returned no outcome" };
+      return { processId, slot: step.slot, messageId: step.messageId, error };
     }
-    if ("error" in outcome)
-      return { ...base, error: { phase: "compute", attemptedSlot: step.slot, message: outcome.error } };
-    return { ...base, output: outcome.output };
+    if ("error" in outcome) {
+      const error = { phase: "compute" as const, attemptedSlot: step.slot, message: outcome.error };
+      return { processId, slot: step.slot, messageId: step.messageId, error };
+    }
+    return { processId, slot: step.slot, messageId: step.messageId, output: outcome.output };
   }
 
   /**
@@ -157,33 +247,40 @@ export class ProcessRuntime {
     return { ...result, slot: at };
   }
 
-  /** Writes a snapshot of the current state (if it has none yet) and, in the same write,
-   * deletes the snapshots older than the newest `snapshotKeep`. */
+  /** Writes a snapshot of the current state (if it has none yet), after every batch's write,
+   * and in the same write deletes the snapshots older than the newest `snapshotKeep`. */
   async snapshot(): Promise<void> {
+    await this.writing;
     const slot = this.computed;
     if (slot === undefined || slot === this.lastSnapshotSlot) return;
     const state = await this.instance.exportState();
-    const deleteBelow = await this.oldestKept(slot);
+    const deleteBelow = await this.oldestKept(slot, this.deps.snapshotKeep);
     await this.deps.store.putSnapshot({
       processId: this.processId,
       snapshot: { slot, state },
       ...(deleteBelow === undefined ? {} : { deleteBelow }),
     });
     this.lastSnapshotSlot = slot;
-    this.deps.logger.debug({ event: "snapshot", processId: this.processId, slot: slot.toString() }, "snapshot written");
+    this.logSnapshot(slot);
   }
 
-  /** The slot of the oldest snapshot to keep once one at `newest` exists, or undefined when
-   * fewer than `snapshotKeep` exist (nothing to delete). */
-  private async oldestKept(newest: bigint): Promise<bigint | undefined> {
+  /** The slot of the oldest snapshot to keep once one at `newest` exists and `count`
+   * snapshots are kept (it and the older ones stored), or undefined when there are fewer
+   * (nothing to delete). */
+  private async oldestKept(newest: bigint, count: number): Promise<bigint | undefined> {
     let keepFrom = newest;
-    for (let kept = 1; kept < this.deps.snapshotKeep; kept++) {
+    for (let kept = 1; kept < count; kept++) {
       if (keepFrom === 0n) return undefined;
       const older = await this.deps.store.latestSnapshotSlot(this.processId, keepFrom - 1n);
       if (older === undefined) return undefined;
       keepFrom = older;
     }
     return keepFrom === 0n ? undefined : keepFrom;
+  }
+
+  private logSnapshot(slot: bigint): void {
+    if (!this.deps.logger.isLevelEnabled("debug")) return;
+    this.deps.logger.debug({ event: "snapshot", processId: this.processId, slot: slot.toString() }, "snapshot written");
   }
 
   /** The whole state, as the device exports it (for determinism checks and snapshots). */
@@ -196,8 +293,9 @@ export class ProcessRuntime {
     return this.instance.stateBytes();
   }
 
-  /** Frees the device instance. */
-  close(): Promise<void> {
-    return this.instance.close();
+  /** Frees the device instance, once the writes started have settled. */
+  async close(): Promise<void> {
+    await this.writing.catch(() => undefined);
+    await this.instance.close();
   }
 }

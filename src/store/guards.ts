@@ -3,6 +3,7 @@
  * the same codes (the conformance suite asserts it).
  */
 import { ProcworkerError, invalidArgument, notFound } from "../core/errors.js";
+import type { SnapshotWrite } from "./store.js";
 
 /** The error of every call made after `close()`: the server is going away. */
 export function storeClosed(): ProcworkerError {
@@ -19,4 +20,16 @@ export function checkLimit(limit: number | undefined): void {
   if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
     throw invalidArgument(`limit must be a non-negative integer, got ${String(limit)}`);
   }
+}
+
+/** The snapshot writes of a putResults call as a list (none, one, or several). */
+export function snapshotList(
+  snapshots: SnapshotWrite | readonly SnapshotWrite[] | undefined,
+): readonly SnapshotWrite[] {
+  if (snapshots === undefined) return [];
+  return isList(snapshots) ? snapshots : [snapshots];
+}
+
+function isList(snapshots: SnapshotWrite | readonly SnapshotWrite[]): snapshots is readonly SnapshotWrite[] {
+  return Array.isArray(snapshots);
 }

@@ -27,7 +27,8 @@ import {
   encodeResult,
   encodeScheduleEntry,
 } from "./codec.js";
-import { checkLimit, storeClosed, unknownProcess } from "./guards.js";
+import { checkLimit, snapshotList, storeClosed, unknownProcess } from "./guards.js";
+import { lmdbValues, type ValueDecoder } from "./lmdb-values.js";
 import {
   KeyKind,
   MAX_SLOT,
@@ -53,6 +54,7 @@ type Db = Database<Uint8Array, Key>;
 /** Opens (or creates) the store at `opts.path`. Every write resolves once durable on disk;
  * appends are atomic and serialised; `close()` waits for writes in flight. */
 export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
+  const values = lmdbValues();
   const db: Db = open<Uint8Array, Key>({
     path: opts.path,
     // Always a directory: lmdb-js would otherwise treat a path with a dot ("data.v1",
@@ -60,6 +62,8 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
     noSubdir: false,
     keyEncoding: "binary",
     encoding: "binary",
+    // Values are bytes either way; this decoder reads them without a copy each (lmdb-values.ts).
+    encoder: values.encoder,
     noSync: false,
     ...(opts.mapSizeBytes === undefined ? {} : { mapSize: opts.mapSizeBytes }),
   });
@@ -82,14 +86,48 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
       done.then(forget, forget);
       return done;
     });
-  /** Values of slot records from..to inclusive, in slot order, at most `limit`. */
-  const range = (kind: SlotKind, processId: string, from: bigint, to: bigint, limit?: number): Uint8Array[] => {
+  /**
+   * Runs the puts and removes of `fn` as one atomic block of lmdb-js's write thread
+   * (`db.batch`: a block is never split across transactions), so the main thread only queues
+   * them; resolves once durable. `fn` must not read: it runs outside any transaction.
+   */
+  const writeBlock = (fn: () => void): Promise<void> =>
+    call(async () => {
+      const done = db.batch(fn);
+      inFlight.add(done);
+      const forget = () => inFlight.delete(done);
+      done.then(forget, forget);
+      await done;
+    });
+  /** The keys of the snapshots of a process stored below a slot (committed ones). */
+  const snapshotKeysBelow = (processId: string, belowSlot: bigint): Key[] =>
+    Array.from(
+      db.getKeys({
+        start: prefixKey(KeyKind.snapshot, processId),
+        end: slotKey(KeyKind.snapshot, processId, belowSlot),
+      }),
+    );
+  /** Slot records from..to inclusive, in slot order, at most `limit`, each decoded straight
+   * from lmdb-js's read buffer. */
+  const range = <T>(
+    kind: SlotKind,
+    processId: string,
+    from: bigint,
+    to: bigint,
+    limit: number | undefined,
+    decode: ValueDecoder<T>,
+  ): T[] => {
     const opts = { start: slotKey(kind, processId, from), end: slotKeyAfter(kind, processId, to), limit };
     if (from > to || limit === 0) return [];
-    const out: Uint8Array[] = [];
-    for (const { value } of db.getRange(opts)) out.push(value);
-    return out;
+    return values.readWith(decode, () => {
+      const out: T[] = [];
+      for (const { value } of db.getRange(opts)) out.push(value as T);
+      return out;
+    });
   };
+  /** One value, decoded straight from lmdb-js's read buffer, or undefined. */
+  const getDecoded = <T>(key: Key, decode: ValueDecoder<T>): T | undefined =>
+    values.readWith(decode, () => db.get(key) as T | undefined);
   /** A descending range over the slot records of `kind` at or below `atOrBelow`. Reverse
    * ranges run from `start` down to `end` (exclusive); the bare id prefix sorts before every
    * slot key of this process and after every key of any other. */
@@ -114,8 +152,6 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
     const keys = Array.from(db.getKeys(opts));
     for (const key of keys) void db.remove(key);
   };
-  const copy = (bytes: Uint8Array | undefined): Uint8Array | undefined =>
-    bytes === undefined ? undefined : new Uint8Array(bytes);
   /** Checks a snapshot write now and returns what writes it inside a transaction. The store
    * takes ownership of the state (see SnapshotWrite): no copy of what may be a whole 64 MiB
    * memory. */
@@ -154,11 +190,11 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
       }),
     getProcess: (processId) =>
       call(() => {
-        const bytes = db.get(idKey(KeyKind.process, processId));
-        return bytes === undefined ? undefined : decodeMessage(bytes);
+        return getDecoded(idKey(KeyKind.process, processId), decodeMessage);
       }),
 
-    getModule: (id) => call(() => copy(db.get(idKey(KeyKind.module, id)))),
+    // A plain get returns a fresh copy of the bytes (lmdb-values.ts).
+    getModule: (id) => call(() => db.get(idKey(KeyKind.module, id))),
 
     appendSchedule: (processId, messages, timestampMs) =>
       call(async () => {
@@ -189,27 +225,39 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
     readSchedule: (processId, fromSlot, toSlot, limit) =>
       call(() => {
         checkLimit(limit);
-        return range(KeyKind.schedule, processId, fromSlot, toSlot, limit).map(decodeScheduleEntry);
+        return range(KeyKind.schedule, processId, fromSlot, toSlot, limit, decodeScheduleEntry);
       }),
 
-    putResults: (results: SlotResult[], snapshot) =>
+    putResults: (results: SlotResult[], snapshots) =>
       call(() => {
-        const encoded = results.map((r) => [slotKey(KeyKind.result, r.processId, r.slot), encodeResult(r)] as const);
-        const snapshotInTxn = snapshot && prepareSnapshot(snapshot);
-        return write(() => {
-          for (const [key, value] of encoded) void db.put(key, value);
-          snapshotInTxn?.();
+        const keys = results.map((r) => slotKey(KeyKind.result, r.processId, r.slot));
+        const values = results.map(encodeResult);
+        const writes = snapshotList(snapshots);
+        const snapshotKeys = writes.map((w) => slotKey(KeyKind.snapshot, w.processId, w.snapshot.slot));
+        // Retention: the snapshots stored now, and those of this write, below each deleteBelow.
+        const removals = writes.flatMap(({ processId, deleteBelow }, i) => {
+          if (deleteBelow === undefined) return [];
+          checkSlot(deleteBelow);
+          const earlier = writes.slice(0, i).filter((w) => w.processId === processId && w.snapshot.slot < deleteBelow);
+          return [
+            ...snapshotKeysBelow(processId, deleteBelow),
+            ...earlier.map((w) => snapshotKeys[writes.indexOf(w)]!),
+          ];
+        });
+        return writeBlock(() => {
+          for (let i = 0; i < keys.length; i++) void db.put(keys[i] as Buffer, values[i] as Uint8Array);
+          writes.forEach((w, i) => void db.put(snapshotKeys[i] as Buffer, w.snapshot.state));
+          for (const key of removals) void db.remove(key);
         });
       }),
     getResult: (processId, slot) =>
       call(() => {
-        const bytes = db.get(slotKey(KeyKind.result, processId, slot));
-        return bytes === undefined ? undefined : decodeResult(bytes);
+        return getDecoded(slotKey(KeyKind.result, processId, slot), decodeResult);
       }),
     readResults: (processId, fromSlot, toSlot, limit) =>
       call(() => {
         checkLimit(limit);
-        return range(KeyKind.result, processId, fromSlot, toSlot, limit).map(decodeResult);
+        return range(KeyKind.result, processId, fromSlot, toSlot, limit, decodeResult);
       }),
     latestResultSlot: (processId) => call(() => lastSlot(KeyKind.result, processId, MAX_SLOT)),
 

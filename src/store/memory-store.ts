@@ -13,7 +13,7 @@ import {
   encodeResult,
   encodeScheduleEntry,
 } from "./codec.js";
-import { checkLimit, storeClosed, unknownProcess } from "./guards.js";
+import { checkLimit, snapshotList, storeClosed, unknownProcess } from "./guards.js";
 import { checkId, checkSlot } from "./keys.js";
 import type { ScheduleEntry, Snapshot, SnapshotWrite, Store, StoredModule } from "./store.js";
 
@@ -104,19 +104,22 @@ export function createMemoryStore(): Store {
         checkSlot(fromSlot);
         checkSlot(toSlot);
         checkLimit(limit);
-        return (schedules.get(processId)?.range(fromSlot, toSlot, limit) ?? []).map(decodeScheduleEntry);
+        return (schedules.get(processId)?.range(fromSlot, toSlot, limit) ?? []).map((bytes) =>
+          decodeScheduleEntry(bytes),
+        );
       }),
 
-    putResults: (list: SlotResult[], snapshot) =>
+    putResults: (list: SlotResult[], snapshots) =>
       call(() => {
         const encoded = list.map((r) => {
           checkId(r.processId);
           checkSlot(r.slot);
           return encodeResult(r);
         });
-        if (snapshot) checkSnapshotWrite(snapshot);
+        const writes = snapshotList(snapshots);
+        writes.forEach(checkSnapshotWrite);
         list.forEach((r, i) => slotsOf(results, r.processId).set(r.slot, encoded[i]!));
-        if (snapshot) storeSnapshot(snapshot);
+        writes.forEach(storeSnapshot);
       }),
     getResult: (processId, slot) =>
       call(() => {
@@ -131,7 +134,7 @@ export function createMemoryStore(): Store {
         checkSlot(fromSlot);
         checkSlot(toSlot);
         checkLimit(limit);
-        return (results.get(processId)?.range(fromSlot, toSlot, limit) ?? []).map(decodeResult);
+        return (results.get(processId)?.range(fromSlot, toSlot, limit) ?? []).map((bytes) => decodeResult(bytes));
       }),
     latestResultSlot: (processId) =>
       call(() => {

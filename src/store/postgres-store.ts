@@ -16,7 +16,7 @@
  * Errors: everything the driver throws goes through postgres-errors.ts (`unavailable` when
  * the server is gone; the pool reconnects by itself when it is back).
  */
-import { Pool, type QueryResultRow } from "pg";
+import { Pool, type PoolClient, type QueryResultRow } from "pg";
 import { ProcworkerError, invalidArgument } from "../core/errors.js";
 import type { SlotResult } from "../core/result.js";
 import {
@@ -27,7 +27,7 @@ import {
   encodeResult,
   encodeScheduleEntry,
 } from "./codec.js";
-import { checkLimit, storeClosed } from "./guards.js";
+import { checkLimit, snapshotList, storeClosed } from "./guards.js";
 import { checkId } from "./keys.js";
 import { storeError } from "./postgres-errors.js";
 import { SCHEMA, migrate } from "./postgres-migrations.js";
@@ -175,11 +175,18 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
         return rows.map((r) => decodeScheduleEntry(r.entry));
       }),
 
-    putResults: (results, snapshot) =>
+    putResults: (results, snapshots) =>
       call(async () => {
         const rows = resultRows(results);
-        if (snapshot) checkPgId(snapshot.processId);
-        const snapshotInTxn = snapshot && prepareSnapshot(snapshot);
+        const writes = snapshotList(snapshots);
+        for (const write of writes) checkPgId(write.processId);
+        const prepared = writes.map(prepareSnapshot);
+        const snapshotInTxn =
+          prepared.length === 0
+            ? undefined
+            : async (client: PoolClient): Promise<void> => {
+                for (const write of prepared) await write(client);
+              };
         if (rows.length === 0 && !snapshotInTxn) return;
         const upsert = async (query: (sql: string, values: unknown[]) => Promise<unknown>): Promise<void> => {
           for (const batch of statementBatches(rows)) {

@@ -68,10 +68,11 @@ export interface Store {
   readSchedule(processId: string, fromSlot: bigint, toSlot: bigint, limit?: number): Promise<ScheduleEntry[]>;
 
   /** Stores results (any processes, any slots) in one atomic, durable write; overwrites, so
-   * writing a result again (a replay, a second owner) is harmless. With `snapshot`, that
-   * snapshot (and its retention) is part of the same write: a catch-up that crosses a
-   * snapshot boundary costs one durable commit, not two. */
-  putResults(results: SlotResult[], snapshot?: SnapshotWrite): Promise<void>;
+   * writing a result again (a replay, a second owner) is harmless. With `snapshots`, those
+   * snapshots (each with its retention, applied in the order given) are part of the same
+   * write: a catch-up that crosses snapshot boundaries costs one durable commit, not one more
+   * per boundary. */
+  putResults(results: SlotResult[], snapshots?: SnapshotWrite | readonly SnapshotWrite[]): Promise<void>;
   getResult(processId: string, slot: bigint): Promise<SlotResult | undefined>;
   /** Results from `fromSlot` to `toSlot` inclusive, in slot order, at most `limit` of them. */
   readResults(processId: string, fromSlot: bigint, toSlot: bigint, limit?: number): Promise<SlotResult[]>;

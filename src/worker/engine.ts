@@ -83,7 +83,7 @@ export interface WorkerStatus {
 
 /** Slots computed per device call (and per durable result write) unless configured; the
  * default snapshot interval is a multiple, so a catch-up writes one batch per interval. */
-export const DEFAULT_BATCH_SLOTS = 64;
+export const DEFAULT_BATCH_SLOTS = 1024;
 
 /** Delays before trying again to start a worker that could not run: after a failure before
  * any progress (store down), 250 ms doubling to 5 s; while another node owns the process,

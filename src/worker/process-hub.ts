@@ -150,10 +150,12 @@ export class ProcessHub {
    */
   publish(group: string, results: SlotResult[]): number {
     let count = 0;
+    const logging = this.ctx.logger.isLevelEnabled("debug");
     for (const result of results) {
       const notified = this.waiters.notify(result);
       count += notified;
       for (const stream of this.streams) stream.push(result);
+      if (!logging) continue;
       const slot = result.slot.toString();
       this.ctx.logger.debug(
         { event: "notified_of_resolution", group, slot, listeners: notified },

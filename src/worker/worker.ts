@@ -12,7 +12,8 @@ import type { Logger } from "../core/log.js";
 import type { Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { Processes } from "../process/processes.js";
-import type { ProcessRuntime } from "../process/runtime.js";
+import type { ComputedBatch, ProcessRuntime } from "../process/runtime.js";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { Mailbox } from "./mailbox.js";
 import type { Ownership } from "../core/cluster.js";
 
@@ -240,16 +241,41 @@ export class ProcessWorker {
     }
   }
 
+  /**
+   * Computes towards `target` batch by batch, one batch ahead of the store: while a batch's
+   * durable write is in flight the next one is computed, and a batch is published only once
+   * its write is durable. Stop (or anything that ends `computing`) takes effect after the
+   * batch in progress; what was computed is still stored and published before this returns.
+   */
   private async computeTo(runtime: ProcessRuntime, target: bigint): Promise<void> {
     this.batch = FIRST_BATCH; // every target starts with one slot, then ramps up while slots are fast
-    while (runtime.nextSlot <= target && this.state.name === "computing") {
-      const started = Date.now();
-      const results = await runtime.computeBatch(target, Math.min(this.batch, this.opts.batchSlots));
-      this.adaptBatch(results.length, Date.now() - started);
-      this.computedSlots += results.length;
-      this.opts.sink.computed(this.processId, this.group, results);
-      this.opts.host.changed(this);
+    let pending: ComputedBatch | undefined;
+    try {
+      while (runtime.nextSlot <= target && this.state.name === "computing") {
+        // Let I/O and other calls run between batches: a device that never waits (counter@1.0)
+        // would otherwise hold the event loop for a whole catch-up.
+        if (pending !== undefined) await yieldToEventLoop();
+        const started = performance.now();
+        const batch = await runtime.computeAhead(target, Math.min(this.batch, this.opts.batchSlots));
+        this.adaptBatch(batch.results.length, performance.now() - started);
+        if (pending !== undefined) await this.publish(pending);
+        pending = batch;
+      }
+    } catch (error) {
+      // What was computed before the failure is durable or on its way: publish it if it is.
+      if (pending !== undefined) await this.publish(pending).catch(() => undefined);
+      throw error;
     }
+    if (pending !== undefined) await this.publish(pending);
+  }
+
+  /** Publishes a batch once its write is durable (never before: docs/design.md §2.10). */
+  private async publish(batch: ComputedBatch): Promise<void> {
+    await batch.stored;
+    if (batch.results.length === 0) return;
+    this.computedSlots += batch.results.length;
+    this.opts.sink.computed(this.processId, this.group, batch.results);
+    this.opts.host.changed(this);
   }
 
   /** Computes up to the dry run's `through` slot, then runs it against that state. A failure
@@ -269,7 +295,8 @@ export class ProcessWorker {
     }
   }
 
-  /** Doubles the batch while batches are fast; shrinks it to fit BATCH_TARGET_MS when slow. */
+  /** Doubles the batch while batches compute fast; shrinks it to fit BATCH_TARGET_MS when
+   * slow (the time measured is the computation, not the write it overlaps). */
   private adaptBatch(slots: number, elapsedMs: number): void {
     if (slots < this.batch) return; // cut short by the target or a snapshot boundary: no signal
     if (elapsedMs > BATCH_TARGET_MS) this.batch = Math.max(1, Math.floor((slots * BATCH_TARGET_MS) / elapsedMs));
