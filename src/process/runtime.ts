@@ -8,6 +8,7 @@
  * the same write as their results. Restore = the latest snapshot at or below the latest
  * stored result, then a silent replay up to that result.
  */
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { messageId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { Logger } from "../core/log.js";
@@ -29,8 +30,12 @@ export interface ComputedBatch {
   stored: Promise<void>;
 }
 
-/** Slots replayed per device call while restoring. */
+/** Slots replayed per batch while restoring. */
 const REPLAY_BATCH = 256;
+/** Most slots per device call. Between calls the event loop gets a turn, so a long batch of
+ * a device that never waits (counter@1.0) does not hold back I/O: the results streamed to
+ * clients, other calls, the durable write of the previous batch completing. */
+const DEVICE_CHUNK = 256;
 
 export class ProcessRuntime {
   private lastSnapshotSlot: bigint | undefined;
@@ -187,8 +192,10 @@ export class ProcessRuntime {
     let steps: Step[] = [];
     let point = 0;
     let next = 0; // entries come in slot order, missing ones skipped
+    let calls = 0;
     const flush = async (): Promise<void> => {
       if (steps.length === 0) return;
+      if (calls++ > 0) await yieldToEventLoop();
       const outcomes = await this.instance.run(steps);
       steps.forEach((step, i) => results.push(this.toResult(step, outcomes[i])));
       steps = [];
@@ -211,6 +218,7 @@ export class ProcessRuntime {
       } else {
         steps.push({ slot, messageId: entry.messageId, message: entry.message });
       }
+      if (steps.length >= DEVICE_CHUNK) await flush();
       if (slot === points[point]) {
         await flush();
         snapshots.push({ slot, state: await this.instance.exportState() });

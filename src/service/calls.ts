@@ -112,11 +112,31 @@ export function callKinds({ logger, metrics, inFlight }: CallDeps): CallKinds {
             };
             if (signal.aborted) return stop();
             signal.addEventListener("abort", stop, { once: true });
-            call.on("drain", () => stream.resume());
             const detach = (): void => signal.removeEventListener("abort", stop);
+            // Up to `depth` results wait in grpc-js (a whole batch of a catch-up fits); once
+            // that many are unsent the stream holds the rest, and it goes on as soon as some
+            // have been sent (HTTP/2 flow control: the client is reading), not only when all have.
+            const depth = stream.depth;
+            const resumeAt = depth - Math.max(1, Math.min(64, depth >> 2));
+            let held = 0;
+            let full = false;
+            const sent = (): void => {
+              held--;
+              stream.progress();
+              if (full && held <= resumeAt) {
+                full = false;
+                stream.resume();
+              }
+            };
             stream.start({
-              // The service definition's serializer passes pre-encoded bytes through.
-              deliver: (result) => call.write(encodedResultResponse(result) as Res),
+              deliver: (result) => {
+                held++;
+                // The service definition's serializer passes pre-encoded bytes through.
+                call.write(encodedResultResponse(result) as Res, sent);
+                if (held < depth) return true;
+                full = true;
+                return false;
+              },
               end: () => {
                 detach();
                 done();

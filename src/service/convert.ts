@@ -11,10 +11,11 @@ import {
   type WorkerInfo as WireWorkerInfo,
   type ScheduleEntry as WireScheduleEntry,
 } from "../generated/procworker/v1/types.js";
-import { SubscribeResponse, type GetProcessResponse } from "../generated/procworker/v1/process_worker_service.js";
+import type { GetProcessResponse } from "../generated/procworker/v1/process_worker_service.js";
 import type { GroupKind as DomainGroupKind } from "../worker/group.js";
 import type { ProcessStatus, WorkerStatus } from "../worker/engine.js";
 import type { ScheduleEntry } from "../store/store.js";
+import { encodeResultResponse } from "./result-bytes.js";
 
 /** A wire message as a domain message (a missing one is the empty message). Tags become
  * own data properties (Object.fromEntries), so even a tag named `__proto__` survives. */
@@ -52,14 +53,14 @@ export function toWireResult(result: SlotResult): WireSlotResult {
 const encoded = new WeakMap<SlotResult, Buffer>();
 
 /**
- * The bytes of `{ result }` as ComputeResponse and SubscribeResponse both encode it (each is
- * one `SlotResult result = 1` field), made once per result and shared by every stream that
- * sends it: a slot broadcast to N subscribers is encoded once, not N times.
+ * The bytes of `{ result }` as AwaitResponse, ComputeResponse and SubscribeResponse all encode
+ * it (each is one `SlotResult result = 1` field; result-bytes.ts), made once per result and
+ * shared by every stream that sends it: a slot broadcast to N subscribers is encoded once.
  */
 export function encodedResultResponse(result: SlotResult): Buffer {
   let bytes = encoded.get(result);
   if (bytes === undefined) {
-    bytes = Buffer.from(SubscribeResponse.encode({ result: toWireResult(result) }).finish());
+    bytes = encodeResultResponse(result);
     encoded.set(result, bytes);
   }
   return bytes;

@@ -33,10 +33,16 @@ export interface SlotConsumer {
 
 /** A stream of a process's results, as Compute and Subscribe return it. */
 export interface SlotStream {
+  /** How many delivered results the consumer may hold before it reports full (its share
+   * of the stream's buffer; the stream's own queue holds as many again). */
+  readonly depth: number;
   /** Starts delivery to `consumer`; call once. */
   start(consumer: SlotConsumer): void;
   /** The consumer can take results again after `deliver` returned false. */
   resume(): void;
+  /** The consumer's client took some of the results the consumer held (for gRPC: they were
+   * sent, so HTTP/2 flow control let them through): it is reading, even if slowly. */
+  progress(): void;
   /** The consumer went away (the client cancelled): detaches without a callback. */
   close(): void;
 }
@@ -74,8 +80,10 @@ export class ResultStream implements SlotStream {
   private to: bigint | undefined;
   private unbounded: boolean;
   private consumer: SlotConsumer | undefined;
-  /** Live results not yet delivered, in slot order, all ≥ nextSlot. */
+  /** Live results not yet delivered, in slot order: queue[head..], all ≥ nextSlot. Taken
+   * from the front by moving `head` (Array#shift is linear in the queue's length). */
   private queue: SlotResult[] = [];
+  private head = 0;
   /** Results at or after nextSlot may be in the store and not in the queue: read before
    * relying on pushes. True at the start and after the queue overflowed. */
   private behind = true;
@@ -83,7 +91,8 @@ export class ResultStream implements SlotStream {
   private reading = false;
   private closed = false;
   private failure: Error | undefined;
-  private publishedSinceDelivery = 0;
+  /** Results completed since the consumer or its client last took one. */
+  private completedSinceProgress = 0;
   /** Times the queue overflowed and was dropped. */
   private drops = 0;
   private progressed = false;
@@ -98,6 +107,10 @@ export class ResultStream implements SlotStream {
     this.nextSlot = opts.from;
     this.to = opts.to;
     this.unbounded = opts.boundLater === true;
+  }
+
+  get depth(): number {
+    return this.opts.buffer;
   }
 
   /** The next slot this stream will deliver. */
@@ -129,6 +142,10 @@ export class ResultStream implements SlotStream {
     this.pump();
   }
 
+  progress(): void {
+    this.completedSinceProgress = 0;
+  }
+
   resume(): void {
     if (!this.full) return;
     this.full = false;
@@ -139,12 +156,12 @@ export class ResultStream implements SlotStream {
   push(result: SlotResult): void {
     if (this.closed || result.slot < this.nextSlot || (this.to !== undefined && result.slot > this.to)) return;
     this.progressed = true;
-    if (++this.publishedSinceDelivery > 2 * this.opts.buffer) {
-      const message = `the client took no result while ${this.publishedSinceDelivery} completed; resubscribe from slot ${this.nextSlot}`;
+    if (++this.completedSinceProgress > 2 * this.opts.buffer) {
+      const message = `the client took no result while ${this.completedSinceProgress} completed; resubscribe from slot ${this.nextSlot}`;
       return this.fail(new ProcworkerError("resource_exhausted", message));
     }
     const live = this.consumer !== undefined && !this.full && !this.reading && !this.behind;
-    if (live && this.queue.length === 0 && result.slot === this.nextSlot) return this.deliver(result);
+    if (live && this.queued === 0 && result.slot === this.nextSlot) return this.deliver(result);
     this.enqueue(result);
     if (live) this.pump();
   }
@@ -160,33 +177,82 @@ export class ResultStream implements SlotStream {
     this.finish(undefined);
   }
 
+  /** Results queued and not yet taken. */
+  private get queued(): number {
+    return this.queue.length - this.head;
+  }
+
   private enqueue(result: SlotResult): void {
-    if (this.queue.length >= this.opts.buffer) {
+    if (this.queued >= this.opts.buffer) {
       this.queue = []; // the store has them all: catch up from there later
+      this.head = 0;
       this.behind = true;
       this.drops++;
     }
     const last = this.queue[this.queue.length - 1];
-    if (last === undefined || result.slot > last.slot) {
+    if (this.queued === 0 || last === undefined || result.slot > last.slot) {
       this.queue.push(result);
       return;
     }
     // Out of order or repeated (one-shot workers of one process may publish the same slots).
+    this.compact();
     if (this.queue.some((r) => r.slot === result.slot)) return;
     this.queue.push(result);
     this.queue.sort((a, b) => (a.slot < b.slot ? -1 : a.slot > b.slot ? 1 : 0));
   }
 
+  /** Merges results read from the store (in slot order) into the queue, in one pass: both
+   * are sorted, a slot present in both is kept once, and past `buffer` the latest are left
+   * to a later read. */
+  private merge(read: SlotResult[]): void {
+    const merged: SlotResult[] = [];
+    let i = 0;
+    let j = this.head;
+    while (i < read.length || j < this.queue.length) {
+      const a = read[i];
+      const b = this.queue[j];
+      let next: SlotResult;
+      if (b === undefined || (a !== undefined && a.slot < b.slot)) next = a as SlotResult;
+      else next = b;
+      if (a !== undefined && a.slot === next.slot) i++;
+      if (b !== undefined && b.slot === next.slot) j++;
+      if (next.slot >= this.nextSlot) merged.push(next);
+    }
+    if (merged.length > this.opts.buffer) {
+      merged.length = this.opts.buffer;
+      this.behind = true;
+      this.drops++;
+    }
+    this.queue = merged;
+    this.head = 0;
+  }
+
+  /** Takes the front of the queue. */
+  private shift(): void {
+    this.head++;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) this.compact();
+  }
+
+  /** Drops the taken front of the queue. */
+  private compact(): void {
+    if (this.head === 0) return;
+    this.queue = this.queue.slice(this.head);
+    this.head = 0;
+  }
+
   /** Delivers what it can: queued results in order, then a store read if it is behind. */
   private pump(): void {
     while (!this.closed && this.consumer !== undefined && !this.full && !this.reading) {
-      const head = this.queue[0];
+      const head = this.queue[this.head];
       if (head !== undefined && head.slot < this.nextSlot) {
-        this.queue.shift();
+        this.shift();
         continue;
       }
       if (head !== undefined && head.slot === this.nextSlot) {
-        this.queue.shift();
+        this.shift();
         this.deliver(head);
         continue;
       }
@@ -197,7 +263,7 @@ export class ResultStream implements SlotStream {
 
   private deliver(result: SlotResult): void {
     this.nextSlot = result.slot + 1n;
-    this.publishedSinceDelivery = 0;
+    this.completedSinceProgress = 0;
     this.progressed = true;
     const more = (this.consumer as SlotConsumer).deliver(result);
     if (this.to !== undefined && this.nextSlot > this.to) return this.finish((c) => c.end());
@@ -227,8 +293,8 @@ export class ResultStream implements SlotStream {
       contiguous.push(result);
     }
     this.behind = contiguous.length === PAGE || this.drops !== drops;
-    for (const result of contiguous) if (result.slot >= this.nextSlot) this.enqueue(result);
-    const head = this.queue[0];
+    this.merge(contiguous);
+    const head = this.queue[this.head];
     if (!this.behind && head !== undefined && head.slot > this.nextSlot) {
       // Results are stored before they are published, so the store cannot lack a slot that
       // a published result has passed; reading again would spin. Say so instead.
@@ -252,6 +318,7 @@ export class ResultStream implements SlotStream {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
+    this.head = 0;
     clearTimeout(this.timer);
     this.opts.onClose(this);
     if (tell !== undefined && this.consumer !== undefined) tell(this.consumer);
