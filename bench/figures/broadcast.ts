@@ -1,156 +1,132 @@
 /**
- * Figure 5: one new slot broadcast to SUBSCRIBERS Subscribe streams spread over CHANNELS
- * client connections. Each round schedules one message and times from the Schedule ack to
- * the moment the last stream has received that slot. Baseline: a raw grpc-js server stream
- * per subscriber (same connections layout); a unary Trigger acknowledges and then writes one
- * pre-encoded message of the same size to every stream; timed from the Trigger ack to the
- * last receipt.
+ * Figure 6: one new slot broadcast to many Subscribe streams (10,000; 1,000 with --quick)
+ * spread over several client connections, read by raw-bytes clients. Each round schedules
+ * one message and waits until every stream has it: the server process's CPU for the round
+ * (the Schedule, the slot, and every stream's write), and the wall time from the Schedule
+ * ack to the last receipt. Baseline on the raw process: the same number of grpc-js server
+ * streams; a unary Trigger acknowledges and writes one pre-encoded message of the same size
+ * to every stream.
  */
 import type { ClientReadableStream } from "@grpc/grpc-js";
-import { AwaitResponse, type SubscribeResponse } from "../../src/generated/procworker/v1/process_worker_service.js";
-import { echoClient, type EchoClient, type EchoServer } from "../lib/echo.js";
-import { scheduleOne, spawnCounter, type BenchServer } from "../lib/procworker.js";
+import type { BenchContext } from "../lib/context.js";
+import { profiled } from "../lib/context.js";
+import { scheduleOne, spawnCounter } from "../lib/procworker.js";
 import { row, type Row } from "../lib/report.js";
-import { median, now, percentile, settle } from "../lib/stats.js";
+import { median, now, settle } from "../lib/stats.js";
 
-const SUBSCRIBERS = 1000;
-const CHANNELS = 4;
-const ROUNDS = 9;
-const WARMUP = 2;
+const CHANNELS = 8;
 
-/** Counts receipts per key; resolves `until(key)` with the time of the SUBSCRIBERS-th. */
+/** Counts messages over all streams; `until(n)` resolves once `n` have arrived in all. */
 class Arrivals {
-  private counts = new Map<string, number>();
-  private waiting = new Map<string, (t: number) => void>();
-  private done = new Map<string, number>();
-
-  arrive(key: string): void {
-    const n = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, n);
-    if (n === SUBSCRIBERS) {
-      const t = now();
-      this.done.set(key, t);
-      this.waiting.get(key)?.(t);
-    }
+  count = 0;
+  private want = Infinity;
+  private wake: (() => void) | undefined;
+  arrive(): void {
+    if (++this.count >= this.want) this.wake?.();
   }
-
-  until(key: string, timeoutMs = 30_000): Promise<number> {
-    const t = this.done.get(key);
-    if (t !== undefined) return Promise.resolve(t);
+  until(n: number, timeoutMs = 120_000): Promise<void> {
+    if (this.count >= n) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`only ${this.counts.get(key) ?? 0} of ${SUBSCRIBERS} streams received ${key}`)),
-        timeoutMs,
-      );
-      this.waiting.set(key, (at) => {
+      const timer = setTimeout(() => reject(new Error(`only ${this.count} of ${n} messages arrived`)), timeoutMs);
+      this.want = n;
+      this.wake = () => {
         clearTimeout(timer);
-        resolve(at);
-      });
+        this.wake = undefined;
+        this.want = Infinity;
+        resolve();
+      };
     });
   }
 }
 
-export async function subscribeBroadcast({ pw, echo }: { pw: BenchServer; echo: EchoServer }): Promise<Row[]> {
+export async function broadcastFigures(ctx: BenchContext): Promise<Row[]> {
+  const streams = ctx.quick ? 1_000 : 10_000;
+  const roundsCount = ctx.quick ? 3 : 5;
+  const warmup = 2;
+
   // --- procworker ---
-  const processId = await spawnCounter(pw.client, "f5");
-  const first = await scheduleOne(pw.client, processId);
-  const firstResult = await pw.client.await({ processId, slot: first }, { timeoutMs: 10_000 });
-  const messageBytes = AwaitResponse.encode(firstResult).finish().byteLength;
+  const processId = await spawnCounter(ctx.pw.client, "f6");
+  const first = await scheduleOne(ctx.pw.client, processId);
+  const stored = await ctx.pw.rawClient().await({ processId, slot: first });
+  const clients = Array.from({ length: CHANNELS }, () => ctx.pw.rawClient());
   const arrivals = new Arrivals();
-  const channels = Array.from({ length: CHANNELS }, () => pw.ownConnection());
-  const streams: ClientReadableStream<SubscribeResponse>[] = [];
-  for (let i = 0; i < SUBSCRIBERS; i++) {
-    const s = channels[i % CHANNELS]!.subscribe({ processId, fromSlot: first });
-    s.on("data", (r: SubscribeResponse) => arrivals.arrive(String(r.result?.slot)));
+  const open: ClientReadableStream<Buffer>[] = [];
+  for (let i = 0; i < streams; i++) {
+    const s = (clients[i % CHANNELS] as (typeof clients)[number]).subscribe({ processId, fromSlot: first });
+    s.on("data", () => arrivals.arrive());
     s.on("error", () => undefined); // cancelled at the end
-    streams.push(s);
+    open.push(s);
   }
-  await arrivals.until(String(first)); // every stream is live
-  const pwRounds: { fromAck: number; fromCall: number }[] = [];
+  await arrivals.until(streams); // every stream has the stored slot: all live
+  const pw: { cpuMs: number; fromAckMs: number }[] = [];
   try {
-    for (let r = 0; r < WARMUP + ROUNDS; r++) {
-      await settle(30);
-      const t0 = now();
-      const slot = await scheduleOne(pw.client, processId);
-      const tAck = now();
-      const tAll = await arrivals.until(String(slot));
-      if (r >= WARMUP) pwRounds.push({ fromAck: Math.max(0, tAll - tAck), fromCall: tAll - t0 });
+    for (let r = 0; r < warmup + roundsCount; r++) {
+      await settle(50);
+      const round = async () => {
+        const cpu0 = await ctx.pw.cpu();
+        await scheduleOne(ctx.pw.client, processId);
+        const tAck = now();
+        await arrivals.until(streams * (r + 2));
+        const tAll = now();
+        const cpu1 = await ctx.pw.cpu();
+        return { cpuMs: (cpu1.processUs - cpu0.processUs) / 1000, fromAckMs: tAll - tAck };
+      };
+      const result = r === warmup + roundsCount - 1 ? await profiled(ctx, "broadcast", round) : await round();
+      if (r >= warmup) pw.push(result);
     }
   } finally {
-    streams.forEach((s) => s.cancel());
-    channels.forEach((c) => c.close());
+    open.forEach((s) => s.cancel());
   }
-  await settle(200);
+  await settle(500);
 
   // --- baseline: raw grpc-js server streams ---
-  echo.setReplyBytes(messageBytes);
-  const raw = new Arrivals();
-  const rawClients: EchoClient[] = Array.from({ length: CHANNELS }, () => echoClient(echo.address, true));
-  const trigger = echoClient(echo.address);
-  const rawStreams: ClientReadableStream<Buffer>[] = [];
-  let round = 0;
-  const rawRounds: { fromAck: number; fromCall: number }[] = [];
+  await ctx.raw.setReplyBytes(stored.byteLength);
+  const rawClients = Array.from({ length: CHANNELS }, () => ctx.raw.echoClient(true));
+  const trigger = ctx.raw.echoClient(true);
+  const rawArrivals = new Arrivals();
+  const rawOpen: ClientReadableStream<Buffer>[] = [];
+  const base: { cpuMs: number; fromAckMs: number }[] = [];
   try {
-    // each stream counts its n-th message as round n (the first is the "hello" of round 0)
-    for (let i = 0; i < SUBSCRIBERS; i++) {
-      const s = rawClients[i % CHANNELS]!.listen();
-      let seen = 0;
-      s.on("data", () => raw.arrive(String(seen++)));
+    for (let i = 0; i < streams; i++) {
+      const s = (rawClients[i % CHANNELS] as (typeof rawClients)[number]).listen();
+      s.on("data", () => rawArrivals.arrive());
       s.on("error", () => undefined);
-      rawStreams.push(s);
+      rawOpen.push(s);
     }
-    await raw.until("0");
-    for (let r = 0; r < WARMUP + ROUNDS; r++) {
-      await settle(30);
-      const t0 = now();
+    await rawArrivals.until(streams); // hellos
+    for (let r = 0; r < warmup + roundsCount; r++) {
+      await settle(50);
+      const cpu0 = await ctx.raw.cpu();
       await trigger.trigger();
       const tAck = now();
-      const tAll = await raw.until(String(++round));
-      if (r >= WARMUP) rawRounds.push({ fromAck: Math.max(0, tAll - tAck), fromCall: tAll - t0 });
+      await rawArrivals.until(streams * (r + 2));
+      const tAll = now();
+      const cpu1 = await ctx.raw.cpu();
+      if (r >= warmup) base.push({ cpuMs: (cpu1.processUs - cpu0.processUs) / 1000, fromAckMs: tAll - tAck });
     }
   } finally {
-    rawStreams.forEach((s) => s.cancel());
-    rawClients.forEach((c) => c.close());
-    trigger.close();
+    rawOpen.forEach((s) => s.cancel());
   }
-
-  const detail = {
-    subscribers: SUBSCRIBERS,
-    channels: CHANNELS,
-    rounds: ROUNDS,
-    messageBytes,
-    procworker: {
-      fromAckP50: median(pwRounds.map((r) => r.fromAck)),
-      fromCallP50: median(pwRounds.map((r) => r.fromCall)),
-      fromAckMax: percentile(
-        pwRounds.map((r) => r.fromAck),
-        100,
-      ),
-      perRound: pwRounds,
-    },
-    baseline: {
-      fromAckP50: median(rawRounds.map((r) => r.fromAck)),
-      fromCallP50: median(rawRounds.map((r) => r.fromCall)),
-      perRound: rawRounds,
-    },
-  };
+  await settle(200);
+  const detail = { streams, channels: CHANNELS, messageBytes: stored.byteLength, procworker: pw, baseline: base };
   return [
     row({
-      id: "5a",
-      figure: `Subscribe: ${SUBSCRIBERS} streams get 1 new slot, from ack p50`,
+      id: "6a",
+      figure: `${streams / 1000}k subscribers: server CPU per new slot`,
       unit: "ms",
-      procworker: detail.procworker.fromAckP50,
-      baseline: detail.baseline.fromAckP50,
-      baselineIs: `grpc-js stream broadcast to ${SUBSCRIBERS}, from ack`,
+      procworker: median(pw.map((r) => r.cpuMs)),
+      baseline: median(base.map((r) => r.cpuMs)),
+      baselineIs: `grpc-js writing 1 pre-encoded message to ${streams / 1000}k streams`,
+      target: { maxCost: 1.2 },
       detail,
     }),
     row({
-      id: "5b",
-      figure: `Subscribe: ${SUBSCRIBERS} streams get 1 new slot, from call p50`,
+      id: "6b",
+      figure: `${streams / 1000}k subscribers: ack to last receipt`,
       unit: "ms",
-      procworker: detail.procworker.fromCallP50,
-      baseline: detail.baseline.fromCallP50,
-      baselineIs: `grpc-js stream broadcast to ${SUBSCRIBERS}, from call`,
+      procworker: median(pw.map((r) => r.fromAckMs)),
+      baseline: median(base.map((r) => r.fromAckMs)),
+      baselineIs: "the same broadcast, from the Trigger ack",
     }),
   ];
 }

@@ -5,6 +5,9 @@
  *   - Trigger (unary): acknowledges, then writes one pre-encoded message to every open Listen stream;
  *   - EchoDurable (unary): like Echo, but first does one durable write (`durable`, a raw
  *     LMDB put) — the floor of a durable unary call such as Schedule.
+ *   - Pipeline (unary): the raw pipeline of a live slot: one durable write (the schedule
+ *     entry), the reply (the ack), a second durable write (the result), then one pre-encoded
+ *     message to every open Listen stream (the notification).
  * Messages are raw bytes (identity serializers): no protobuf, no engine.
  */
 import {
@@ -34,6 +37,7 @@ const definition: ServiceDefinition = {
   Listen: method("Listen", true),
   Trigger: method("Trigger", false),
   EchoDurable: method("EchoDurable", false),
+  Pipeline: method("Pipeline", false),
 };
 
 const EchoClientCtor = makeGenericClientConstructor(definition, "Echo");
@@ -67,6 +71,19 @@ export async function startEchoServer(durable: () => Promise<unknown>): Promise<
         (error: Error) => cb(error),
       );
     },
+    Pipeline: (call: { request: Buffer }, cb: (e: Error | null, r?: Buffer) => void) => {
+      durable()
+        .then(() => {
+          cb(null, reply);
+          return durable();
+        })
+        .then(
+          () => {
+            for (const s of streams) s.write(reply);
+          },
+          (error: Error) => cb(error),
+        );
+    },
     Trigger: (_call: unknown, cb: (e: null, r: Buffer) => void) => {
       cb(null, reply);
       const message = reply; // encoded once, written to every stream
@@ -93,6 +110,7 @@ export async function startEchoServer(durable: () => Promise<unknown>): Promise<
 export interface EchoClient {
   echo(payload: Buffer): Promise<Buffer>;
   echoDurable(payload: Buffer): Promise<Buffer>;
+  pipeline(payload: Buffer): Promise<Buffer>;
   trigger(): Promise<Buffer>;
   listen(): ClientReadableStream<Buffer>;
   close(): void;
@@ -114,6 +132,7 @@ export function echoClient(address: string, ownConnection = false): EchoClient {
   return {
     echo: (payload) => unary("Echo", payload),
     echoDurable: (payload) => unary("EchoDurable", payload),
+    pipeline: (payload) => unary("Pipeline", payload),
     trigger: () => unary("Trigger", Buffer.alloc(0)),
     listen: () => (client["Listen"] as Function).call(client, Buffer.alloc(0)) as ClientReadableStream<Buffer>,
     close: () => client.close(),

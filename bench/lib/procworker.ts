@@ -1,60 +1,113 @@
 /**
- * A real procworker server for the benchmarks (127.0.0.1:0, LMDB in a fresh temp dir,
- * silent logs) and small helpers to build wire messages and spawn processes.
+ * The procworker server of the benchmarks, in its own process (bench/process/server.ts), and
+ * the client's side of it: a typed client, clients on their own HTTP/2 connections, a
+ * raw-bytes client for streams (the client decodes nothing it does not need, so its own
+ * cost stays small on a shared machine), and helpers to build messages and spawn processes.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { credentials } from "@grpc/grpc-js";
-import { defaultConfig, type Config } from "../../src/core/config.js";
-import { silentLogger } from "../../src/core/log.js";
+import {
+  credentials,
+  makeGenericClientConstructor,
+  type Client,
+  type ClientReadableStream,
+  type ServiceDefinition,
+} from "@grpc/grpc-js";
+import type { Config } from "../../src/core/config.js";
 import { ProcworkerClient } from "../../src/service/client.js";
-import { startServer, type RunningServer } from "../../src/service/server.js";
-import { ProcessWorkerServiceClient } from "../../src/generated/procworker/v1/process_worker_service.js";
+import {
+  AwaitRequest,
+  ComputeRequest,
+  SubscribeRequest,
+} from "../../src/generated/procworker/v1/process_worker_service.js";
 import type { Message } from "../../src/generated/procworker/v1/types.js";
+import { startChild, type Child } from "./child.js";
+import type { CpuSample } from "./probe.js";
 
 export interface BenchServer {
-  server: RunningServer;
+  child: Child;
   client: ProcworkerClient;
   address: string;
-  /** A raw client on its own HTTP/2 connection (for spreading streams over channels). */
-  ownConnection(): ProcessWorkerServiceClient;
+  /** A typed client on its own HTTP/2 connection. */
+  newClient(): ProcworkerClient;
+  /** A raw-bytes client on its own HTTP/2 connection. */
+  rawClient(): RawClient;
+  cpu(): Promise<CpuSample>;
   close(): Promise<void>;
 }
 
 export async function startBenchServer(overrides: Partial<Config> = {}): Promise<BenchServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), "procworker-bench-"));
-  const config = defaultConfig({ host: "127.0.0.1", port: 0, dataDir, logLevel: "silent", ...overrides });
-  let server: RunningServer;
-  try {
-    server = await startServer({ config, logger: silentLogger() });
-  } catch (error) {
-    await rm(dataDir, { recursive: true, force: true });
-    throw error;
-  }
-  const address = `127.0.0.1:${server.port}`;
+  const child = startChild("server");
+  const { address } = await child.call<{ address: string }>("start", overrides);
   const client = new ProcworkerClient(address);
-  const raws: ProcessWorkerServiceClient[] = [];
+  const closers: (() => void)[] = [];
   return {
-    server,
+    child,
     client,
     address,
-    ownConnection() {
-      const raw = new ProcessWorkerServiceClient(address, credentials.createInsecure(), {
-        "grpc.use_local_subchannel_pool": 1,
-      });
-      raws.push(raw);
-      return raw;
+    newClient() {
+      const c = new ProcworkerClient(address);
+      closers.push(() => c.close());
+      return c;
     },
+    rawClient() {
+      const c = rawClient(address);
+      closers.push(() => c.close());
+      return c;
+    },
+    cpu: () => child.call<CpuSample>("cpu"),
     async close() {
       client.close();
-      raws.forEach((r) => r.close());
-      try {
-        await server.close();
-      } finally {
-        await rm(dataDir, { recursive: true, force: true });
-      }
+      closers.forEach((close) => close());
+      await child.close();
     },
+  };
+}
+
+const SERVICE = "/procworker.v1.ProcessWorkerService";
+const bytes = { serialize: (b: Buffer): Buffer => b, deserialize: (b: Buffer): Buffer => b };
+const rawMethod = (name: string, responseStream: boolean) => ({
+  path: `${SERVICE}/${name}`,
+  requestStream: false,
+  responseStream,
+  requestSerialize: bytes.serialize,
+  requestDeserialize: bytes.deserialize,
+  responseSerialize: bytes.serialize,
+  responseDeserialize: bytes.deserialize,
+});
+const rawDefinition: ServiceDefinition = {
+  Await: rawMethod("Await", false),
+  Compute: rawMethod("Compute", true),
+  Subscribe: rawMethod("Subscribe", true),
+};
+const RawCtor = makeGenericClientConstructor(rawDefinition, "RawProcworker");
+
+/** Await, Compute and Subscribe with responses left as bytes. */
+export interface RawClient {
+  await(request: AwaitRequest): Promise<Buffer>;
+  compute(request: ComputeRequest): ClientReadableStream<Buffer>;
+  subscribe(request: SubscribeRequest): ClientReadableStream<Buffer>;
+  close(): void;
+}
+
+export function rawClient(address: string): RawClient {
+  const client = new RawCtor(address, credentials.createInsecure(), {
+    "grpc.use_local_subchannel_pool": 1,
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+  }) as Client & Record<string, Function>;
+  const call = (name: string, payload: Buffer) => (client[name] as Function).call(client, payload);
+  return {
+    await: (request) => {
+      const payload = Buffer.from(AwaitRequest.encode(request).finish());
+      return new Promise((resolve, reject) =>
+        (client["Await"] as Function).call(client, payload, (err: Error | null, res: Buffer) =>
+          err ? reject(err) : resolve(res),
+        ),
+      );
+    },
+    compute: (request) =>
+      call("Compute", Buffer.from(ComputeRequest.encode(request).finish())) as ClientReadableStream<Buffer>,
+    subscribe: (request) =>
+      call("Subscribe", Buffer.from(SubscribeRequest.encode(request).finish())) as ClientReadableStream<Buffer>,
+    close: () => client.close(),
   };
 }
 
@@ -69,6 +122,15 @@ export async function spawnCounter(client: ProcworkerClient, name: string): Prom
     process: wire({ "Execution-Device": "counter@1.0", Bench: name }),
     module: Buffer.alloc(0),
   });
+  return processId;
+}
+
+/** Spawns a wasm@1.0 process of `module`. */
+export async function spawnWasm(client: ProcworkerClient, module: Uint8Array, name: string): Promise<string> {
+  const { processId } = await client.spawn(
+    { process: wire({ "Execution-Device": "wasm@1.0", Bench: name }), module: Buffer.from(module) },
+    { timeoutMs: 30_000 },
+  );
   return processId;
 }
 

@@ -1,0 +1,202 @@
+/**
+ * Figures 1–3: computing a backlog.
+ *   1. Catch-up of counter@1.0: one Await of slot N of a fresh process with N scheduled
+ *      slots (scheduling untimed). Baseline: the raw work at the same commit size — read the
+ *      stored schedule values, step counter@1.0's device, write one result value per slot,
+ *      one durable commit per DEFAULT_BATCH_SLOTS, each awaited (bench/process/raw.ts).
+ *   2. The same catch-up on wasm@1.0 (the WAT counter), against the same raw loop stepping the
+ *      module's pw_handle on the raw process's main thread, and against figure 1 (what the
+ *      wasm device adds to the engine's per-slot cost).
+ *   3. A Compute stream of N counter@1.0 slots, read by a raw-bytes client, against the
+ *      catch-up of figure 1 (the stream adds encoding and writing, not a second pipeline).
+ * Each round measures everything back to back; wall time per slot and the CPU time of the
+ * server's (or the raw) process per slot.
+ */
+import { message } from "../../src/core/message.js";
+import { encodeResult } from "../../src/store/codec.js";
+import { DEFAULT_BATCH_SLOTS } from "../../src/worker/engine.js";
+import type { BenchContext } from "../lib/context.js";
+import { profiled } from "../lib/context.js";
+import { scheduleMany, spawnCounter, spawnWasm } from "../lib/procworker.js";
+import type { CpuSample } from "../lib/probe.js";
+import { row, type Row } from "../lib/report.js";
+import { median, now, rounds, settle } from "../lib/stats.js";
+
+/** One timed run: wall ms and the CPU the measured process spent. */
+export interface Timed {
+  ms: number;
+  cpu: CpuSample;
+}
+
+/** Per-slot figures of a run of `slots` slots. */
+const perSlot = (t: Timed, slots: number) => ({
+  us: (t.ms * 1000) / slots,
+  cpuUs: t.cpu.processUs / slots,
+  mainUs: t.cpu.mainUs / slots,
+  rate: slots / (t.ms / 1000),
+});
+
+/** Times `work` on the server: wall time and the server process's CPU. */
+async function serverTimed(ctx: BenchContext, work: () => Promise<void>): Promise<Timed> {
+  const before = await ctx.pw.cpu();
+  const t0 = now();
+  await work();
+  const ms = now() - t0;
+  const after = await ctx.pw.cpu();
+  return { ms, cpu: { processUs: after.processUs - before.processUs, mainUs: after.mainUs - before.mainUs } };
+}
+
+/** A fresh process of `kind` with `slots` scheduled slots, caught up by one Await of the
+ * last slot; its worker is stopped afterwards (so rounds do not pile up live workers). */
+export async function catchUp(
+  ctx: BenchContext,
+  kind: "counter" | "wasm",
+  slots: number,
+  name: string,
+  profile?: string,
+): Promise<Timed> {
+  const { client } = ctx.pw;
+  const processId =
+    kind === "counter" ? await spawnCounter(client, name) : await spawnWasm(client, ctx.module as Uint8Array, name);
+  const last = await scheduleMany(client, processId, slots);
+  await settle(100);
+  const run = () =>
+    serverTimed(ctx, async () => {
+      const res = await client.await({ processId, slot: last }, { timeoutMs: 300_000 });
+      const total = res.result?.output?.tags.get("Total");
+      if (total !== String(slots)) throw new Error(`${kind} catch-up ended at Total=${total}, expected ${slots}`);
+    });
+  const timed = profile === undefined ? await run() : await profiled(ctx, profile, run);
+  await client.stop({ processId, skipSnapshot: false });
+  return timed;
+}
+
+/** A Compute stream of a fresh counter process with `slots` scheduled slots, read whole. */
+async function computeStream(ctx: BenchContext, slots: number, name: string): Promise<Timed> {
+  const processId = await spawnCounter(ctx.pw.client, name);
+  const last = await scheduleMany(ctx.pw.client, processId, slots);
+  const raw = ctx.pw.rawClient();
+  await settle(100);
+  try {
+    return await serverTimed(ctx, async () => {
+      let count = 0;
+      await new Promise<void>((resolve, reject) => {
+        const stream = raw.compute({ processId, slot: last });
+        stream.on("data", () => count++);
+        stream.on("error", reject);
+        stream.on("end", resolve);
+      });
+      if (count !== slots + 1) throw new Error(`Compute streamed ${count} results, expected ${slots + 1}`);
+    });
+  } finally {
+    raw.close();
+    await ctx.pw.client.stop({ processId, skipSnapshot: false });
+  }
+}
+
+export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
+  const slots = ctx.quick ? 5_000 : 20_000;
+  const commit = DEFAULT_BATCH_SLOTS;
+  const output = message({ Total: String(slots) }, String(slots));
+  const resultBytes = encodeResult({
+    processId: "x".repeat(43),
+    slot: BigInt(slots),
+    messageId: "x".repeat(43),
+    output,
+  }).byteLength;
+  const wasm = ctx.module !== undefined;
+  const results = await rounds(ctx.quick ? 2 : 3, 1, async (round) => {
+    const n = round < 0 ? Math.min(slots, 3_000) : slots;
+    const last = round === (ctx.quick ? 1 : 2);
+    const counter = perSlot(await catchUp(ctx, "counter", n, `c${round}`, last ? "catchup-counter" : undefined), n);
+    const raw = perSlot(await ctx.raw.catchup({ slots: n, commit, resultBytes }), n);
+    const stream = perSlot(await computeStream(ctx, n, `s${round}`), n + 1);
+    const w = wasm
+      ? perSlot(await catchUp(ctx, "wasm", n, `w${round}`, last ? "catchup-wasm" : undefined), n)
+      : undefined;
+    const rawWasm = wasm
+      ? perSlot(await ctx.raw.catchup({ slots: n, commit, resultBytes, module: ctx.module }), n)
+      : undefined;
+    ctx.log(
+      `  round ${round}: counter ${counter.rate.toFixed(0)}/s (raw ${raw.rate.toFixed(0)}/s), stream ${stream.us.toFixed(1)} µs/slot` +
+        (w && rawWasm ? `, wasm ${w.rate.toFixed(0)}/s (raw ${rawWasm.rate.toFixed(0)}/s)` : ""),
+    );
+    return { counter, raw, stream, wasm: w, rawWasm };
+  });
+  const m = (pick: (r: (typeof results)[number]) => number | undefined): number =>
+    median(results.map(pick).filter((v): v is number => v !== undefined));
+  const detail = { slots, commit, resultBytes, rounds: results.length, perRound: results };
+  const rows: Row[] = [
+    row({
+      id: "1a",
+      figure: `Catch-up: Await slot ${slots / 1000}k, counter@1.0`,
+      unit: "/s",
+      procworker: m((r) => r.counter.rate),
+      baseline: m((r) => r.raw.rate),
+      baselineIs: `raw read + step + put, durable commits of ${commit}`,
+      target: { maxCost: 1.3, min: 100_000 },
+      detail,
+    }),
+    row({
+      id: "1b",
+      figure: "Catch-up, counter@1.0: CPU per slot",
+      unit: "us",
+      procworker: m((r) => r.counter.cpuUs),
+      baseline: m((r) => r.raw.cpuUs),
+      baselineIs: "the raw loop's CPU per slot (its process)",
+      target: { maxCost: 1.3 },
+      detail: { serverMainUs: m((r) => r.counter.mainUs), rawMainUs: m((r) => r.raw.mainUs) },
+    }),
+    row({
+      id: "3a",
+      figure: `Compute stream of ${slots / 1000}k counter@1.0 slots, per slot`,
+      unit: "us",
+      procworker: m((r) => r.stream.us),
+      baseline: m((r) => r.counter.us),
+      baselineIs: "the catch-up of 1a, per slot",
+      target: { maxCost: 1.5 },
+    }),
+    row({
+      id: "3b",
+      figure: "Compute stream: CPU per slot",
+      unit: "us",
+      procworker: m((r) => r.stream.cpuUs),
+      baseline: m((r) => r.counter.cpuUs),
+      baselineIs: "the catch-up of 1b, CPU per slot",
+      target: { maxCost: 1.5 },
+    }),
+  ];
+  if (wasm) {
+    rows.push(
+      row({
+        id: "2a",
+        figure: `Catch-up: Await slot ${slots / 1000}k, wasm@1.0 WAT counter`,
+        unit: "/s",
+        procworker: m((r) => r.wasm?.rate),
+        baseline: m((r) => r.rawWasm?.rate),
+        baselineIs: `raw read + pw_handle on main thread + put, commits of ${commit}`,
+        target: { min: 60_000 },
+      }),
+      row({
+        id: "2b",
+        figure: "Catch-up, wasm@1.0: per slot",
+        unit: "us",
+        procworker: m((r) => r.wasm?.us),
+        baseline: m((r) => r.counter.us),
+        baselineIs: "the counter@1.0 catch-up of 1a, per slot",
+        target: { maxCost: 1.5 },
+      }),
+      row({
+        id: "2c",
+        figure: "Catch-up, wasm@1.0: CPU per slot (all threads)",
+        unit: "us",
+        procworker: m((r) => r.wasm?.cpuUs),
+        baseline: m((r) => r.counter.cpuUs),
+        baselineIs: "the counter@1.0 catch-up of 1b, CPU per slot",
+        target: { maxCost: 1.5 },
+        detail: { wasmMainUs: m((r) => r.wasm?.mainUs), rawWasmCpuUs: m((r) => r.rawWasm?.cpuUs) },
+      }),
+    );
+  }
+  return rows.sort((a, b) => a.id.localeCompare(b.id));
+}

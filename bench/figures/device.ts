@@ -1,0 +1,119 @@
+/**
+ * Figure 8: the wasm@1.0 device alone (no engine, no store, no gRPC), in the client process:
+ * `run` on batches of 64 steps of the WAT counter (bench/lib/wasm.ts), 20,000 slots after a
+ * warm-up pass.
+ *   8a. Wall time per slot vs a raw call of the module's pw_handle on the main thread with
+ *       the same input bytes (built with the device's own `encodeInput`).
+ *   8b. The same runs vs counter@1.0's device alone.
+ *   8c. The main thread's CPU time per slot (what the engine, which runs on that thread,
+ *       competes for) vs the raw call, which is all main-thread time.
+ */
+import { messageId, message as domainMessage, sha256Id } from "../../src/core/message.js";
+import { createCounterDevice } from "../../src/device/counter.js";
+import { moduleFromBytes, type Device, type ProcessContext, type Step } from "../../src/device/device.js";
+import { createWasmDevice } from "../../src/device/wasm/index.js";
+import { encodeInput } from "../../src/device/wasm/abi.js";
+import { mainThreadCpuUs } from "../lib/probe.js";
+import { row, type Row } from "../lib/report.js";
+import { median, now, rounds } from "../lib/stats.js";
+import { rawInstance } from "../lib/wasm.js";
+
+/**
+ * The per-slot cost (µs) of `device.run` over `count` slots in batches of `batch`, after a
+ * warm-up pass: wall time, and the main thread's CPU time, which is what the engine competes
+ * for.
+ */
+async function deviceRun(
+  device: Device,
+  ctx: ProcessContext,
+  count: number,
+  batch: number,
+): Promise<{ us: number; mainUs: number }> {
+  const msg = domainMessage({ Amount: "1" });
+  const id = messageId(msg);
+  const steps: Step[] = Array.from({ length: count }, (_, i) => ({ slot: BigInt(i + 1), messageId: id, message: msg }));
+  const pass = async (): Promise<{ us: number; mainUs: number }> => {
+    const instance = await device.instantiate(ctx);
+    try {
+      await instance.run([{ slot: 0n, messageId: ctx.processId, message: ctx.spawn }]);
+      const cpu0 = mainThreadCpuUs() / 1000;
+      const t0 = now();
+      for (let i = 0; i < count; i += batch) {
+        const outcomes = await instance.run(steps.slice(i, i + batch));
+        const last = outcomes.at(-1);
+        if (!last || "error" in last) throw new Error(`device run failed: ${last ? last.error : "no outcome"}`);
+      }
+      const us = ((now() - t0) * 1000) / count;
+      return { us, mainUs: ((mainThreadCpuUs() / 1000 - cpu0) * 1000) / count };
+    } finally {
+      await instance.close();
+    }
+  };
+  await pass(); // warm the JIT on both sides of the thread boundary
+  return pass();
+}
+
+export async function deviceFigures({ module, quick }: { module: Uint8Array; quick: boolean }): Promise<Row[]> {
+  const slots = quick ? 5_000 : 20_000;
+  const batch = 64;
+  const wasm = createWasmDevice({ slotTimeLimitMs: 5_000, maxMemoryMib: 256, threads: 1 });
+  const counter = createCounterDevice({ slotTimeLimitMs: 5_000 });
+  try {
+    const results = await rounds(quick ? 2 : 3, 0, async (round) => {
+      const spawn = domainMessage({ "Execution-Device": "wasm@1.0", Module: sha256Id(module), Bench: `f6f-${round}` });
+      const wasmCtx = { processId: messageId(spawn), spawn, module: moduleFromBytes(module) };
+      const counterSpawn = domainMessage({ "Execution-Device": "counter@1.0", Bench: `f6f-${round}` });
+      const counterCtx = { processId: messageId(counterSpawn), spawn: counterSpawn };
+      const wasmRun = await deviceRun(wasm, wasmCtx, slots, batch);
+      const counterRun = await deviceRun(counter, counterCtx, slots, batch);
+      const call = await rawInstance(module);
+      const msg = domainMessage({ Amount: "1" });
+      const id = messageId(msg);
+      const inputs = Array.from({ length: 3000 }, (_, i) =>
+        encodeInput(wasmCtx.processId, { slot: BigInt(i + 1), messageId: id, message: msg }),
+      );
+      for (const input of inputs) call(input);
+      const t1 = now();
+      for (let rep = 0; rep < 3; rep++) for (const input of inputs) call(input);
+      const rawUs = ((now() - t1) * 1000) / (3 * inputs.length);
+      return {
+        wasmUs: wasmRun.us,
+        counterUs: counterRun.us,
+        rawUs,
+        wasmMainUs: wasmRun.mainUs,
+        counterMainUs: counterRun.mainUs,
+      };
+    });
+    const wasmUs = median(results.map((r) => r.wasmUs));
+    return [
+      row({
+        id: "8a",
+        figure: `wasm@1.0 device alone, batches of ${batch}, per slot`,
+        unit: "us",
+        procworker: wasmUs,
+        baseline: median(results.map((r) => r.rawUs)),
+        baselineIs: "raw pw_handle call on main thread, same input",
+        detail: { slots, batch, rounds: results.length, perRound: results },
+      }),
+      row({
+        id: "8b",
+        figure: `wasm@1.0 device alone, batches of ${batch}, per slot`,
+        unit: "us",
+        procworker: wasmUs,
+        baseline: median(results.map((r) => r.counterUs)),
+        baselineIs: "counter@1.0 device alone, same batches",
+      }),
+      row({
+        id: "8c",
+        figure: `wasm@1.0 device alone: main-thread CPU per slot`,
+        unit: "us",
+        procworker: median(results.map((r) => r.wasmMainUs)),
+        baseline: median(results.map((r) => r.rawUs)),
+        baselineIs: "raw pw_handle call on main thread, same input",
+        detail: { counterMainUs: median(results.map((r) => r.counterMainUs)) },
+      }),
+    ];
+  } finally {
+    await Promise.all([wasm.close(), counter.close()]);
+  }
+}
