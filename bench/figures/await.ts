@@ -31,7 +31,9 @@ export async function awaitFigures(ctx: BenchContext): Promise<Row[]> {
       const pwCpu1 = await ctx.pw.cpu();
       await settle(50);
       const rawCpu0 = await ctx.raw.cpu();
-      const echoRate = await concurrent(calls, IN_FLIGHT, () => echo.echo(payload));
+      const echoRun = () => concurrent(calls, IN_FLIGHT, () => echo.echo(payload));
+      const echoRate =
+        round === (ctx.quick ? 1 : 2) ? await profiled(ctx, "await-echo", echoRun, "raw") : await echoRun();
       const rawCpu1 = await ctx.raw.cpu();
       await settle(50);
       return {

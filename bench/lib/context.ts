@@ -18,15 +18,22 @@ export interface BenchContext {
   profileDir: string | undefined;
 }
 
-/** Runs `work` under a CPU profile of the server when profiles were asked for. */
-export async function profiled<T>(ctx: BenchContext, name: string, work: () => Promise<T>): Promise<T> {
+/** Runs `work` under a CPU profile of the server (or of the raw baselines' process) when
+ * profiles were asked for. */
+export async function profiled<T>(
+  ctx: BenchContext,
+  name: string,
+  work: () => Promise<T>,
+  of: "server" | "raw" = "server",
+): Promise<T> {
   if (ctx.profileDir === undefined) return work();
-  await ctx.pw.child.call("profileStart");
+  const child = of === "server" ? ctx.pw.child : ctx.raw.child;
+  await child.call("profileStart");
   try {
     return await work();
   } finally {
     const path = join(ctx.profileDir, `${name}.cpuprofile`);
-    await ctx.pw.child.call("profileStop", path);
+    await child.call("profileStop", path);
     ctx.log(`  profile: ${path}`);
   }
 }

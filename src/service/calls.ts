@@ -30,9 +30,11 @@ export interface CallDeps {
 
 /** The three call shapes, each bound to the deps. */
 export interface CallKinds {
+  /** A unary call; `signal()` gives the call's AbortSignal (made on first use: ask for it
+   * only when the call has to wait). */
   unary: <Req, Res>(
     method: string,
-    run: (request: Req, signal: AbortSignal) => Promise<Res>,
+    run: (request: Req, signal: () => AbortSignal) => Promise<Res>,
   ) => handleUnaryCall<Req, Res>;
   /** A stream of slot results; its responses are written pre-encoded (see the service definition). */
   slots: <Req, Res>(
@@ -49,12 +51,13 @@ export interface CallKinds {
 
 export function callKinds({ logger, metrics, inFlight }: CallDeps): CallKinds {
   const begin = (call: CancellableCall, method: string) => {
-    const { signal, hasDeadline, dispose } = callSignal(call);
+    const callSignals = callSignal(call);
+    const dispose = (): void => callSignals.dispose();
     const exit = inFlight.enter();
     const record = metrics.startCall(method);
     return {
-      signal,
-      hasDeadline,
+      signal: (): AbortSignal => callSignals.signal,
+      hasDeadline: callSignals.hasDeadline,
       /** Ends the call's bookkeeping; returns the status to send for `error`, if any. */
       finish: (error?: unknown): Partial<ServiceError> | undefined => {
         dispose();
@@ -68,7 +71,9 @@ export function callKinds({ logger, metrics, inFlight }: CallDeps): CallKinds {
 
   /** Ends a server stream once: its status (OK, or the error's), unless the client left. */
   const streamEnder = (call: ServerWritableStream<unknown, unknown>, method: string) => {
-    const { signal, hasDeadline, finish } = begin(call, method);
+    const begun = begin(call, method);
+    const { hasDeadline, finish } = begun;
+    const signal = begun.signal(); // a stream always listens for its caller going away
     metrics.streamOpened();
     let ended = false;
     return {

@@ -6,6 +6,7 @@
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { invalidArgument } from "../core/errors.js";
 import {
+  AwaitResponse,
   ComputeResponse,
   ProcessWorkerServiceService,
   SubscribeResponse,
@@ -13,6 +14,7 @@ import {
 } from "../generated/procworker/v1/process_worker_service.js";
 import type { Engine } from "../worker/engine.js";
 import { callKinds, type CallDeps } from "./calls.js";
+import { encodeResultResponse } from "./result-bytes.js";
 import {
   fromWireMessage,
   toWireGroupKind,
@@ -23,11 +25,17 @@ import {
 } from "./convert.js";
 
 /**
- * The service definition with one change: Compute and Subscribe responses may be handed
- * over already encoded (a Buffer), so a result broadcast to many streams is encoded once.
+ * The service definition with one change: Await, Compute and Subscribe responses may be
+ * handed over already encoded (a Buffer, result-bytes.ts), so a result broadcast to many
+ * streams is encoded once and no response goes through the generic protobuf writer.
  */
 export const processWorkerServiceDefinition = {
   ...ProcessWorkerServiceService,
+  await: {
+    ...ProcessWorkerServiceService.await,
+    responseSerialize: (value: AwaitResponse | Buffer): Buffer =>
+      Buffer.isBuffer(value) ? value : Buffer.from(AwaitResponse.encode(value).finish()),
+  },
   compute: {
     ...ProcessWorkerServiceService.compute,
     responseSerialize: (value: ComputeResponse | Buffer): Buffer =>
@@ -66,9 +74,12 @@ export function createHandlers({
       return { group: group.name, kind: toWireGroupKind(group.kind) };
     }),
     compute: slots("Compute", (request, hasDeadline) => engine.compute(request.processId, request.slot, hasDeadline)),
-    await: unary("Await", async (request, signal) => ({
-      result: toWireResult(await engine.await(request.processId, request.slot, signal)),
-    })),
+    // The definition's serializer passes the pre-encoded AwaitResponse bytes through.
+    await: unary(
+      "Await",
+      async (request, signal) =>
+        encodeResultResponse(await engine.await(request.processId, request.slot, signal)) as unknown as AwaitResponse,
+    ),
     subscribe: slots("Subscribe", (request) => engine.subscribe(request.processId, request.fromSlot)),
     stop: unary("Stop", async (request) => {
       const { stopped, atSlot } = await engine.stop(request.processId, request.skipSnapshot);
@@ -83,7 +94,9 @@ export function createHandlers({
     ),
     dryRun: unary("DryRun", async (request, signal) => {
       if (request.message === undefined) throw invalidArgument("message (the message to evaluate) is required");
-      return { result: toWireResult(await engine.dryRun(request.processId, fromWireMessage(request.message), signal)) };
+      return {
+        result: toWireResult(await engine.dryRun(request.processId, fromWireMessage(request.message), signal())),
+      };
     }),
   };
 }

@@ -250,7 +250,11 @@ export class Engine implements SignalListener {
    * once; otherwise the caller waits, and the slot is computed as soon as it is scheduled.
    * Every wait ends: by the signal, by max_await_ms, or by the leader-death error.
    */
-  async await(processId: string, slot: bigint | undefined, signal?: AbortSignal): Promise<SlotResult> {
+  async await(
+    processId: string,
+    slot: bigint | undefined,
+    signal?: AbortSignal | (() => AbortSignal),
+  ): Promise<SlotResult> {
     this.checkOpen();
     checkProcessId(processId);
     await this.processes.definition(processId);
@@ -259,7 +263,9 @@ export class Engine implements SignalListener {
       if (stored !== undefined) return stored;
     }
     const { maxAwaitMs } = this.opts.config;
-    const capped = cappedSignal(signal, maxAwaitMs, `no result within max_await_ms (${maxAwaitMs} ms)`);
+    // A signal given as a function is made only now, when the caller has to wait.
+    const parent = typeof signal === "function" ? signal() : signal;
+    const capped = cappedSignal(parent, maxAwaitMs, `no result within max_await_ms (${maxAwaitMs} ms)`);
     try {
       const wait = this.hubs.hubFor(processId).wait(slot, capped.signal);
       if (slot !== undefined) {

@@ -37,6 +37,9 @@ it("serves RPC counts by method and status, and the live workers, in Prometheus 
     expect(body).toMatch(/procworker_rpc_total\{method="Spawn",code="OK"\} 1/);
     expect(body).toMatch(/procworker_rpc_total\{method="Schedule",code="INVALID_ARGUMENT"\} 1/);
     expect(body).toMatch(/procworker_rpc_total\{method="Compute",code="OK"\} 1/);
+    expect(body).toMatch(/procworker_rpc_seconds_count\{method="Schedule"\} 2/);
+    expect(body).toMatch(/procworker_rpc_seconds_bucket\{method="Schedule",le="\+Inf"\} 2/);
+    expect(body).toMatch(/procworker_rpc_seconds_bucket\{method="Spawn",le="30"\} 1/);
     expect(body).toMatch(/procworker_live_workers 1/);
     expect(body).toMatch(/procworker_scheduled_messages_total 1/);
     expect(body).toMatch(/procworker_open_streams 0/);
