@@ -7,7 +7,7 @@
  * slot. The bound keeps every slot's BigInt work small: this device runs on the main thread.
  */
 import { invalidArgument } from "../core/errors.js";
-import { message, type Message } from "../core/message.js";
+import type { Message } from "../core/message.js";
 import { delay } from "../core/abort.js";
 import type { Device, DeviceInstance, DeviceLimits, ProcessContext, Step, StepOutcome } from "./device.js";
 
@@ -65,7 +65,10 @@ class CounterInstance implements DeviceInstance {
 
   async run(steps: Step[]): Promise<StepOutcome[]> {
     const outcomes: StepOutcome[] = [];
-    for (const step of steps) outcomes.push(await this.step(step));
+    for (const step of steps) {
+      const outcome = this.step(step);
+      outcomes.push(outcome instanceof Promise ? await outcome : outcome);
+    }
     return outcomes;
   }
 
@@ -78,7 +81,9 @@ class CounterInstance implements DeviceInstance {
     }
   }
 
-  private async step(step: Step): Promise<StepOutcome> {
+  /** A slot's outcome: at once, or (a `Delay-Ms` slot) once its delay has passed, so only
+   * slow slots pay for a promise. */
+  private step(step: Step): StepOutcome | Promise<StepOutcome> {
     if (step.slot === 0n) {
       const initial = this.ctx.spawn.tags["Initial"] ?? "0";
       // validate() refused anything else at Spawn; a definition stored before the bound fails here.
@@ -93,12 +98,15 @@ class CounterInstance implements DeviceInstance {
         return { error: `Delay-Ms must be an integer from 0 to ${MAX_DELAY_MS}, got ${JSON.stringify(delayTag)}` };
       }
       const wait = Number(delayTag);
-      if (wait > this.limits.slotTimeLimitMs) {
-        await delay(this.limits.slotTimeLimitMs);
-        return { error: `slot time limit of ${this.limits.slotTimeLimitMs} ms exceeded` };
-      }
-      if (wait > 0) await delay(wait);
+      const limit = this.limits.slotTimeLimitMs;
+      if (wait > limit) return delay(limit).then(() => ({ error: `slot time limit of ${limit} ms exceeded` }));
+      if (wait > 0) return delay(wait).then(() => this.add(step));
     }
+    return this.add(step);
+  }
+
+  /** Adds the step's Amount to the total. */
+  private add(step: Step): StepOutcome {
     const amount = step.message.tags["Amount"] ?? "1";
     const problem = integerProblem(amount);
     if (problem !== undefined) return { error: `Amount ${problem}` };
@@ -129,7 +137,10 @@ class CounterInstance implements DeviceInstance {
   async close(): Promise<void> {}
 }
 
+/** The output of a slot: the total as the tag `Total` and as data (its ASCII digits). */
 function totalMessage(total: bigint): Message {
   const text = total.toString();
-  return message({ Total: text }, text);
+  const data = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) data[i] = text.charCodeAt(i);
+  return { tags: { Total: text }, data };
 }
