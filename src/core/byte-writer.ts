@@ -5,15 +5,28 @@
  * a value is written and taken before the next one starts.
  */
 
+interface RecentString {
+  text: string;
+  bytes: Buffer | undefined;
+}
+
 const TWO_32 = 2 ** 32;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** A scratch buffer that grew past this is dropped after use, so one large value does not
  * pin its size for the life of the process. */
 const KEEP_BYTES = 1024 * 1024;
 
+/** Strings up to this many code units take the ASCII path. */
+const SHORT = 16;
+
 export class ByteWriter {
   private buf: Buffer;
   private at = 0;
+  /** The two longer strings written last, with their bytes once written twice. */
+  private recent: [RecentString, RecentString] = [
+    { text: "", bytes: undefined },
+    { text: "", bytes: undefined },
+  ];
 
   constructor(private readonly initialBytes = 4096) {
     this.buf = Buffer.allocUnsafe(initialBytes);
@@ -68,12 +81,18 @@ export class ByteWriter {
     return this;
   }
 
-  /** u32be(byte length) then the UTF-8 bytes of `s`. */
+  /** u32be(byte length) then the UTF-8 bytes of `s`. Short ASCII strings are copied code
+   * unit by code unit (cheaper than a call into the UTF-8 encoder); a longer string written
+   * twice in a row of calls (a process id, on every result of a batch) is copied from the
+   * bytes kept the second time. */
   str(s: string): this {
     this.room(4 + 3 * s.length); // a UTF-16 code unit is at most 3 UTF-8 bytes
-    const n = this.buf.write(s, this.at + 4);
+    const start = this.at + 4;
+    let n: number;
+    if (s.length <= SHORT) n = this.ascii(s, start);
+    else n = this.cached(s, start);
     this.buf.writeUInt32BE(n, this.at);
-    this.at += 4 + n;
+    this.at = start + n;
     return this;
   }
 
@@ -94,6 +113,34 @@ export class ByteWriter {
     const out = Buffer.allocUnsafe(this.at);
     this.buf.copy(out, 0, 0, this.at);
     return out;
+  }
+
+  /** Writes `s` at `at` if it is ASCII (else as UTF-8); returns its byte length. */
+  private ascii(s: string, at: number): number {
+    const buf = this.buf;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return buf.write(s, at);
+      buf[at + i] = c;
+    }
+    return s.length;
+  }
+
+  /** Writes `s` at `at` (from the kept bytes when it is one of the two strings seen last). */
+  private cached(s: string, at: number): number {
+    const [a, b] = this.recent;
+    const hit = a.text === s ? a : b.text === s ? b : undefined;
+    if (hit?.bytes !== undefined) {
+      this.buf.set(hit.bytes, at);
+      return hit.bytes.length;
+    }
+    const n = this.buf.write(s, at);
+    if (hit !== undefined)
+      hit.bytes = Buffer.from(this.buf.subarray(at, at + n)); // seen twice: keep its bytes
+    else {
+      this.recent = [{ text: s, bytes: undefined }, a]; // seen once: remember it, keep nothing yet
+    }
+    return n;
   }
 
   private safeU64(n: number): void {

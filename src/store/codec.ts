@@ -25,6 +25,12 @@ const PHASES: readonly SlotPhase[] = ["compute", "schedule"];
 const HAS_OUTPUT = 1;
 const HAS_ERROR = 2;
 const TWO_32 = 2 ** 32;
+/** Decoded strings up to this many bytes are always decoded afresh. */
+const SHORT = 16;
+/** The last longer string decoded, and its bytes. */
+let lastDecoded: { text: string; bytes: Buffer } = { text: "", bytes: Buffer.alloc(0) };
+/** Empty data, shared by every decoded message that has none (nothing can be written to it). */
+const EMPTY = new Uint8Array(0);
 /** Every value is written here, then copied out at its exact size: one allocation each. */
 const scratch = new ByteWriter();
 
@@ -128,7 +134,14 @@ class Reader {
   str(): string {
     const len = this.u32();
     const start = this.take(len);
-    return this.view.toString("utf8", start, start + len);
+    if (len <= SHORT) return this.view.toString("utf8", start, start + len);
+    // A longer string equal to the last one decoded (a message id repeated, a process id):
+    // the same string, without decoding or allocating it again.
+    const last = lastDecoded;
+    if (last.bytes.length === len && this.view.compare(last.bytes, 0, len, start, start + len) === 0) return last.text;
+    const text = this.view.toString("utf8", start, start + len);
+    lastDecoded = { text, bytes: Buffer.from(this.view.subarray(start, start + len)) };
+    return text;
   }
   /** A canonical message (core/message writeCanonical); tags rebuilt as own data properties,
    * so a tag named "__proto__" stays a tag. */
@@ -146,8 +159,9 @@ class Reader {
     if (len > BigInt(this.size - this.at)) throw new RangeError("truncated message data");
     const size = Number(len);
     const start = this.take(size);
+    if (size === 0) return { tags, data: EMPTY };
     const data = new Uint8Array(size);
-    if (size > 0) data.set(this.view.subarray(start, start + size));
+    data.set(this.view.subarray(start, start + size));
     return { tags, data };
   }
   end(): void {
