@@ -23,6 +23,8 @@ export interface Probe {
   breakNext: (error?: Error) => void;
   /** Resolves when a run has started (after the current count). */
   started: () => Promise<void>;
+  /** stateBytes() calls, by process id (the worker memory cap asks for them). */
+  stateBytesCalls: Map<string, number>;
 }
 
 /** A counter@1.0 device instrumented for tests. */
@@ -50,6 +52,7 @@ export function probedCounter(slotTimeLimitMs = 5_000): { device: Device; probe:
       broken = error;
     },
     started: () => new Promise((resolve) => onStart.push(resolve)),
+    stateBytesCalls: new Map(),
   };
   const device: Device = {
     name: inner.name,
@@ -82,7 +85,10 @@ export function probedCounter(slotTimeLimitMs = 5_000): { device: Device; probe:
         dryRun: (step) => instance.dryRun(step),
         exportState: () => instance.exportState(),
         importState: (s) => instance.importState(s),
-        stateBytes: () => instance.stateBytes(),
+        stateBytes: () => {
+          probe.stateBytesCalls.set(ctx.processId, (probe.stateBytesCalls.get(ctx.processId) ?? 0) + 1);
+          return instance.stateBytes();
+        },
         async close() {
           probe.closed++;
           await instance.close();

@@ -281,6 +281,36 @@ export function storeConformance(name: string, open: () => Promise<StoreFixture>
         expect(await store.latestSnapshot(pid, 60n)).toEqual({ slot: 60n, state: Uint8Array.of(6) });
       });
 
+      it("putResults writes its snapshots with its results, in one write, retention included", async () => {
+        await store.putResults([ok(pid, 30n), ok(pid, 31n)], {
+          processId: pid,
+          snapshot: { slot: 31n, state: state(31n) },
+        });
+        expect(await store.getResult(pid, 31n)).toEqual(ok(pid, 31n));
+        expect(await store.latestSnapshot(pid, MAX)).toEqual({ slot: 31n, state: state(31n) });
+        // several snapshots: each stored, and the last one's retention applied after them all
+        await store.putResults(
+          [40n, 41n, 42n].map((slot) => ok(pid, slot)),
+          [
+            { processId: pid, snapshot: { slot: 40n, state: state(40n) } },
+            { processId: pid, snapshot: { slot: 42n, state: state(42n) }, deleteBelow: 40n },
+          ],
+        );
+        expect(await store.latestSnapshotSlot(pid, 39n)).toBeUndefined();
+        expect(await store.latestSnapshot(pid, 41n)).toEqual({ slot: 40n, state: state(40n) });
+        expect(await store.latestSnapshot(pid, MAX)).toEqual({ slot: 42n, state: state(42n) });
+        expect((await store.readResults(pid, 40n, 42n, 10)).map((r) => r.slot)).toEqual([40n, 41n, 42n]);
+      });
+
+      it("putResults with snapshots is all or nothing when a snapshot is invalid", async () => {
+        await expectCode(
+          store.putResults([ok(pid, 60n)], [{ processId: pid, snapshot: { slot: MAX + 1n, state: state(60n) } }]),
+          "invalid_argument",
+        );
+        expect(await store.getResult(pid, 60n)).toBeUndefined();
+        expect(await store.latestSnapshot(pid, MAX)).toEqual({ slot: 20n, state: state(20n) });
+      });
+
       it("snapshot states read back are copies (the store owns what it was given)", async () => {
         await store.putSnapshot({ processId: pid, snapshot: { slot: 30n, state: Uint8Array.of(1, 2) } });
         const read = await store.latestSnapshot(pid, 30n);

@@ -1,6 +1,14 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createMemoryStore } from "../../../src/store/memory-store.js";
-import { adds, closeWithoutLeaks, collect, testEngine, totals, type TestEngine } from "../../support/engine.js";
+import {
+  adds,
+  closeWithoutLeaks,
+  collect,
+  iterate,
+  testEngine,
+  totals,
+  type TestEngine,
+} from "../../support/engine.js";
 import { heldStore } from "../../support/stores.js";
 
 let t: TestEngine;
@@ -48,6 +56,32 @@ describe("durability order (docs/design.md §2.10)", () => {
     store.release("putResults");
     expect(totals(await computing)).toEqual(["0"]);
     expect(await t.store.getResult(p, 0n)).toMatchObject({ slot: 0n, output: { tags: { Total: "0" } } });
+  });
+
+  it("computes the next batch while a batch's write is in flight, but publishes nothing before its own write is durable", async () => {
+    const store = heldStore(createMemoryStore());
+    t = testEngine({ batchSlots: 4, snapshotInterval: 1000 }, { store });
+    const p = await t.spawnCounter();
+    await collect(await t.engine.compute(p, undefined)); // slot 0: the worker is live
+    await t.engine.schedule(p, adds(...Array.from({ length: 12 }, () => 1)));
+    const writes = vi.spyOn(store, "putResults");
+    store.hold("putResults");
+    const held = store.waiting("putResults");
+    const seen: bigint[] = [];
+    const streamed = t.engine.compute(p, undefined).then(async (stream) => {
+      for await (const result of iterate(stream)) seen.push(result.slot);
+    });
+    await held; // the first batch (slot 1) is being written, and the write is held
+    const stepsBefore = t.probe.steps.length;
+    await t.probe.started(); // the next batch is computed meanwhile (its steps are taken at once)
+    expect(t.probe.steps.length).toBeGreaterThan(stepsBefore);
+    expect(writes).toHaveBeenCalledTimes(1); // its write waits for the first one
+    expect(seen).toEqual([]); // nothing published before its write is durable
+    expect(await t.store.getResult(p, 1n)).toBeUndefined();
+    store.release("putResults");
+    await streamed;
+    expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => BigInt(i + 1)));
+    expect(writes.mock.calls.length).toBeGreaterThanOrEqual(4);
   });
 
   it("keeps slot numbers above 2^53 exact through await", async () => {

@@ -106,6 +106,38 @@ describe("worker lifecycle", () => {
     expect(totals(await collect(await t.engine.compute(a, undefined)))).toEqual(["7"]);
   });
 
+  it("asks only the worker that computed for its state bytes, once per batch, however many workers are live", async () => {
+    /** Computes 40 slots of one process in batches of at most 4 beside `live` idle workers. */
+    const askedWith = async (live: number) => {
+      const e = testEngine({ batchSlots: 4, snapshotInterval: 1000 });
+      try {
+        const idle: string[] = [];
+        for (let i = 0; i < live; i++) idle.push(await e.spawnCounter({ Initial: String(i) }));
+        for (const p of idle) await e.engine.await(p, 0n); // a live, idle worker each
+        const p = await e.spawnCounter({ Initial: "-1" });
+        await collect(await e.engine.compute(p, undefined));
+        expect(e.engine.listWorkers()).toHaveLength(live + 1);
+        e.probe.stateBytesCalls.clear();
+        const runsBefore = e.probe.calls;
+        await e.engine.schedule(p, adds(...Array.from({ length: 40 }, () => 1)));
+        expect(totals(await collect(await e.engine.compute(p, undefined))).at(-1)).toBe("39");
+        const others = idle.reduce((n, id) => n + (e.probe.stateBytesCalls.get(id) ?? 0), 0);
+        return { computing: e.probe.stateBytesCalls.get(p) ?? 0, others, batches: e.probe.calls - runsBefore };
+      } finally {
+        await closeWithoutLeaks(e);
+      }
+    };
+    const alone = await askedWith(0);
+    const crowded = await askedWith(30);
+    expect(crowded.others).toBe(0);
+    expect(crowded.batches).toBe(alone.batches);
+    expect(crowded.batches).toBeGreaterThanOrEqual(10); // 40 slots, at most 4 a batch
+    expect(crowded.computing).toBe(alone.computing);
+    // once per published batch, and once for each of its few state changes (computing, idle)
+    expect(crowded.computing).toBeGreaterThanOrEqual(crowded.batches);
+    expect(crowded.computing).toBeLessThanOrEqual(crowded.batches + 4);
+  });
+
   it("reports live workers like HyperBEAM's sitrep", async () => {
     t = testEngine();
     const p = await t.spawnCounter();
