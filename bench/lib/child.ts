@@ -71,10 +71,7 @@ export function startChild(name: string, env: Record<string, string> = {}): Chil
 }
 
 /** In a child: answers the parent's commands until it says `exit` (then `onExit` runs). */
-export function serveCommands(
-  commands: Record<string, (args: never) => unknown>,
-  onExit: () => Promise<void>,
-): void {
+export function serveCommands(commands: Record<string, (args: never) => unknown>, onExit: () => Promise<void>): void {
   process.on("message", (request: Request) => {
     if (request.command === "exit") {
       void onExit().finally(() => process.exit(0));

@@ -22,6 +22,9 @@ import type { InFlight } from "./in-flight.js";
 import type { Metrics } from "./metrics.js";
 import { toServiceError } from "./status.js";
 
+/** A streamed result in this many carries a callback that tells the stream it was sent. */
+const SENT_EVERY = 16;
+
 export interface CallDeps {
   logger: Logger;
   metrics: Metrics;
@@ -119,26 +122,29 @@ export function callKinds({ logger, metrics, inFlight }: CallDeps): CallKinds {
             signal.addEventListener("abort", stop, { once: true });
             const detach = (): void => signal.removeEventListener("abort", stop);
             // Up to `depth` results wait in grpc-js (a whole batch of a catch-up fits); once
-            // that many are unsent the stream holds the rest, and it goes on as soon as some
-            // have been sent (HTTP/2 flow control: the client is reading), not only when all have.
+            // that many are unsent the stream holds the rest. It hears that the client is
+            // reading (HTTP/2 flow control let results through) from a write callback on every
+            // SENT_EVERY-th result, and from `drain` — not from a callback per result, which
+            // would cost a broadcast to many streams more than the writes themselves.
             const depth = stream.depth;
             const resumeAt = depth - Math.max(1, Math.min(64, depth >> 2));
-            let held = 0;
+            let writes = 0;
             let full = false;
             const sent = (): void => {
-              held--;
               stream.progress();
-              if (full && held <= resumeAt) {
+              if (full && call.writableLength <= resumeAt) {
                 full = false;
                 stream.resume();
               }
             };
+            call.on("drain", sent);
             stream.start({
               deliver: (result) => {
-                held++;
                 // The service definition's serializer passes pre-encoded bytes through.
-                call.write(encodedResultResponse(result) as Res, sent);
-                if (held < depth) return true;
+                const bytes = encodedResultResponse(result) as Res;
+                if (++writes % SENT_EVERY === 0) call.write(bytes, sent);
+                else call.write(bytes);
+                if (call.writableLength < depth) return true;
                 full = true;
                 return false;
               },

@@ -50,19 +50,28 @@ export function toWireResult(result: SlotResult): WireSlotResult {
   };
 }
 
-const encoded = new WeakMap<SlotResult, Buffer>();
+/** The last results encoded, newest at `recentAt - 1` (a ring). */
+const RECENT = 16;
+const recentResults: (SlotResult | undefined)[] = new Array<SlotResult | undefined>(RECENT).fill(undefined);
+const recentBytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(RECENT).fill(undefined);
+let recentAt = 0;
 
 /**
  * The bytes of `{ result }` as AwaitResponse, ComputeResponse and SubscribeResponse all encode
- * it (each is one `SlotResult result = 1` field; result-bytes.ts), made once per result and
- * shared by every stream that sends it: a slot broadcast to N subscribers is encoded once.
+ * it (each is one `SlotResult result = 1` field; result-bytes.ts). A result published to many
+ * streams is delivered to them one after the other, so the last few encodings are kept and
+ * shared: a slot broadcast to N subscribers is encoded once, not N times (a stream that
+ * delivers it much later may encode it again).
  */
 export function encodedResultResponse(result: SlotResult): Buffer {
-  let bytes = encoded.get(result);
-  if (bytes === undefined) {
-    bytes = encodeResultResponse(result);
-    encoded.set(result, bytes);
+  for (let i = 1; i <= RECENT; i++) {
+    const at = (recentAt - i + RECENT) % RECENT;
+    if (recentResults[at] === result) return recentBytes[at] as Buffer;
   }
+  const bytes = encodeResultResponse(result);
+  recentResults[recentAt] = result;
+  recentBytes[recentAt] = bytes;
+  recentAt = (recentAt + 1) % RECENT;
   return bytes;
 }
 
