@@ -14,6 +14,7 @@ import { createDeviceRegistry } from "../device/registry.js";
 import { openLmdbStore } from "../store/lmdb-store.js";
 import { openPostgresStore } from "../store/postgres-store.js";
 import type { Store } from "../store/store.js";
+import { postgresCluster } from "../cluster/postgres-cluster.js";
 import { Engine } from "../worker/engine.js";
 import { loadDescriptorSet } from "./descriptor-set.js";
 import { createHandlers, processWorkerServiceDefinition } from "./handlers.js";
@@ -72,7 +73,15 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
       ? await openPostgresStore({ url: config.databaseUrl })
       : await openLmdbStore({ path: config.dataDir }));
   const devices = createDeviceRegistry(opts.devices ?? defaultDevices(config, logger));
-  const engine = new Engine({ store, devices, logger, config });
+  // Several nodes share a PostgreSQL: ownership by advisory lock, signals by LISTEN/NOTIFY.
+  const cluster = config.databaseUrl ? postgresCluster({ url: config.databaseUrl, logger }) : undefined;
+  const engine = new Engine({
+    store,
+    devices,
+    logger,
+    config,
+    ...(cluster ? { ownership: cluster.ownership, signals: cluster.signals } : {}),
+  });
   const metrics = createMetrics(opts.processMetrics ?? false);
   metrics.onScrape(() => {
     const { workers, stateBytes } = engine.workerTotals();
@@ -96,9 +105,11 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
   } catch (error) {
     server.forceShutdown();
     await engine.close();
+    await cluster?.close();
     throw error;
   }
   engine.nodeAddress = config.nodeAddress || `${config.host}:${port}`;
+  await cluster?.start(engine.nodeAddress, engine);
   const metricsServer =
     config.metricsPort > 0 ? await serveMetrics(metrics, config.host, config.metricsPort) : undefined;
   health.setStatus("SERVING");
@@ -132,6 +143,7 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
       }
       clearTimeout(timer);
       await engine.close(); // snapshot every live worker, close devices and store
+      await cluster?.close(); // after the workers: their locks are given back first
       await metricsServer?.close();
       logger.info({ event: "stopped" }, "procworker stopped");
     })());

@@ -320,7 +320,27 @@ export class Engine implements SignalListener {
       latestScheduledSlot,
       latestComputedSlot,
       latestSnapshotSlot,
-      worker: worker === undefined ? undefined : this.statusOf(worker),
+      worker: worker !== undefined ? this.statusOf(worker) : await this.remoteWorker(processId),
+    };
+  }
+
+  /** The worker of `processId` on another node (cluster), as far as this node can tell:
+   * which node holds the process's lock. State `remote`; the counts are this node's. */
+  private async remoteWorker(processId: string): Promise<WorkerStatus | undefined> {
+    const node = await this.ownership.ownerOf(processId);
+    if (node === undefined || node === this.nodeAddress) return undefined;
+    const hub = this.hubs.get(processId);
+    return {
+      group: processId,
+      processId,
+      atSlot: undefined,
+      mailbox: 0,
+      waiters: hub?.waiterCount ?? 0,
+      subscribers: hub?.subscriberCount ?? 0,
+      idleMs: 0,
+      stateBytes: 0,
+      state: "remote",
+      node,
     };
   }
 

@@ -224,8 +224,8 @@ export class ProcessHub {
     this.dispatched = undefined;
     if (exit.kind === "stopped") this.failLeaderBound(new WorkerStoppedError(group, "stopped"));
     if (exit.kind === "failed") this.failLeaderBound(leaderDeath(group, exit.error));
-    if (exit.kind === "not_owner" || exit.kind === "disowned") this.retrySoon(this.ctx.retryMs.follow);
-    else if (exit.kind === "failed" && !exit.progressed) this.retrySoon(this.backoff());
+    if (exit.kind === "not_owner" || exit.kind === "disowned") this.retrySoon(this.ctx.retryMs.follow, true);
+    else if (exit.kind === "failed" && !exit.progressed) this.retrySoon(this.backoff(), false);
     else this.computeEagerly();
   }
 
@@ -267,13 +267,16 @@ export class ProcessHub {
     return delay;
   }
 
-  private retrySoon(baseMs: number): void {
+  /** Asks again after about `baseMs`. A follower (another node owns the process) also
+   * re-reads the store first, so a signal it missed costs it at most one such delay. */
+  private retrySoon(baseMs: number, follower: boolean): void {
     if (this.failure !== undefined || this.retryTimer !== undefined || this.empty) return;
     // Jitter spreads the retries of many processes (and of several nodes) over time.
     const delay = baseMs * (0.5 + Math.random());
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      this.computeEagerly();
+      if (follower) this.resync();
+      else this.computeEagerly();
     }, capDelay(delay));
   }
 
