@@ -17,6 +17,8 @@ export interface PostgresOwnershipOptions {
   logger: Logger;
   /** The session was lost: every lock this node held is gone. */
   onLost: () => void;
+  /** The session is (back) up: locks can be taken. */
+  onUp?: () => void;
   heartbeatMs?: number;
 }
 
@@ -34,6 +36,10 @@ export class PostgresOwnership implements Ownership {
       logger: opts.logger,
       ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
       onConnect: async () => undefined,
+      onUp: () => {
+        opts.logger.info({ event: "lock_session_up" }, "lock session connected");
+        opts.onUp?.();
+      },
       onLost: () => {
         this.held.clear();
         opts.onLost();

@@ -21,6 +21,8 @@ export interface SessionOptions {
   onConnect: (client: pg.Client) => Promise<void>;
   /** Called once per loss, at once: whatever belonged to the session is gone. */
   onLost: () => void;
+  /** Called when the session is (back) up and usable. */
+  onUp?: () => void;
 }
 
 const RECONNECT_MS = { first: 250, max: 5_000 };
@@ -100,6 +102,7 @@ export class Session {
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => this.check(client, heartbeatMs), capDelay(heartbeatMs));
     this.heartbeat.unref();
+    this.opts.onUp?.();
   }
 
   /** A trivial query that must answer within `heartbeatMs`, or the connection counts as lost. */
