@@ -27,7 +27,9 @@ export const LOCK_SESSION_PREFIX = "procworker lock ";
 
 export class PostgresOwnership implements Ownership {
   private readonly session: Session;
-  private readonly held = new Set<string>();
+  /** Processes this node holds, with how many times (PostgreSQL's advisory locks count too:
+   * a worker that starts while its predecessor is still releasing holds it a second time). */
+  private readonly held = new Map<string, number>();
 
   constructor(private readonly opts: PostgresOwnershipOptions) {
     this.session = new Session({
@@ -53,14 +55,13 @@ export class PostgresOwnership implements Ownership {
   }
 
   async acquire(processId: string): Promise<boolean> {
-    if (this.held.has(processId)) return true;
     if (!this.session.up) return false;
     try {
       const [row] = await this.session.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS locked", [
         lockKeyOf(processId).key,
       ]);
       if (row?.locked !== true) return false;
-      this.held.add(processId);
+      this.held.set(processId, (this.held.get(processId) ?? 0) + 1);
       return true;
     } catch (error) {
       this.opts.logger.warn({ event: "lock_failed", processId, err: error }, "taking a process lock failed");
@@ -69,7 +70,11 @@ export class PostgresOwnership implements Ownership {
   }
 
   async release(processId: string): Promise<void> {
-    if (!this.held.delete(processId) || !this.session.up) return;
+    const count = this.held.get(processId);
+    if (count === undefined) return;
+    if (count > 1) this.held.set(processId, count - 1);
+    else this.held.delete(processId);
+    if (!this.session.up) return;
     await this.session
       .query("SELECT pg_advisory_unlock($1::bigint)", [lockKeyOf(processId).key])
       .catch((error: unknown) => {

@@ -299,7 +299,10 @@ export class Engine implements SignalListener {
 
   /** The live workers. */
   listWorkers(): WorkerStatus[] {
-    return this.registry.list().map((w) => this.statusOf(w));
+    return this.registry
+      .list()
+      .filter((w) => w.state.name !== "acquiring")
+      .map((w) => this.statusOf(w));
   }
 
   /** A process's definition, latest slots and live worker; NOT_FOUND for an unknown one. */
@@ -312,7 +315,7 @@ export class Engine implements SignalListener {
       this.processes.latestResultSlot(processId),
       this.processes.latestSnapshotSlot(processId),
     ]);
-    const worker = this.registry.workersOf(processId)[0];
+    const worker = this.registry.workersOf(processId).find((w) => w.state.name !== "acquiring");
     return {
       processId,
       spawn: definition.spawn,
