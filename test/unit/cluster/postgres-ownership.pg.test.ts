@@ -42,11 +42,13 @@ describe("ownership on PostgreSQL", () => {
     const b = node("10.0.0.2:50051");
     await Promise.all([a.start(), b.start()]);
     expect(await a.acquire(P)).toBe(true);
-    expect(await a.acquire(P)).toBe(true); // held already
+    expect(await a.acquire(P)).toBe(true); // again: acquisitions and releases pair up
     expect(await b.acquire(P)).toBe(false);
     expect(await b.acquire(Q)).toBe(true);
     expect(await b.ownerOf(P)).toBe("10.0.0.1:50051");
     expect(await a.ownerOf(Q)).toBe("10.0.0.2:50051");
+    await a.release(P);
+    expect(await b.ownerOf(P)).toBe("10.0.0.1:50051"); // still held once
     await a.release(P);
     expect(await b.ownerOf(P)).toBeUndefined();
     expect(await b.acquire(P)).toBe(true);
