@@ -79,6 +79,13 @@ export class Processes {
     return this.opts.store.readResults(processId, fromSlot, toSlot, limit);
   }
 
+  /** Readies the device for `processId` (see Device.prepare); nothing when it has nothing to
+   * ready. For a node that follows a process another node owns. */
+  async prepare(processId: string): Promise<void> {
+    const { device, spawn, module } = await this.definitions.get(processId);
+    await device.prepare?.({ processId, spawn, ...(module ? { module } : {}) });
+  }
+
   /** A runtime holding the state after the latest stored result. */
   async restore(processId: string): Promise<ProcessRuntime> {
     const definition = await this.definitions.get(processId);

@@ -128,6 +128,7 @@ export class Engine implements SignalListener {
         dispatch: (processId, target) =>
           this.registry.dispatch(computeGroup(processId, target), processId, { kind: "compute", target }),
         groupOf: (processId, slot) => computeGroup(processId, slot).name,
+        ...(opts.signals ? { prepare: (processId: string) => this.processes.prepare(processId) } : {}),
         logger,
         changes: this.changes,
         retryMs: RETRY_MS,

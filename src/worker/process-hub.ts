@@ -30,6 +30,9 @@ export interface HubContext {
   dispatch(processId: string, target: bigint): boolean;
   /** The group that computes `processId` up to `target` (for leader-death errors and logs). */
   groupOf(processId: string, target: bigint | undefined): string;
+  /** Readies this node to compute the process (in a cluster, where another node may own it
+   * now and this one take it over later); undefined on one node. */
+  prepare?: (processId: string) => Promise<void>;
   logger: Logger;
   changes: Changes;
   /** Delays before asking again when no worker could run: after a failure before any
@@ -295,6 +298,10 @@ export class ProcessHub {
     if (computed !== undefined) this.sawComputed(computed);
     this.loaded = true;
     this.computeEagerly();
+    // A follower takes over only when the owner is gone: be ready for it then.
+    this.ctx.prepare?.(this.processId).catch((error: unknown) => {
+      this.ctx.logger.warn({ event: "prepare_failed", processId: this.processId, err: error }, "prepare failed");
+    });
   }
 
   private sawComputed(slot: bigint): void {
