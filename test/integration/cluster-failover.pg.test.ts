@@ -151,9 +151,8 @@ describe("failover between nodes on PostgreSQL", () => {
         await Promise.all(subs.map((s) => s.ended));
       } finally {
         for (const node of nodes) node.client.close();
-        await Promise.all(
-          [b, c].map((node) => (node.server.child.exitCode === null ? node.server.signalGroup("SIGTERM") : null)),
-        );
+        const alive = [b, c].filter((node) => node.server.child.exitCode === null);
+        await Promise.all(alive.map((node) => node.server.signalGroup("SIGTERM")));
       }
     },
   );
