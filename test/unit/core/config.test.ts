@@ -32,6 +32,20 @@ describe("configuration", () => {
     expect(rest).toEqual(["extra"]);
   });
 
+  it("takes a boolean as a bare flag, inline, or followed by a boolean word", () => {
+    const env = { PROCWORKER_PROCESS_WORKERS: "true" };
+    expect(parseConfig(["--process-workers=off"], env).config.processWorkers).toBe(false);
+    expect(parseConfig(["--process-workers", "false", "--port", "1"], env)).toMatchObject({
+      config: { processWorkers: false, port: 1 },
+      rest: [],
+    });
+    expect(parseConfig(["--process-workers", "extra"], { PROCWORKER_PROCESS_WORKERS: "no" })).toMatchObject({
+      config: { processWorkers: true },
+      rest: ["extra"],
+    });
+    expect(parseConfig(["--", "--port"], {}).rest).toEqual(["--port"]);
+  });
+
   it("refuses unknown options and bad values, naming the option", () => {
     expect(() => parseConfig(["--nope", "1"], {})).toThrow(/unknown option --nope/);
     expect(() => parseConfig(["--port", "seventy"], {})).toThrow(/port.*whole number/);
@@ -39,7 +53,12 @@ describe("configuration", () => {
     expect(() => parseConfig([], { PROCWORKER_PROCESS_WORKERS: "maybe" })).toThrow(/PROCWORKER_PROCESS_WORKERS/);
     expect(() => parseConfig(["--log-level", "loud"], {})).toThrow(/log_level/);
     expect(() => parseConfig(["--subscriber-buffer", "8"], {})).toThrow(/at least 64/);
-    expect(() => parseConfig(["--port"], {})).toThrow(/needs a value/);
+    expect(() => parseConfig(["--port"], {})).toThrow(/option --port needs a value/);
+    expect(() => parseConfig(["--host", "--port", "1"], {})).toThrow(/option --host needs a value/);
+    expect(() => parseConfig(["-p", "1"], {})).toThrow(/unknown option -p$/);
+    expect(() => parseConfig(["--process-workers=maybe"], {})).toThrow(
+      /option process_workers \(--process-workers \/ PROCWORKER_PROCESS_WORKERS\): expected true or false/,
+    );
   });
 });
 
