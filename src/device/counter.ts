@@ -4,7 +4,7 @@
  * makes a slot slow without changing its output, so tests can prove serialisation, dedup
  * and deadlines; a non-integer `Amount` makes a slot fail.
  */
-import { invalidArgument } from "../core/errors.js";
+import { excerpt, invalidArgument } from "../core/errors.js";
 import { message, type Message } from "../core/message.js";
 import { delay } from "../core/abort.js";
 import type { Device, DeviceInstance, DeviceLimits, ProcessContext, Step, StepOutcome } from "./device.js";
@@ -20,7 +20,7 @@ export function createCounterDevice(limits: DeviceLimits): Device {
     async validate(ctx: ProcessContext): Promise<void> {
       const initial = ctx.spawn.tags["Initial"];
       if (initial !== undefined && !INTEGER.test(initial)) {
-        throw invalidArgument(`counter@1.0: tag Initial must be an integer, got ${JSON.stringify(initial)}`);
+        throw invalidArgument(`counter@1.0: tag Initial must be an integer, got ${excerpt(initial)}`);
       }
     },
     async instantiate(ctx: ProcessContext): Promise<DeviceInstance> {

@@ -7,7 +7,7 @@
  */
 import { cappedSignal, untilAborted } from "../core/abort.js";
 import type { Config } from "../core/config.js";
-import { invalidArgument, ProcworkerError, ShuttingDownError, SlotNotScheduledError } from "../core/errors.js";
+import { excerpt, invalidArgument, ProcworkerError, ShuttingDownError, SlotNotScheduledError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { isId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
@@ -409,5 +409,5 @@ export class Engine {
 /** Rejects process ids that are not ids at all (INVALID_ARGUMENT, not NOT_FOUND). */
 function checkProcessId(processId: string): void {
   if (!isId(processId))
-    throw invalidArgument(`process id ${JSON.stringify(processId)} is not an id (43 base64url characters)`);
+    throw invalidArgument(`process id ${excerpt(processId)} is not an id (43 base64url characters)`);
 }
