@@ -2,8 +2,9 @@
  * Requests a hostile (or careless) client can send, against a real server: every one gets a
  * short, exact status, and the connection it came on keeps working.
  */
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { Client, credentials, status, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
+import { ServerReflectionResponse } from "../../src/generated/grpc/reflection/v1/reflection.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { msg } from "../support/wire.js";
 
@@ -59,5 +60,64 @@ describe("error messages never echo a whole input", () => {
     expect(mismatch.code).toBe(status.INVALID_ARGUMENT);
     expect(mismatch.details.length).toBeLessThan(300);
     expect(await s.client.listWorkers(CALL)).toEqual({ workers: [] });
+  });
+});
+
+describe("undecodable request bytes", () => {
+  /** Bytes no protobuf message decodes from: a field with wire type 7. */
+  const GARBAGE = Buffer.from([0x0f]);
+  const raw = (b: Buffer): Buffer => b;
+
+  function unary(client: Client, path: string): Promise<{ code: number; details: string }> {
+    return statusOf(
+      new Promise((resolve, reject) =>
+        client.makeUnaryRequest(path, raw, raw, GARBAGE, (error, value) => (error ? reject(error) : resolve(value))),
+      ),
+    );
+  }
+  function streamed(client: Client, path: string): Promise<{ code: number; details: string }> {
+    const call: ClientReadableStream<Buffer> = client.makeServerStreamRequest(path, raw, raw, GARBAGE);
+    return statusOf(
+      new Promise((resolve, reject) => {
+        call.on("data", () => undefined);
+        call.on("error", reject);
+        call.on("end", resolve);
+      }),
+    );
+  }
+
+  it("get INVALID_ARGUMENT (not INTERNAL) from every kind of call, health and reflection included", async () => {
+    s = await startTestServer();
+    const client = new Client(s.address, credentials.createInsecure());
+    try {
+      const api = "/procworker.v1.ProcessWorkerService/";
+      for (const method of ["Spawn", "Schedule", "Await", "GetProcess"]) {
+        expect(await unary(client, api + method), method).toEqual({
+          code: status.INVALID_ARGUMENT,
+          details: `the request's bytes are not a valid message ("cant skip wire type 7")`,
+        });
+      }
+      for (const method of ["Compute", "Subscribe", "ReadSchedule"]) {
+        expect((await streamed(client, api + method)).code, method).toBe(status.INVALID_ARGUMENT);
+      }
+      expect((await unary(client, "/grpc.health.v1.Health/Check")).code).toBe(status.INVALID_ARGUMENT);
+      expect((await streamed(client, "/grpc.health.v1.Health/Watch")).code).toBe(status.INVALID_ARGUMENT);
+      // Reflection answers each request on its stream: an INVALID_ARGUMENT error_response.
+      const reflection = client.makeBidiStreamRequest(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        raw,
+        raw,
+      );
+      const answer = new Promise<Buffer>((resolve) => reflection.once("data", resolve));
+      reflection.write(GARBAGE);
+      expect(ServerReflectionResponse.decode(await answer).messageResponse).toEqual({
+        $case: "errorResponse",
+        value: { errorCode: status.INVALID_ARGUMENT, errorMessage: "the request's bytes are not a valid message" },
+      });
+      reflection.end();
+      expect(await s.client.listWorkers(CALL)).toEqual({ workers: [] });
+    } finally {
+      client.close();
+    }
   });
 });
