@@ -1,19 +1,21 @@
 /**
- * Request bytes that do not decode. grpc-js answers a deserializer that throws with INTERNAL
- * ("Error deserializing request"), which the README reserves for bugs; so every service
- * procworker serves gets deserializers that never throw: undecodable bytes become an
- * `UndecodableRequest`, which the handler answers with INVALID_ARGUMENT through the one status
+ * Requests refused before their handler runs: bytes that do not decode, or (request-limits.ts)
+ * a request past a limit. grpc-js answers a deserializer that throws with INTERNAL ("Error
+ * deserializing request"), which the README reserves for bugs; so every service procworker
+ * serves gets deserializers that never throw. A refused request reaches its handler as a
+ * `RefusedRequest`, which the handler answers (INVALID_ARGUMENT) through the one status
  * mapping.
  */
 import type { ServiceDefinition } from "@grpc/grpc-js";
-import { excerpt, invalidArgument } from "../core/errors.js";
+import { excerpt, invalidArgument, type ProcworkerError } from "../core/errors.js";
 
-/** What a handler receives instead of a request whose bytes did not decode. */
-export class UndecodableRequest {
-  constructor(readonly reason: string) {}
+/** What a handler receives instead of a request it must refuse, with the error to answer. */
+export class RefusedRequest {
+  constructor(readonly error: ProcworkerError) {}
 }
 
-/** `definition` with every request deserializer made total (see UndecodableRequest). */
+/** `definition` with every request deserializer made total: bytes that do not decode become
+ * a RefusedRequest with INVALID_ARGUMENT. */
 export function withTolerantDecoding<D extends ServiceDefinition>(definition: D): D {
   const tolerant: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(definition)) {
@@ -23,7 +25,10 @@ export function withTolerantDecoding<D extends ServiceDefinition>(definition: D)
         try {
           return method.requestDeserialize(bytes);
         } catch (error) {
-          return new UndecodableRequest(error instanceof Error ? error.message : String(error));
+          const reason = error instanceof Error ? error.message : String(error);
+          return new RefusedRequest(
+            invalidArgument(`the request's bytes are not a valid message (${excerpt(reason)})`),
+          );
         }
       },
     };
@@ -31,10 +36,8 @@ export function withTolerantDecoding<D extends ServiceDefinition>(definition: D)
   return tolerant as D;
 }
 
-/** The request itself; throws INVALID_ARGUMENT when its bytes did not decode. */
+/** The request itself; throws the refusal's error for a RefusedRequest. */
 export function decoded<T>(request: T): T {
-  if (request instanceof UndecodableRequest) {
-    throw invalidArgument(`the request's bytes are not a valid message (${excerpt(request.reason)})`);
-  }
+  if (request instanceof RefusedRequest) throw request.error;
   return request;
 }

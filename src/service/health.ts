@@ -11,7 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { excerpt, notFound } from "../core/errors.js";
 import { silentLogger } from "../core/log.js";
-import { decoded, UndecodableRequest, withTolerantDecoding } from "./decoding.js";
+import { decoded, RefusedRequest, withTolerantDecoding } from "./decoding.js";
 import { toServiceError } from "./status.js";
 
 /** The API's fully-qualified service name, as health and reflection report it. */
@@ -75,7 +75,7 @@ export function addHealth(server: grpc.Server): Health {
           else check(call, callback);
         },
         list: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-          if (call.request instanceof UndecodableRequest) callback(unknownService(call.request) ?? null);
+          if (call.request instanceof RefusedRequest) callback(unknownService(call.request) ?? null);
           else list(call, callback);
         },
         watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {

@@ -11,7 +11,7 @@ import {
   ServerReflectionService as ServerReflectionV1Service,
 } from "../generated/grpc/reflection/v1/reflection.js";
 import { ServerReflectionService as ServerReflectionV1AlphaService } from "../generated/grpc/reflection/v1alpha/reflection.js";
-import { UndecodableRequest, withTolerantDecoding } from "./decoding.js";
+import { RefusedRequest, withTolerantDecoding } from "./decoding.js";
 import { type DescriptorIndex, fileWithDependencies, indexDescriptorSet } from "./descriptor-set.js";
 
 /** grpc::StatusCode values used in `error_response` (a reflection field, not a call status). */
@@ -56,9 +56,9 @@ function createReflectionHandler(
   services: readonly string[],
 ): grpc.handleBidiStreamingCall<ServerReflectionRequest, ServerReflectionResponse> {
   return (call) => {
-    call.on("data", (request: ServerReflectionRequest | UndecodableRequest) => {
+    call.on("data", (request: ServerReflectionRequest | RefusedRequest) => {
       if (call.cancelled) return;
-      if (request instanceof UndecodableRequest) call.write(undecodable());
+      if (request instanceof RefusedRequest) call.write(undecodable());
       else call.write(answerReflectionRequest(index, services, request));
     });
     call.on("end", () => call.end());

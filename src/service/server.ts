@@ -20,6 +20,7 @@ import { addHealth, type Health } from "./health.js";
 import { createMetrics, serveMetrics, type Metrics } from "./metrics.js";
 import { InFlight } from "./in-flight.js";
 import { addReflection } from "./reflection.js";
+import { withRequestLimits } from "./request-limits.js";
 import { capDelay } from "../core/timers.js";
 import { createWasmDevice } from "../device/wasm/index.js";
 
@@ -78,7 +79,11 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
   });
   const health = addHealth(server);
   const inFlight = new InFlight();
-  server.addService(processWorkerServiceDefinition, createHandlers({ engine, logger, metrics, inFlight }));
+  const limits = { maxScheduleMessages: config.maxScheduleMessages, maxRequestTags: config.maxRequestTags };
+  server.addService(
+    withRequestLimits(processWorkerServiceDefinition, limits),
+    createHandlers({ engine, logger, metrics, inFlight }),
+  );
   addReflection(server, loadDescriptorSet());
   let port: number;
   try {

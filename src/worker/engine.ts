@@ -12,6 +12,7 @@ import type { Logger } from "../core/log.js";
 import { isId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { DeviceRegistry } from "../device/registry.js";
+import { DEFAULT_DEFINITION_CACHE_LIMITS } from "../process/definition.js";
 import { Processes } from "../process/processes.js";
 import type { ScheduleEntry, Store } from "../store/store.js";
 import { Changes } from "./changes.js";
@@ -32,7 +33,8 @@ export type EngineConfig = Pick<
   | "maxWorkerBytes"
   | "maxAwaitMs"
   | "subscriberBuffer"
-> & { batchSlots?: number };
+> &
+  Partial<Pick<Config, "definitionCacheBytes" | "moduleCacheBytes">> & { batchSlots?: number };
 
 export interface EngineOptions {
   store: Store;
@@ -108,6 +110,10 @@ export class Engine {
       logger,
       snapshotInterval: config.snapshotInterval,
       snapshotKeep: config.snapshotKeep,
+      cacheLimits: {
+        definitionBytes: config.definitionCacheBytes ?? DEFAULT_DEFINITION_CACHE_LIMITS.definitionBytes,
+        moduleBytes: config.moduleCacheBytes ?? DEFAULT_DEFINITION_CACHE_LIMITS.moduleBytes,
+      },
       ...(opts.now ? { now: opts.now } : {}),
     });
     const computeGroup = (processId: string, slot: bigint | undefined): Group =>

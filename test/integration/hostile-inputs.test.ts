@@ -121,3 +121,46 @@ describe("undecodable request bytes", () => {
     }
   });
 });
+
+describe("request limits", () => {
+  const tags = (n: number, prefix = "t"): Record<string, string> =>
+    Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, ""]));
+
+  it("refuses a Schedule of more than max_schedule_messages messages, before decoding it", async () => {
+    s = await startTestServer();
+    const { processId } = await s.client.spawn({
+      process: msg({ "Execution-Device": "counter@1.0" }),
+      module: Buffer.alloc(0),
+    });
+    const many = (n: number) => Array.from({ length: n }, () => msg({}));
+    expect((await s.client.schedule({ processId, messages: many(1000) }, CALL)).assignments).toHaveLength(1000);
+    for (const n of [1001, 200_000]) {
+      expect(await statusOf(s.client.schedule({ processId, messages: many(n) }, CALL))).toEqual({
+        code: status.INVALID_ARGUMENT,
+        details: "a Schedule carries at most 1000 messages (max_schedule_messages); this one has more",
+      });
+    }
+    // Nothing of the refused requests was scheduled.
+    expect((await s.client.getProcess({ processId }, CALL)).latestScheduledSlot).toBe(1000n);
+  });
+
+  it("refuses Spawn, Schedule and DryRun carrying more than max_request_tags tags in all", async () => {
+    s = await startTestServer({ maxRequestTags: 100 });
+    const refused = {
+      code: status.INVALID_ARGUMENT,
+      details: "a request carries at most 100 tags over all its messages (max_request_tags); this one has more",
+    };
+    const spawn = (n: number) =>
+      s!.client.spawn(
+        { process: msg({ "Execution-Device": "counter@1.0", ...tags(n - 1) }), module: Buffer.alloc(0) },
+        CALL,
+      );
+    expect(await statusOf(spawn(101))).toEqual(refused);
+    const { processId } = await spawn(100);
+    const schedule = (a: number, b: number) =>
+      s!.client.schedule({ processId, messages: [msg(tags(a, "a")), msg(tags(b, "b"))] }, CALL);
+    expect(await statusOf(schedule(60, 41))).toEqual(refused);
+    expect((await schedule(60, 40)).assignments).toHaveLength(2);
+    expect(await statusOf(s.client.dryRun({ processId, message: msg(tags(101)) }, CALL))).toEqual(refused);
+  });
+});
