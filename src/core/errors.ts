@@ -54,6 +54,18 @@ export class SlotNotScheduledError extends ProcworkerError {
   }
 }
 
+/**
+ * The store could not be read or written (`unavailable`: an I/O error, a lost connection) or
+ * has no room left (`resource_exhausted`: a full disk). Nothing was changed, and the same
+ * operation may succeed later: callers that wait keep waiting while the engine retries.
+ */
+export class StoreFailureError extends ProcworkerError {
+  constructor(code: "unavailable" | "resource_exhausted", message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = "StoreFailureError";
+  }
+}
+
 /** The server is draining: the request was not (or no longer) handled. */
 export class ShuttingDownError extends ProcworkerError {
   constructor() {

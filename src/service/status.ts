@@ -4,7 +4,7 @@
  * generic message, and its cause goes to the log, never to the client.
  */
 import { status, type ServiceError, Metadata } from "@grpc/grpc-js";
-import { ProcworkerError, type ErrorCode } from "../core/errors.js";
+import { ProcworkerError, StoreFailureError, type ErrorCode } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 
 const STATUS_OF: Record<ErrorCode, status> = {
@@ -34,8 +34,12 @@ function bounded(message: string): string {
   return `${cut}…`;
 }
 
-/** The status a client sees for `error`; internal details are logged under `method`. */
+/** The status a client sees for `error`; internal details are logged under `method`, and so
+ * is the cause of a store failure (at warn: the client sees UNAVAILABLE or RESOURCE_EXHAUSTED). */
 export function toServiceError(error: unknown, logger: Logger, method: string): Partial<ServiceError> {
+  if (error instanceof StoreFailureError) {
+    logger.warn({ event: "store_failure", method, err: error.cause }, error.message);
+  }
   if (error instanceof ProcworkerError && error.code !== "internal") {
     return { code: STATUS_OF[error.code], details: bounded(error.message), metadata: new Metadata() };
   }
