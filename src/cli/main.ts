@@ -2,7 +2,8 @@
 /**
  * The `procworker` command. `procworker serve [options]` runs the server (options: see
  * `procworker help`, or README); the other commands are a small client for the same API.
- * SIGTERM and SIGINT shut the server down gracefully and exit 0.
+ * SIGTERM and SIGINT shut the server down gracefully and exit 0; SIGHUP re-reads the bearer
+ * tokens file (a bad file keeps the tokens in force and logs an error).
  */
 import { readFileSync } from "node:fs";
 import { OPTIONS, envOf, flagOf, parseConfig, type OptionName } from "../core/config.js";
@@ -29,6 +30,10 @@ async function serve(argv: string[]): Promise<void> {
       },
     );
   };
+  process.on("SIGHUP", () => {
+    logger.info({ event: "signal", signal: "SIGHUP" }, "signal received: reloading the tokens file");
+    void server.reloadAccess();
+  });
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
 }

@@ -5,7 +5,7 @@
  * are refused, open calls end with UNAVAILABLE, every live worker snapshots, the store
  * closes — within `shutdown_timeout_ms`, after which remaining calls are cut.
  */
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import type { Config } from "../core/config.js";
 import type { Logger } from "../core/log.js";
 import { createCounterDevice } from "../device/counter.js";
@@ -20,6 +20,8 @@ import { addHealth, type Health } from "./health.js";
 import { createMetrics, serveMetrics, type Metrics } from "./metrics.js";
 import { InFlight } from "./in-flight.js";
 import { addReflection } from "./reflection.js";
+import { Access, accessInterceptor } from "./access.js";
+import { serverCredentials, usesTls } from "./tls.js";
 import { withRequestLimits } from "./request-limits.js";
 import { capDelay } from "../core/timers.js";
 import { createWasmDevice } from "../device/wasm/index.js";
@@ -34,6 +36,9 @@ export interface RunningServer {
   metrics: Metrics;
   /** Calls in progress. */
   inFlight: InFlight;
+  /** Re-reads auth_tokens_file (SIGHUP); resolves false (and logs) when it was kept as it
+   * was: no file configured, or one that cannot be read or parsed. */
+  reloadAccess: () => Promise<boolean>;
   /** Graceful shutdown; idempotent. */
   close: () => Promise<void>;
 }
@@ -65,6 +70,12 @@ export function defaultDevices(config: Config, logger: Logger): Device[] {
 
 /** Starts a server; resolves once it listens and reports SERVING. */
 export async function startServer({ config, logger, ...opts }: StartOptions): Promise<RunningServer> {
+  // Access first: a bad certificate or tokens file stops the start before anything is opened.
+  const credentials = await serverCredentials(config);
+  const access = config.authTokensFile === "" ? undefined : await Access.load(config.authTokensFile, logger);
+  if (access !== undefined && !usesTls(config)) {
+    logger.warn({ event: "tokens_in_plaintext" }, "bearer tokens without TLS: anyone on the path can read them");
+  }
   const store = opts.store ?? (await openLmdbStore({ path: config.dataDir }));
   const devices = createDeviceRegistry(opts.devices ?? defaultDevices(config, logger));
   const engine = new Engine({ store, devices, logger, config });
@@ -76,6 +87,7 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
   const server = new Server({
     "grpc.max_receive_message_length": config.maxMessageBytes,
     "grpc.max_send_message_length": config.maxMessageBytes,
+    interceptors: access === undefined ? [] : [accessInterceptor(access, logger, metrics)],
   });
   const health = addHealth(server);
   const inFlight = new InFlight();
@@ -88,7 +100,7 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${config.host}:${config.port}`, ServerCredentials.createInsecure(), (err, bound) =>
+      server.bindAsync(`${config.host}:${config.port}`, credentials, (err, bound) =>
         err ? reject(err) : resolve(bound),
       ),
     );
@@ -102,7 +114,14 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
     config.metricsPort > 0 ? await serveMetrics(metrics, config.host, config.metricsPort) : undefined;
   health.setStatus("SERVING");
   logger.info(
-    { event: "listening", host: config.host, port, metricsPort: metricsServer?.port },
+    {
+      event: "listening",
+      host: config.host,
+      port,
+      metricsPort: metricsServer?.port,
+      tls: usesTls(config) ? (config.tlsClientCa === "" ? "tls" : "mutual") : "off",
+      tokens: access !== undefined,
+    },
     "procworker listening",
   );
 
@@ -135,5 +154,6 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
       logger.info({ event: "stopped" }, "procworker stopped");
     })());
 
-  return { port, metricsPort: metricsServer?.port, engine, health, metrics, inFlight, close };
+  const reloadAccess = (): Promise<boolean> => access?.reload() ?? Promise.resolve(false);
+  return { port, metricsPort: metricsServer?.port, engine, health, metrics, inFlight, reloadAccess, close };
 }
