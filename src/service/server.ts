@@ -22,6 +22,7 @@ import { InFlight } from "./in-flight.js";
 import { addReflection } from "./reflection.js";
 import { Access, accessInterceptor } from "./access.js";
 import { serverCredentials, usesTls } from "./tls.js";
+import { createConnections } from "./connections.js";
 import { withRequestLimits } from "./request-limits.js";
 import { capDelay } from "../core/timers.js";
 import { createWasmDevice } from "../device/wasm/index.js";
@@ -84,10 +85,17 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
     const { workers, stateBytes } = engine.workerTotals();
     return { workers, waiters: engine.attached().waiters, workerBytes: stateBytes };
   });
+  const connections = createConnections({ logger, metrics });
   const server = new Server({
     "grpc.max_receive_message_length": config.maxMessageBytes,
     "grpc.max_send_message_length": config.maxMessageBytes,
-    interceptors: access === undefined ? [] : [accessInterceptor(access, logger, metrics)],
+    // One injector per connection (connections.ts); channelz would register each.
+    "grpc.enable_channelz": 0,
+    // The connection tracker first (innermost): it sees every status, refusals included.
+    interceptors: [
+      connections.interceptor,
+      ...(access === undefined ? [] : [accessInterceptor(access, logger, metrics)]),
+    ],
   });
   const health = addHealth(server);
   const inFlight = new InFlight();
@@ -99,12 +107,9 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
   addReflection(server, loadDescriptorSet());
   let port: number;
   try {
-    port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${config.host}:${config.port}`, credentials, (err, bound) =>
-        err ? reject(err) : resolve(bound),
-      ),
-    );
+    port = await connections.listen(server, credentials, config.host, config.port);
   } catch (error) {
+    await connections.close();
     server.forceShutdown();
     await engine.close();
     throw error;
@@ -133,7 +138,8 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
         "shutting down: draining calls and snapshotting workers",
       );
       health.setStatus("NOT_SERVING");
-      // No new calls from here on; resolves once every open call has ended.
+      // No new connections, no new calls from here on; resolves once every open call has ended.
+      connections.stopAccepting();
       const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       engine.drain(); // Await, Compute and Subscribe end with UNAVAILABLE
       health.endWatches();
@@ -149,6 +155,7 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
         server.forceShutdown();
       }
       clearTimeout(timer);
+      await connections.close();
       await engine.close(); // snapshot every live worker, close devices and store
       await metricsServer?.close();
       logger.info({ event: "stopped" }, "procworker stopped");
