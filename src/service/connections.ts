@@ -169,19 +169,28 @@ export function createConnections(opts: { logger: Logger; metrics: Metrics; now?
     async listen(server, credentials, host, port) {
       const addresses = await lookup(host, { all: true });
       let bound = port;
+      let failure: Error | undefined;
       for (const { address } of addresses) {
         const listener = createServer((socket) => accept(server, credentials, socket));
-        await new Promise<void>((resolve, reject) => {
-          listener.once("error", reject);
-          listener.listen({ host: address, port: bound }, () => {
-            listener.removeListener("error", reject);
-            resolve();
+        try {
+          await new Promise<void>((resolve, reject) => {
+            listener.once("error", reject);
+            listener.listen({ host: address, port: bound }, () => {
+              listener.removeListener("error", reject);
+              resolve();
+            });
           });
-        });
+        } catch (error) {
+          // As grpc-js does: an address that cannot be bound (no IPv6, say) is skipped.
+          failure ??= error instanceof Error ? error : new Error(String(error));
+          logger.warn({ event: "listen_failed", address, err: error }, "cannot listen on one address of the host");
+          continue;
+        }
         listeners.push(listener);
         const at = listener.address();
         if (bound === 0 && typeof at === "object" && at !== null) bound = at.port;
       }
+      if (listeners.length === 0) throw failure ?? new Error(`host ${host} resolves to no address`);
       return bound;
     },
     stopAccepting,
