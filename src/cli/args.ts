@@ -1,8 +1,8 @@
 /**
  * The client commands' command line, read by `node:util` parseArgs from one declarative
  * spec per command, so the parser and each command's `--help` can never disagree. Global
- * options (`--address`, `--json`, `--timeout-ms`, `--help`) are accepted before and after
- * the command name.
+ * options (`--address`, `--json`, `--timeout-ms`, the access options, `--help`) are accepted
+ * before and after the command name.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
@@ -52,6 +52,11 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   },
   json: { type: "boolean", doc: "one JSON object per line, even on a terminal (the default when piped)" },
   "timeout-ms": { type: "string", value: "MS", doc: "deadline of each call (subscribe has none)" },
+  token: { type: "string", value: "TOKEN", doc: "bearer token (env PROCWORKER_TOKEN)" },
+  tls: { type: "boolean", doc: "TLS, trusting the system's roots" },
+  ca: { type: "string", value: "FILE", doc: "TLS, trusting this PEM CA" },
+  cert: { type: "string", value: "FILE", doc: "client certificate (PEM) for mutual TLS, with --key" },
+  key: { type: "string", value: "FILE", doc: "client private key (PEM) for mutual TLS" },
   help: { type: "boolean", short: "h", doc: "show the command's help" },
 };
 

@@ -4,8 +4,9 @@
  * PROCWORKER_ADDRESS), and its outcome becomes an exit code: 0 done, 1 the call failed
  * (the status on stderr), 2 a usage error (with the command's usage on stderr).
  */
-import { ProcworkerClient } from "../service/client.js";
-import { DEFAULT_ADDRESS, UsageError, parseCommandLine, stringOption, usageOf } from "./args.js";
+import { readFile } from "node:fs/promises";
+import { ProcworkerClient, type ClientOptions } from "../service/client.js";
+import { DEFAULT_ADDRESS, UsageError, parseCommandLine, stringOption, usageOf, type Values } from "./args.js";
 import type { ClientCommand } from "./commands/command.js";
 import { compute } from "./commands/compute.js";
 import { get, group, log, workers } from "./commands/reads.js";
@@ -56,7 +57,7 @@ export async function runClientCommand(command: ClientCommand, argv: string[], i
     if (timeout !== undefined && !/^[1-9][0-9]*$/.test(timeout))
       throw new UsageError(`--timeout-ms takes a positive whole number of ms, got ${JSON.stringify(timeout)}`);
     const address = stringOption(values, "address") ?? (io.env.PROCWORKER_ADDRESS || DEFAULT_ADDRESS);
-    client = new ProcworkerClient(address);
+    client = new ProcworkerClient(address, await clientAccess(values, io.env));
     await command.run({
       client,
       out: new Output(io.stdout, values.json === true),
@@ -76,4 +77,26 @@ export async function runClientCommand(command: ClientCommand, argv: string[], i
   } finally {
     client?.close();
   }
+}
+
+/** TLS and token options of the client: `--ca` (or `--tls` alone: the system's roots), `--cert`
+ * and `--key` for mutual TLS, `--token` or PROCWORKER_TOKEN. */
+async function clientAccess(values: Values, env: NodeJS.ProcessEnv): Promise<ClientOptions> {
+  const read = async (option: string): Promise<Buffer | undefined> => {
+    const path = stringOption(values, option);
+    if (path === undefined) return undefined;
+    try {
+      return await readFile(path);
+    } catch (error) {
+      throw new UsageError(`--${option}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+  };
+  const [ca, cert, key] = await Promise.all([read("ca"), read("cert"), read("key")]);
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError("--cert and --key go together");
+  const useTls = values.tls === true || ca !== undefined || cert !== undefined;
+  const token = stringOption(values, "token") ?? (env.PROCWORKER_TOKEN || undefined);
+  return {
+    ...(useTls ? { tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}),
+    ...(token !== undefined ? { token } : {}),
+  };
 }

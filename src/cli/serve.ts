@@ -67,6 +67,10 @@ export async function serve(argv: string[], io: Io, help: boolean): Promise<numb
       },
     );
   };
+  process.on("SIGHUP", () => {
+    logger.info({ event: "signal", signal: "SIGHUP" }, "signal received: reloading the tokens file");
+    void server.reloadAccess();
+  });
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
   return 0;

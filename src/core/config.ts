@@ -89,6 +89,46 @@ export const OPTIONS = {
     default: "",
     doc: "the address clients reach this node at, as ListWorkers and GetProcess report it (empty: host:port)",
   },
+  definition_cache_bytes: {
+    kind: "int",
+    default: 64 * 1024 * 1024,
+    min: 1,
+    doc: "bytes of process definitions (spawn messages) kept in memory, least recently used out first",
+  },
+  module_cache_bytes: {
+    kind: "int",
+    default: 256 * 1024 * 1024,
+    min: 1,
+    doc: "bytes of WebAssembly modules kept in memory, least recently used out first",
+  },
+  max_schedule_messages: {
+    kind: "int",
+    default: 1000,
+    min: 1,
+    doc: "most messages one Schedule may carry (more: INVALID_ARGUMENT)",
+  },
+  max_request_tags: {
+    kind: "int",
+    default: 10_000,
+    min: 1,
+    doc: "most tags one request may carry over all its messages (more: INVALID_ARGUMENT); ids hash sorted tags on the main thread",
+  },
+  tls_cert: {
+    kind: "string",
+    default: "",
+    doc: "PEM certificate chain file: serve TLS (with tls_key; empty: plaintext)",
+  },
+  tls_key: { kind: "string", default: "", doc: "PEM private key file of tls_cert" },
+  tls_client_ca: {
+    kind: "string",
+    default: "",
+    doc: "PEM CA file: mutual TLS, every client must present a certificate it signed (needs tls_cert)",
+  },
+  auth_tokens_file: {
+    kind: "string",
+    default: "",
+    doc: "bearer tokens, one `ROLE TOKEN` a line (roles: read, write); re-read on SIGHUP (empty: no tokens needed)",
+  },
 } satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -114,6 +154,14 @@ export interface Config {
   logLevel: (typeof LEVELS)[number];
   metricsPort: number;
   nodeAddress: string;
+  definitionCacheBytes: number;
+  moduleCacheBytes: number;
+  maxScheduleMessages: number;
+  maxRequestTags: number;
+  tlsCert: string;
+  tlsKey: string;
+  tlsClientCa: string;
+  authTokensFile: string;
 }
 
 /** The configuration as it may be logged: the password of `databaseUrl` replaced by `***`. */

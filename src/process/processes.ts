@@ -9,7 +9,7 @@ import type { Message } from "../core/message.js";
 import { MAX_SLOT, type SlotResult } from "../core/result.js";
 import type { DeviceRegistry } from "../device/registry.js";
 import type { ScheduleEntry, Store } from "../store/store.js";
-import { DefinitionCache, type ProcessDefinition } from "./definition.js";
+import { DefinitionCache, type DefinitionCacheLimits, type ProcessDefinition } from "./definition.js";
 import { ProcessRuntime } from "./runtime.js";
 import { spawnProcess } from "./spawn.js";
 
@@ -19,6 +19,8 @@ export interface ProcessesOptions {
   logger: Logger;
   snapshotInterval: number;
   snapshotKeep: number;
+  /** Bounds of the definition and module caches (default: DEFAULT_DEFINITION_CACHE_LIMITS). */
+  cacheLimits?: DefinitionCacheLimits;
   now?: () => number;
 }
 
@@ -28,7 +30,7 @@ export class Processes {
 
   constructor(private readonly opts: ProcessesOptions) {
     this.store = opts.store;
-    this.definitions = new DefinitionCache(opts.store, opts.devices);
+    this.definitions = new DefinitionCache(opts.store, opts.devices, opts.cacheLimits);
   }
 
   /** Stores a process (idempotent) and returns its id; see spawn.ts. */

@@ -18,6 +18,7 @@ import type { Logger } from "../core/log.js";
 import type { SlotStream } from "../worker/result-stream.js";
 import { callSignal, type CancellableCall } from "./call-signal.js";
 import { encodedResultResponse } from "./convert.js";
+import { decoded } from "./decoding.js";
 import type { InFlight } from "./in-flight.js";
 import type { Metrics } from "./metrics.js";
 import { toServiceError } from "./status.js";
@@ -92,49 +93,53 @@ export function callKinds({ logger, metrics, inFlight }: CallDeps): CallKinds {
   return {
     unary: (method, run) => (call, callback) => {
       const { signal, finish } = begin(call, method);
-      run(call.request, signal).then(
-        (response) => {
-          finish();
-          callback(null, response);
-        },
-        (error: unknown) => callback(finish(error) ?? null),
-      );
+      Promise.resolve()
+        .then(() => run(decoded(call.request), signal))
+        .then(
+          (response) => {
+            finish();
+            callback(null, response);
+          },
+          (error: unknown) => callback(finish(error) ?? null),
+        );
     },
 
     slots: <Req, Res>(method: string, open: (request: Req, hasDeadline: boolean) => Promise<SlotStream>) =>
       ((call) => {
         const { signal, hasDeadline, done } = streamEnder(call, method);
-        open(call.request, hasDeadline).then(
-          (stream) => {
-            const stop = (): void => {
-              stream.close();
-              done(signal.reason);
-            };
-            if (signal.aborted) return stop();
-            signal.addEventListener("abort", stop, { once: true });
-            call.on("drain", () => stream.resume());
-            const detach = (): void => signal.removeEventListener("abort", stop);
-            stream.start({
-              // The service definition's serializer passes pre-encoded bytes through.
-              deliver: (result) => call.write(encodedResultResponse(result) as Res),
-              end: () => {
-                detach();
-                done();
-              },
-              fail: (error) => {
-                detach();
-                done(error);
-              },
-            });
-          },
-          (error: unknown) => done(error),
-        );
+        Promise.resolve()
+          .then(() => open(decoded(call.request), hasDeadline))
+          .then(
+            (stream) => {
+              const stop = (): void => {
+                stream.close();
+                done(signal.reason);
+              };
+              if (signal.aborted) return stop();
+              signal.addEventListener("abort", stop, { once: true });
+              call.on("drain", () => stream.resume());
+              const detach = (): void => signal.removeEventListener("abort", stop);
+              stream.start({
+                // The service definition's serializer passes pre-encoded bytes through.
+                deliver: (result) => call.write(encodedResultResponse(result) as Res),
+                end: () => {
+                  detach();
+                  done();
+                },
+                fail: (error) => {
+                  detach();
+                  done(error);
+                },
+              });
+            },
+            (error: unknown) => done(error),
+          );
       }) satisfies handleServerStreamingCall<Req, Res>,
 
     items: (method, open, toResponse) => (call) => {
       const { signal, done } = streamEnder(call, method);
       const pipe = async (): Promise<void> => {
-        for await (const item of await open(call.request)) {
+        for await (const item of await open(decoded(call.request))) {
           if (signal.aborted) return;
           if (!call.write(toResponse(item))) await once(call, "drain", { signal }).catch(() => undefined);
         }

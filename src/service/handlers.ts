@@ -13,6 +13,7 @@ import {
 } from "../generated/procworker/v1/process_worker_service.js";
 import type { Engine } from "../worker/engine.js";
 import { callKinds, type CallDeps } from "./calls.js";
+import { withTolerantDecoding } from "./decoding.js";
 import {
   fromWireMessage,
   toWireGroupKind,
@@ -23,10 +24,11 @@ import {
 } from "./convert.js";
 
 /**
- * The service definition with one change: Compute and Subscribe responses may be handed
- * over already encoded (a Buffer), so a result broadcast to many streams is encoded once.
+ * The service definition with two changes: Compute and Subscribe responses may be handed
+ * over already encoded (a Buffer), so a result broadcast to many streams is encoded once; and
+ * undecodable request bytes reach the handler (as INVALID_ARGUMENT), see decoding.ts.
  */
-export const processWorkerServiceDefinition = {
+export const processWorkerServiceDefinition = withTolerantDecoding({
   ...ProcessWorkerServiceService,
   compute: {
     ...ProcessWorkerServiceService.compute,
@@ -38,7 +40,7 @@ export const processWorkerServiceDefinition = {
     responseSerialize: (value: SubscribeResponse | Buffer): Buffer =>
       Buffer.isBuffer(value) ? value : Buffer.from(SubscribeResponse.encode(value).finish()),
   },
-} as const;
+} as const);
 
 export interface HandlerDeps extends CallDeps {
   engine: Engine;

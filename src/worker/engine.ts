@@ -7,11 +7,12 @@
  */
 import { cappedSignal, untilAborted } from "../core/abort.js";
 import type { Config } from "../core/config.js";
-import { invalidArgument, ProcworkerError, ShuttingDownError, SlotNotScheduledError } from "../core/errors.js";
+import { excerpt, invalidArgument, ProcworkerError, ShuttingDownError, SlotNotScheduledError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { isId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { DeviceRegistry } from "../device/registry.js";
+import { DEFAULT_DEFINITION_CACHE_LIMITS } from "../process/definition.js";
 import { Processes } from "../process/processes.js";
 import type { ScheduleEntry, Store } from "../store/store.js";
 import { Changes } from "./changes.js";
@@ -32,7 +33,8 @@ export type EngineConfig = Pick<
   | "maxWorkerBytes"
   | "maxAwaitMs"
   | "subscriberBuffer"
-> & { batchSlots?: number };
+> &
+  Partial<Pick<Config, "definitionCacheBytes" | "moduleCacheBytes">> & { batchSlots?: number };
 
 export interface EngineOptions {
   store: Store;
@@ -115,6 +117,10 @@ export class Engine implements SignalListener {
       logger,
       snapshotInterval: config.snapshotInterval,
       snapshotKeep: config.snapshotKeep,
+      cacheLimits: {
+        definitionBytes: config.definitionCacheBytes ?? DEFAULT_DEFINITION_CACHE_LIMITS.definitionBytes,
+        moduleBytes: config.moduleCacheBytes ?? DEFAULT_DEFINITION_CACHE_LIMITS.moduleBytes,
+      },
       ...(opts.now ? { now: opts.now } : {}),
     });
     this.ownership = opts.ownership ?? singleNode.ownership;
@@ -483,5 +489,5 @@ export class Engine implements SignalListener {
 /** Rejects process ids that are not ids at all (INVALID_ARGUMENT, not NOT_FOUND). */
 function checkProcessId(processId: string): void {
   if (!isId(processId))
-    throw invalidArgument(`process id ${JSON.stringify(processId)} is not an id (43 base64url characters)`);
+    throw invalidArgument(`process id ${excerpt(processId)} is not an id (43 base64url characters)`);
 }

@@ -10,7 +10,7 @@
  * made, then kept up to date by what comes in), so deciding costs no store reads.
  */
 import { capDelay } from "../core/timers.js";
-import { ProcworkerError, WorkerStoppedError } from "../core/errors.js";
+import { StoreFailureError, WorkerStoppedError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import type { SlotResult } from "../core/result.js";
 import type { Changes } from "./changes.js";
@@ -219,16 +219,21 @@ export class ProcessHub {
 
   /**
    * A worker of this process ended. Stopped or failed, its waiters and Compute streams fail
-   * with the leader-death error (a store outage keeps its own status). Then whatever callers
-   * still want is asked for again — at once, or after a delay when no worker could run
-   * (owned elsewhere, or a failure before any progress: no spinning).
+   * with the leader-death error — except when the store failed (unreachable or full): nothing
+   * was lost (what was not stored is computed again), so callers keep waiting, each until its
+   * own deadline, while a fresh worker is tried with backoff. Then whatever callers still want
+   * is asked for again — at once, or after a delay when no worker could run (owned elsewhere,
+   * the store failing, or a failure before any progress: no spinning).
    */
   workerEnded(group: string, exit: WorkerExit): void {
     this.dispatched = undefined;
+    const storeFailed = exit.kind === "failed" && exit.error instanceof StoreFailureError;
     if (exit.kind === "stopped") this.failLeaderBound(new WorkerStoppedError(group, "stopped"));
-    if (exit.kind === "failed") this.failLeaderBound(leaderDeath(group, exit.error));
+    if (exit.kind === "failed" && !storeFailed) {
+      this.failLeaderBound(new WorkerStoppedError(group, "crashed", { cause: exit.error }));
+    }
     if (exit.kind === "not_owner" || exit.kind === "disowned") this.retrySoon(this.ctx.retryMs.follow, true);
-    else if (exit.kind === "failed" && !exit.progressed) this.retrySoon(this.backoff(), false);
+    else if (storeFailed || (exit.kind === "failed" && !exit.progressed)) this.retrySoon(this.backoff(), false);
     else this.computeEagerly();
   }
 
@@ -328,13 +333,3 @@ function toError(error: unknown): Error {
 
 /** Results read per store call when catching up with another node's results. */
 const PULL_PAGE = 256;
-
-/** The error callers of a worker that failed get: the leader-death error, or — when the store
- * was unreachable or full — that condition itself, so clients see UNAVAILABLE or
- * RESOURCE_EXHAUSTED rather than a bare retry. */
-function leaderDeath(group: string, cause: unknown): Error {
-  if (cause instanceof ProcworkerError && (cause.code === "unavailable" || cause.code === "resource_exhausted")) {
-    return cause;
-  }
-  return new WorkerStoppedError(group, "crashed", { cause });
-}

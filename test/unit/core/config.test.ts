@@ -87,3 +87,26 @@ describe("README's option table", () => {
     expect(rows).toEqual(expected);
   });
 });
+
+describe("limits and access options", () => {
+  it("have documented defaults and follow the one naming rule", () => {
+    expect(defaultConfig()).toMatchObject({
+      definitionCacheBytes: 64 * 1024 * 1024,
+      moduleCacheBytes: 256 * 1024 * 1024,
+      maxScheduleMessages: 1000,
+      maxRequestTags: 10_000,
+      tlsCert: "",
+      tlsKey: "",
+      tlsClientCa: "",
+      authTokensFile: "",
+    });
+    const env = { PROCWORKER_DEFINITION_CACHE_BYTES: "1000", PROCWORKER_AUTH_TOKENS_FILE: "/etc/tokens" };
+    expect(parseConfig(["--module-cache-bytes", "2000", "--tls-cert=/c.pem"], env).config).toMatchObject({
+      definitionCacheBytes: 1000,
+      moduleCacheBytes: 2000,
+      tlsCert: "/c.pem",
+      authTokensFile: "/etc/tokens",
+    });
+    expect(() => parseConfig(["--max-schedule-messages", "0"], {})).toThrow(/at least 1/);
+  });
+});
