@@ -34,6 +34,9 @@ export class Session {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = RECONNECT_MS.first;
   private closed = false;
+  /** Queries run one after the other on the one connection (node-postgres would queue them
+   * too, but it is deprecated to rely on that). */
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: SessionOptions) {}
 
@@ -49,10 +52,14 @@ export class Session {
   }
 
   /** Runs a query on the session; rejects when it is down. */
-  async query<R extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<R[]> {
-    const client = this.client;
-    if (client === undefined) throw new Error("PostgreSQL session is down");
-    return (await client.query<R>(sql, values)).rows;
+  query<R extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<R[]> {
+    const run = this.tail.then(async () => {
+      const client = this.client;
+      if (client === undefined) throw new Error("PostgreSQL session is down");
+      return (await client.query<R>(sql, values)).rows;
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   /** Ends the session for good. */
@@ -112,7 +119,7 @@ export class Session {
       if (!answered) this.lost(client, new Error(`no answer to the heartbeat within ${heartbeatMs} ms`));
     }, capDelay(heartbeatMs));
     timer.unref();
-    client.query("SELECT 1").then(
+    this.query("SELECT 1").then(
       () => {
         answered = true;
         clearTimeout(timer);
