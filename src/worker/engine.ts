@@ -5,9 +5,9 @@
  * (eager compute); Stop and ListWorkers to the worker registry. Results and worker ends come
  * up from the workers through one sink, the hubs (docs/design.md §2–§3).
  */
-import { cappedSignal, untilAborted } from "../core/abort.js";
+import { cappedSignal } from "../core/abort.js";
 import type { Config } from "../core/config.js";
-import { excerpt, invalidArgument, ProcworkerError, ShuttingDownError, SlotNotScheduledError } from "../core/errors.js";
+import { excerpt, invalidArgument, ShuttingDownError, SlotNotScheduledError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { isId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
@@ -21,7 +21,8 @@ import { ProcessHubs } from "./hubs.js";
 import { singleNode, type Ownership, type SignalListener, type Signals } from "../core/cluster.js";
 import { WorkerRegistry } from "./registry.js";
 import type { SlotStream } from "./result-stream.js";
-import { NotOwnerError, type ProcessWorker, type Work } from "./worker.js";
+import { DRY_RUN_PATH, dryRun as runDryRun } from "./dry-run.js";
+import { isListed, remoteWorkerStatus, workerStatus, type ProcessStatus, type WorkerStatus } from "./status.js";
 
 /** The options the engine reads (a subset of the server Config). */
 export type EngineConfig = Pick<
@@ -48,40 +49,8 @@ export interface EngineOptions {
   now?: () => number;
 }
 
-/** A process as GetProcess shows it. */
-export interface ProcessStatus {
-  processId: string;
-  spawn: Message;
-  device: string;
-  latestScheduledSlot: bigint;
-  latestComputedSlot: bigint | undefined;
-  latestSnapshotSlot: bigint | undefined;
-  /** Its live worker, if any (with workers off, the first of its one-shot workers). */
-  worker: WorkerStatus | undefined;
-}
-
-/** The path a dry run is grouped by: a compute path, so it runs in turn with the process's
- * worker when workers are on (and in a one-shot worker of its own when they are off). */
-export const DRY_RUN_PATH = "compute/dry-run";
-
 /** Scheduled entries read per store call while streaming a schedule. */
 const SCHEDULE_PAGE = 256;
-
-/** One live worker as ListWorkers shows it (HyperBEAM's monitor "sitrep"). */
-export interface WorkerStatus {
-  group: string;
-  processId: string;
-  atSlot: bigint | undefined;
-  mailbox: number;
-  waiters: number;
-  subscribers: number;
-  idleMs: number;
-  stateBytes: number;
-  /** The lifecycle state's name (see WorkerState). */
-  state: string;
-  /** The node it runs on (its address). */
-  node: string;
-}
 
 /** Slots computed per device call (and per durable result write) unless configured; the
  * default snapshot interval is a multiple, so a catch-up writes one batch per interval. */
@@ -308,8 +277,8 @@ export class Engine implements SignalListener {
   listWorkers(): WorkerStatus[] {
     return this.registry
       .list()
-      .filter((w) => w.state.name !== "acquiring")
-      .map((w) => this.statusOf(w));
+      .filter(isListed)
+      .map((w) => workerStatus(w, this.hubs.get(w.processId), this.nodeAddress));
   }
 
   /** A process's definition, latest slots and live worker; NOT_FOUND for an unknown one. */
@@ -322,7 +291,7 @@ export class Engine implements SignalListener {
       this.processes.latestResultSlot(processId),
       this.processes.latestSnapshotSlot(processId),
     ]);
-    const worker = this.registry.workersOf(processId).find((w) => w.state.name !== "acquiring");
+    const worker = this.registry.workersOf(processId).find(isListed);
     return {
       processId,
       spawn: definition.spawn,
@@ -330,28 +299,18 @@ export class Engine implements SignalListener {
       latestScheduledSlot,
       latestComputedSlot,
       latestSnapshotSlot,
-      worker: worker !== undefined ? this.statusOf(worker) : await this.remoteWorker(processId),
+      worker:
+        worker !== undefined
+          ? workerStatus(worker, this.hubs.get(processId), this.nodeAddress)
+          : await this.remoteWorker(processId),
     };
   }
 
-  /** The worker of `processId` on another node (cluster), as far as this node can tell:
-   * which node holds the process's lock. State `remote`; the counts are this node's. */
+  /** The worker of `processId` on another node (cluster), if one holds its lock. */
   private async remoteWorker(processId: string): Promise<WorkerStatus | undefined> {
     const node = await this.ownership.ownerOf(processId);
     if (node === undefined || node === this.nodeAddress) return undefined;
-    const hub = this.hubs.get(processId);
-    return {
-      group: processId,
-      processId,
-      atSlot: undefined,
-      mailbox: 0,
-      waiters: hub?.waiterCount ?? 0,
-      subscribers: hub?.subscriberCount ?? 0,
-      idleMs: 0,
-      stateBytes: 0,
-      state: "remote",
-      node,
-    };
+    return remoteWorkerStatus(processId, this.hubs.get(processId), node);
   }
 
   /** The scheduled entries from `fromSlot` to `toSlot` (default: the latest), in slot
@@ -388,26 +347,13 @@ export class Engine implements SignalListener {
     checkProcessId(processId);
     await this.processes.definition(processId);
     const group = groupOf({ processId, path: DRY_RUN_PATH }, this.opts.config.processWorkers);
-    const through = await this.processes.latestScheduledSlot(processId);
-    const { maxAwaitMs } = this.opts.config;
-    const capped = cappedSignal(signal, maxAwaitMs, `no dry run result within max_await_ms (${maxAwaitMs} ms)`);
-    try {
-      for (;;) {
-        let work!: Work;
-        const result = new Promise<SlotResult>(
-          (settle, fail) => (work = { kind: "dry_run", message, through, settle, fail }),
-        );
-        if (this.registry.dispatch(group, processId, work)) return await untilAborted(result, capped.signal);
-        // Its worker is leaving: wait for its end, then ask the next one.
-        await untilAborted(this.registry.whenEnded(group.name), capped.signal);
-        this.checkOpen();
-      }
-    } catch (error) {
-      if (error instanceof NotOwnerError) return this.dryRunHere(processId, message);
-      throw error;
-    } finally {
-      capped.dispose();
-    }
+    const deps = {
+      processes: this.processes,
+      registry: this.registry,
+      maxAwaitMs: this.opts.config.maxAwaitMs,
+      checkOpen: () => this.checkOpen(),
+    };
+    return runDryRun(deps, group, processId, message, signal);
   }
 
   /** Live workers and the state bytes they hold (O(1), for metrics). */
@@ -448,37 +394,6 @@ export class Engine implements SignalListener {
   /** True once shutdown has begun. */
   get closed(): boolean {
     return this.draining;
-  }
-
-  private statusOf(worker: ProcessWorker): WorkerStatus {
-    const hub = this.hubs.get(worker.processId);
-    const state = worker.state;
-    return {
-      group: worker.group,
-      processId: worker.processId,
-      atSlot: worker.atSlot,
-      mailbox: worker.mailboxSize,
-      waiters: hub?.waiterCount ?? 0,
-      subscribers: hub?.subscriberCount ?? 0,
-      idleMs: state.name === "idle" ? Math.max(0, Date.now() - state.since) : 0,
-      stateBytes: worker.stateBytes(),
-      state: state.name,
-      node: this.nodeAddress,
-    };
-  }
-
-  /** A dry run on the latest stored state, restored here: for a process another node owns.
-   * It needs slot 0 computed (by the owner). */
-  private async dryRunHere(processId: string, message: Message): Promise<SlotResult> {
-    const runtime = await this.processes.restore(processId);
-    try {
-      if (runtime.slot === undefined) {
-        throw new ProcworkerError("aborted", `process ${processId} has no computed slot yet; retry`);
-      }
-      return await runtime.dryRun(message);
-    } finally {
-      await runtime.close();
-    }
   }
 
   private checkOpen(): void {
