@@ -197,7 +197,7 @@ describe("procworker's command line", () => {
     // The server ends a wait just before the caller's deadline (its own words), or the client's
     // timer fires first (grpc-js's words, trimmed): one line either way.
     expect(deadline.stderr).toMatch(
-      /^DEADLINE_EXCEEDED: (the call's deadline passed|Deadline exceeded after [0-9.]+s)\n$/,
+      /^DEADLINE_EXCEEDED: (the call's deadline is due|Deadline exceeded after [0-9.]+s)\n$/,
     );
   });
 

@@ -107,10 +107,15 @@ const shellQuote = (arg: string): string => `'${arg.replaceAll("'", `'\\''`)}'`;
  * stdin is a Ctrl-C: the terminal sends SIGINT to the command.
  */
 export function startInPty(args: string[], env: Record<string, string> = {}, shellTail = ""): CliChild {
-  const command = `${[...CLI, ...args].map(shellQuote).join(" ")} ${shellTail}`;
+  // Without a pipeline the shell is replaced by the command (exec): a Ctrl-C then reaches
+  // only the command, and its exit code is script's. Without exec, a shell that dies of the
+  // SIGINT (dash, /bin/sh on Debian) would report 130 whatever the command did.
+  const words = [...CLI, ...args].map(shellQuote).join(" ");
+  const command = shellTail === "" ? `exec ${words}` : `${words} ${shellTail}`;
   const child = spawn("script", ["-qfec", command, "/dev/null"], {
     cwd: ROOT,
-    env: envWith(env),
+    // script runs the command with $SHELL: the same shell here as on any machine.
+    env: { ...envWith(env), SHELL: "/bin/sh" },
     stdio: ["pipe", "pipe", "pipe"],
   });
   const tracked = track(child);
