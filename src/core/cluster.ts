@@ -9,9 +9,10 @@
 /** Taking and giving back the right to compute a process. */
 export interface Ownership {
   /** Takes ownership of `processId` for this node; false when another node holds it (or the
-   * cluster cannot be reached: nobody computes it here then). */
+   * cluster cannot be reached: nobody computes it here then). Acquisitions on one node count:
+   * each successful one is paired with one `release`. */
   acquire(processId: string): Promise<boolean>;
-  /** Gives it back (the worker has ended). Never rejects. */
+  /** Gives one acquisition back (its worker has ended). Never rejects. */
   release(processId: string): Promise<void>;
   /** The address of the node that owns `processId` now, if any node does. */
   ownerOf(processId: string): Promise<string | undefined>;

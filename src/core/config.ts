@@ -1,10 +1,11 @@
 /**
  * The server's options: the one place that names them, gives their defaults and parses
- * them. One rule for all (docs/design.md §7): option `snake_name` is flag `--snake-name` and
- * environment variable `PROCWORKER_SNAKE_NAME`; the flag wins over the variable, which wins
- * over the default. HyperBEAM's names are kept (`process_workers`, `process_worker_max_idle`).
+ * them. One rule for all: option `snake_name` is flag `--snake-name` and environment
+ * variable `PROCWORKER_SNAKE_NAME`; the flag wins over the variable, which wins over the
+ * default. HyperBEAM's names are kept (`process_workers`, `process_worker_max_idle`).
  */
 import { availableParallelism } from "node:os";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ProcworkerError } from "./errors.js";
 
 type Kind = "string" | "int" | "bool" | "level";
@@ -88,6 +89,46 @@ export const OPTIONS = {
     default: "",
     doc: "the address clients reach this node at, as ListWorkers and GetProcess report it (empty: host:port)",
   },
+  definition_cache_bytes: {
+    kind: "int",
+    default: 64 * 1024 * 1024,
+    min: 1,
+    doc: "bytes of process definitions (spawn messages) kept in memory, least recently used out first",
+  },
+  module_cache_bytes: {
+    kind: "int",
+    default: 256 * 1024 * 1024,
+    min: 1,
+    doc: "bytes of WebAssembly modules kept in memory, least recently used out first",
+  },
+  max_schedule_messages: {
+    kind: "int",
+    default: 1000,
+    min: 1,
+    doc: "most messages one Schedule may carry (more: INVALID_ARGUMENT)",
+  },
+  max_request_tags: {
+    kind: "int",
+    default: 10_000,
+    min: 1,
+    doc: "most tags one request may carry over all its messages (more: INVALID_ARGUMENT); ids hash sorted tags on the main thread",
+  },
+  tls_cert: {
+    kind: "string",
+    default: "",
+    doc: "PEM certificate chain file: serve TLS (with tls_key; empty: plaintext)",
+  },
+  tls_key: { kind: "string", default: "", doc: "PEM private key file of tls_cert" },
+  tls_client_ca: {
+    kind: "string",
+    default: "",
+    doc: "PEM CA file: mutual TLS, every client must present a certificate it signed (needs tls_cert)",
+  },
+  auth_tokens_file: {
+    kind: "string",
+    default: "",
+    doc: "bearer tokens, one `ROLE TOKEN` a line (roles: read, write); re-read on SIGHUP (empty: no tokens needed)",
+  },
 } satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -113,6 +154,14 @@ export interface Config {
   logLevel: (typeof LEVELS)[number];
   metricsPort: number;
   nodeAddress: string;
+  definitionCacheBytes: number;
+  moduleCacheBytes: number;
+  maxScheduleMessages: number;
+  maxRequestTags: number;
+  tlsCert: string;
+  tlsKey: string;
+  tlsClientCa: string;
+  authTokensFile: string;
 }
 
 /** The configuration as it may be logged: the password of `databaseUrl` replaced by `***`. */
@@ -144,10 +193,22 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return out;
 }
 
+/** The options as `node:util` parseArgs declares them: booleans as flags, the rest taking a value. */
+const PARSE_ARGS_OPTIONS: NonNullable<ParseArgsConfig["options"]> = Object.fromEntries(
+  (Object.keys(OPTIONS) as OptionName[]).map((name) => [
+    flagOf(name).slice(2),
+    { type: (OPTIONS[name] as OptionSpec).kind === "bool" ? "boolean" : "string" },
+  ]),
+);
+const BOOL_TEXT = /^(true|false|1|0|yes|no|on|off)$/i;
+const nameOfFlag = (flag: string): string => flag.replaceAll("-", "_");
+
 /**
- * Parses flags (`--name value` or `--name=value`; a bare boolean flag means true) over
- * environment variables over defaults. Unknown flags and bad values throw an
- * `invalid_argument` error naming the option. Returns the config and the non-flag arguments.
+ * Parses flags (`--name value` or `--name=value`; a bare boolean flag means true, and may be
+ * followed by a boolean word: `--process-workers false`) over environment variables over
+ * defaults, with `node:util` parseArgs reading the command line. Unknown flags and bad values
+ * throw an `invalid_argument` error naming the option. Returns the config and the non-flag
+ * arguments.
  */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): { config: Config; rest: string[] } {
   const raw = new Map<OptionName, string>();
@@ -155,24 +216,36 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     const value = env[envOf(name)];
     if (value !== undefined && value !== "") raw.set(name, value);
   }
+  // Non-strict parsing yields every token, so unknown flags are refused here with their name.
+  const { tokens } = parseArgs({
+    args: argv,
+    options: PARSE_ARGS_OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? "";
-    if (!arg.startsWith("--")) {
-      rest.push(arg);
+  let bareBool: OptionName | undefined; // a boolean flag given without a value, just before
+  for (const token of tokens) {
+    if (token.kind === "positional") {
+      if (bareBool !== undefined && BOOL_TEXT.test(token.value)) raw.set(bareBool, token.value);
+      else rest.push(token.value);
+      bareBool = undefined;
       continue;
     }
-    const [flag, inline] = splitOnce(arg, "=");
-    const name = flag.slice(2).replaceAll("-", "_") as OptionName;
-    const spec: OptionSpec | undefined = (OPTIONS as Record<string, OptionSpec>)[name];
-    if (spec === undefined) throw new ProcworkerError("invalid_argument", `unknown option ${flag}`);
-    if (inline !== undefined) raw.set(name, inline);
-    else if (spec.kind === "bool" && (argv[i + 1] === undefined || argv[i + 1]?.startsWith("--")))
+    bareBool = undefined;
+    if (token.kind === "option-terminator") continue;
+    const name = nameOfFlag(token.name) as OptionName;
+    if (!token.rawName.startsWith("--") || !Object.hasOwn(OPTIONS, name))
+      throw new ProcworkerError("invalid_argument", `unknown option ${token.rawName}`);
+    const spec: OptionSpec = OPTIONS[name];
+    if (token.value !== undefined && (token.inlineValue || !token.value.startsWith("--"))) {
+      raw.set(name, token.value);
+    } else if (spec.kind === "bool") {
       raw.set(name, "true");
-    else {
-      const next = argv[++i];
-      if (next === undefined) throw new ProcworkerError("invalid_argument", `option ${flag} needs a value`);
-      raw.set(name, next);
+      bareBool = name;
+    } else {
+      throw new ProcworkerError("invalid_argument", `option ${token.rawName} needs a value`);
     }
   }
   const overrides: Record<string, unknown> = {};
@@ -202,9 +275,4 @@ function parseValue(name: OptionName, spec: OptionSpec, text: string): string | 
       return n;
     }
   }
-}
-
-function splitOnce(text: string, sep: string): [string, string | undefined] {
-  const at = text.indexOf(sep);
-  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
 }

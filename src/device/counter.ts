@@ -6,7 +6,7 @@
  * `Amount` that is not such an integer, or a total that would outgrow the bound, fails the
  * slot. The bound keeps every slot's BigInt work small: this device runs on the main thread.
  */
-import { invalidArgument } from "../core/errors.js";
+import { excerpt, invalidArgument } from "../core/errors.js";
 import type { Message } from "../core/message.js";
 import { delay } from "../core/abort.js";
 import type { Device, DeviceInstance, DeviceLimits, ProcessContext, Step, StepOutcome } from "./device.js";
@@ -26,15 +26,9 @@ const MAX_DELAY_MS = 600_000;
 function integerProblem(text: string): string | undefined {
   const digits = text.startsWith("-") ? text.length - 1 : text.length;
   if (digits > COUNTER_MAX_DIGITS)
-    return `must be an integer of at most ${COUNTER_MAX_DIGITS} digits, got ${shown(text)}`;
-  if (!INTEGER.test(text)) return `must be an integer, got ${shown(text)}`;
+    return `must be an integer of at most ${COUNTER_MAX_DIGITS} digits, got ${excerpt(text)}`;
+  if (!INTEGER.test(text)) return `must be an integer, got ${excerpt(text)}`;
   return undefined;
-}
-
-/** A tag value for an error message: short values whole, long ones by length and start. */
-function shown(text: string): string {
-  if (text.length <= 40) return JSON.stringify(text);
-  return `${text.length} characters starting ${JSON.stringify(text.slice(0, 20))}`;
 }
 
 /** The counter device; `limits.slotTimeLimitMs` bounds `Delay-Ms` like any slot's wall time. */
@@ -95,7 +89,7 @@ class CounterInstance implements DeviceInstance {
     const delayTag = step.message.tags["Delay-Ms"];
     if (delayTag !== undefined) {
       if (!/^[0-9]+$/.test(delayTag) || Number(delayTag) > MAX_DELAY_MS) {
-        return { error: `Delay-Ms must be an integer from 0 to ${MAX_DELAY_MS}, got ${JSON.stringify(delayTag)}` };
+        return { error: `Delay-Ms must be an integer from 0 to ${MAX_DELAY_MS}, got ${excerpt(delayTag)}` };
       }
       const wait = Number(delayTag);
       const limit = this.limits.slotTimeLimitMs;

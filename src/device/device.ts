@@ -55,6 +55,10 @@ export interface Device {
   validate(ctx: ProcessContext): Promise<void>;
   /** A fresh instance, in the state before slot 0. */
   instantiate(ctx: ProcessContext): Promise<DeviceInstance>;
+  /** Optional: readies what instantiating this process will need (a compiled module, a
+   * started thread), without instantiating it, so that taking the process over later (from
+   * another node) costs less. */
+  prepare?(ctx: ProcessContext): Promise<void>;
   /** Releases shared resources (thread pools). Idempotent. */
   close(): Promise<void>;
 }

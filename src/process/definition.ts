@@ -30,6 +30,7 @@ export interface DefinitionCacheLimits {
   moduleBytes: number;
 }
 
+/** The defaults, as the options definition_cache_bytes and module_cache_bytes give them. */
 export const DEFAULT_DEFINITION_CACHE_LIMITS: DefinitionCacheLimits = {
   definitionBytes: 64 * 1024 * 1024,
   moduleBytes: 256 * 1024 * 1024,

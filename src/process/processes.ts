@@ -9,7 +9,7 @@ import type { Message } from "../core/message.js";
 import { MAX_SLOT, type SlotResult } from "../core/result.js";
 import type { DeviceRegistry } from "../device/registry.js";
 import type { ScheduleEntry, Store } from "../store/store.js";
-import { DefinitionCache, type ProcessDefinition } from "./definition.js";
+import { DefinitionCache, type DefinitionCacheLimits, type ProcessDefinition } from "./definition.js";
 import { ProcessRuntime } from "./runtime.js";
 import { spawnProcess } from "./spawn.js";
 
@@ -19,6 +19,8 @@ export interface ProcessesOptions {
   logger: Logger;
   snapshotInterval: number;
   snapshotKeep: number;
+  /** Bounds of the definition and module caches (default: DEFAULT_DEFINITION_CACHE_LIMITS). */
+  cacheLimits?: DefinitionCacheLimits;
   now?: () => number;
 }
 
@@ -28,7 +30,7 @@ export class Processes {
 
   constructor(private readonly opts: ProcessesOptions) {
     this.store = opts.store;
-    this.definitions = new DefinitionCache(opts.store, opts.devices);
+    this.definitions = new DefinitionCache(opts.store, opts.devices, opts.cacheLimits);
   }
 
   /** Stores a process (idempotent) and returns its id; see spawn.ts. */
@@ -77,6 +79,13 @@ export class Processes {
   /** Stored results from `fromSlot` to `toSlot`, at most `limit`. */
   results(processId: string, fromSlot: bigint, toSlot: bigint, limit: number): Promise<SlotResult[]> {
     return this.opts.store.readResults(processId, fromSlot, toSlot, limit);
+  }
+
+  /** Readies the device for `processId` (see Device.prepare); nothing when it has nothing to
+   * ready. For a node that follows a process another node owns. */
+  async prepare(processId: string): Promise<void> {
+    const { device, spawn, module } = await this.definitions.get(processId);
+    await device.prepare?.({ processId, spawn, ...(module ? { module } : {}) });
   }
 
   /** A runtime holding the state after the latest stored result. */

@@ -4,7 +4,7 @@
  * filled in, so spawning the same definition twice is idempotent. Nothing is stored unless
  * the device accepted the definition.
  */
-import { invalidArgument, notFound } from "../core/errors.js";
+import { excerpt, invalidArgument, notFound } from "../core/errors.js";
 import { isId, messageId, sha256Id, type Message } from "../core/message.js";
 import { moduleFromBytes, type ModuleSource } from "../device/device.js";
 import type { DeviceRegistry } from "../device/registry.js";
@@ -25,7 +25,7 @@ export async function spawnProcess(deps: SpawnDeps, spawn: Message, moduleBytes?
   }
   const device = deps.devices.get(deviceName);
   if (device === undefined) {
-    throw invalidArgument(`unknown device ${JSON.stringify(deviceName)} (known: ${deps.devices.names().join(", ")})`);
+    throw invalidArgument(`unknown device ${excerpt(deviceName)} (known: ${deps.devices.names().join(", ")})`);
   }
   const tags = { ...spawn.tags };
   const given = moduleBytes !== undefined && moduleBytes.byteLength > 0 ? moduleBytes : undefined;
@@ -37,7 +37,7 @@ export async function spawnProcess(deps: SpawnDeps, spawn: Message, moduleBytes?
     const id = sha256Id(given);
     const named = tags[MODULE_TAG];
     if (named !== undefined && named !== id) {
-      throw invalidArgument(`the Module tag ${named} does not match the module bytes, whose id is ${id}`);
+      throw invalidArgument(`the Module tag ${excerpt(named)} does not match the module bytes, whose id is ${id}`);
     }
     tags[MODULE_TAG] = id;
     module = moduleFromBytes(given, id);
@@ -46,7 +46,7 @@ export async function spawnProcess(deps: SpawnDeps, spawn: Message, moduleBytes?
     const named = tags[MODULE_TAG];
     if (named === undefined || named === "")
       throw invalidArgument(`device ${deviceName} needs module bytes or a Module tag`);
-    if (!isId(named)) throw invalidArgument(`Module tag ${JSON.stringify(named)} is not a module id`);
+    if (!isId(named)) throw invalidArgument(`Module tag ${excerpt(named)} is not a module id`);
     const stored = await deps.store.getModule(named);
     if (stored === undefined) throw notFound(`module ${named} is not stored; send its bytes with Spawn`);
     module = moduleFromBytes(stored, named);

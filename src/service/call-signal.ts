@@ -4,9 +4,17 @@
  * deadline_exceeded or a cancelled ProcworkerError. The signal is made on first use: an
  * AbortSignal costs microseconds, and a call answered at once (an Await of a stored slot)
  * never needs one.
+ *
+ * The deadline fires DEADLINE_LEAD_MS early (at most a tenth of the call's time): a client
+ * whose own deadline timer fires before the server's answer arrives resets the stream, and
+ * Node's HTTP/2 server ends a connection that resets too many (see reset-budget.ts); an answer
+ * already on its way when the client's timer fires costs no reset.
  */
 import { cancelled, deadlineExceeded } from "../core/abort.js";
 import { capDelay } from "../core/timers.js";
+
+/** How long before a call's deadline its wait ends (DEADLINE_EXCEEDED), at most. */
+export const DEADLINE_LEAD_MS = 20;
 
 /** The part of a grpc-js server call this needs (unary and streaming calls both have it). */
 export interface CancellableCall {
@@ -37,8 +45,10 @@ class LazyCallSignal implements CallSignal {
 
   constructor(private readonly call: CancellableCall) {
     const deadline = call.getDeadline();
-    this.at = deadline instanceof Date ? deadline.getTime() : deadline;
-    this.hasDeadline = Number.isFinite(this.at);
+    const at = deadline instanceof Date ? deadline.getTime() : deadline;
+    this.hasDeadline = Number.isFinite(at);
+    // The time the wait ends: DEADLINE_LEAD_MS (at most a tenth of the call's time) early.
+    this.at = this.hasDeadline ? at - Math.min(DEADLINE_LEAD_MS, Math.max(0, at - Date.now()) / 10) : at;
   }
 
   get signal(): AbortSignal {
@@ -49,8 +59,8 @@ class LazyCallSignal implements CallSignal {
       else if (!this.disposed) {
         this.call.on("cancelled", this.onCancelled);
         if (this.hasDeadline) {
-          const passed = (): void => controller.abort(deadlineExceeded("the call's deadline passed"));
-          this.timer = setTimeout(passed, capDelay(this.at - Date.now()));
+          const due = (): void => controller.abort(deadlineExceeded("the call's deadline is due"));
+          this.timer = setTimeout(due, capDelay(this.at - Date.now()));
         }
       }
     }

@@ -18,6 +18,7 @@ import type { Logger } from "../core/log.js";
 import type { SlotStream } from "../worker/result-stream.js";
 import { callSignal, type CancellableCall } from "./call-signal.js";
 import { encodedResultResponse } from "./convert.js";
+import { decoded } from "./decoding.js";
 import type { InFlight } from "./in-flight.js";
 import type { Metrics } from "./metrics.js";
 import { toServiceError } from "./status.js";
@@ -100,72 +101,76 @@ export function callKinds({ logger, metrics, inFlight }: CallDeps): CallKinds {
   return {
     unary: (method, run) => (call, callback) => {
       const { signal, finish } = begin(call, method);
-      run(call.request, signal).then(
-        (response) => {
-          finish();
-          callback(null, response);
-        },
-        (error: unknown) => callback(finish(error) ?? null),
-      );
+      Promise.resolve()
+        .then(() => run(decoded(call.request), signal))
+        .then(
+          (response) => {
+            finish();
+            callback(null, response);
+          },
+          (error: unknown) => callback(finish(error) ?? null),
+        );
     },
 
     slots: <Req, Res>(method: string, open: (request: Req, hasDeadline: boolean) => Promise<SlotStream>) =>
       ((call) => {
         const { signal, hasDeadline, done } = streamEnder(call, method);
-        open(call.request, hasDeadline).then(
-          (stream) => {
-            const stop = (): void => {
-              stream.close();
-              done(signal.reason);
-            };
-            if (signal.aborted) return stop();
-            signal.addEventListener("abort", stop, { once: true });
-            const detach = (): void => signal.removeEventListener("abort", stop);
-            // Up to `depth` results wait in grpc-js (a whole batch of a catch-up fits); once
-            // that many are unsent the stream holds the rest. It hears that the client is
-            // reading (HTTP/2 flow control let results through) from a write callback on every
-            // SENT_EVERY-th result, and from `drain` — not from a callback per result, which
-            // would cost a broadcast to many streams more than the writes themselves.
-            const depth = stream.depth;
-            const resumeAt = depth - Math.max(1, Math.min(64, depth >> 2));
-            let writes = 0;
-            let full = false;
-            const sent = (): void => {
-              stream.progress();
-              if (full && call.writableLength <= resumeAt) {
-                full = false;
-                stream.resume();
-              }
-            };
-            call.on("drain", sent);
-            stream.start({
-              deliver: (result) => {
-                // The service definition's serializer passes pre-encoded bytes through.
-                const bytes = encodedResultResponse(result) as Res;
-                if (++writes % SENT_EVERY === 0) call.write(bytes, sent);
-                else call.write(bytes);
-                if (call.writableLength < depth) return true;
-                full = true;
-                return false;
-              },
-              end: () => {
-                detach();
-                done();
-              },
-              fail: (error) => {
-                detach();
-                done(error);
-              },
-            });
-          },
-          (error: unknown) => done(error),
-        );
+        Promise.resolve()
+          .then(() => open(decoded(call.request), hasDeadline))
+          .then(
+            (stream) => {
+              const stop = (): void => {
+                stream.close();
+                done(signal.reason);
+              };
+              if (signal.aborted) return stop();
+              signal.addEventListener("abort", stop, { once: true });
+              const detach = (): void => signal.removeEventListener("abort", stop);
+              // Up to `depth` results wait in grpc-js (a whole batch of a catch-up fits); once
+              // that many are unsent the stream holds the rest. It hears that the client is
+              // reading (HTTP/2 flow control let results through) from a write callback on every
+              // SENT_EVERY-th result, and from `drain` — not from a callback per result, which
+              // would cost a broadcast to many streams more than the writes themselves.
+              const depth = stream.depth;
+              const resumeAt = depth - Math.max(1, Math.min(64, depth >> 2));
+              let writes = 0;
+              let full = false;
+              const sent = (): void => {
+                stream.progress();
+                if (full && call.writableLength <= resumeAt) {
+                  full = false;
+                  stream.resume();
+                }
+              };
+              call.on("drain", sent);
+              stream.start({
+                deliver: (result) => {
+                  // The service definition's serializer passes pre-encoded bytes through.
+                  const bytes = encodedResultResponse(result) as Res;
+                  if (++writes % SENT_EVERY === 0) call.write(bytes, sent);
+                  else call.write(bytes);
+                  if (call.writableLength < depth) return true;
+                  full = true;
+                  return false;
+                },
+                end: () => {
+                  detach();
+                  done();
+                },
+                fail: (error) => {
+                  detach();
+                  done(error);
+                },
+              });
+            },
+            (error: unknown) => done(error),
+          );
       }) satisfies handleServerStreamingCall<Req, Res>,
 
     items: (method, open, toResponse) => (call) => {
       const { signal, done } = streamEnder(call, method);
       const pipe = async (): Promise<void> => {
-        for await (const item of await open(call.request)) {
+        for await (const item of await open(decoded(call.request))) {
           if (signal.aborted) return;
           if (!call.write(toResponse(item))) await once(call, "drain", { signal }).catch(() => undefined);
         }

@@ -33,14 +33,33 @@ export interface CallOpts {
   timeoutMs?: number;
 }
 
+/** How the client reaches a server. */
+export interface ClientOptions {
+  /** Largest message sent or received (default 64 MiB). */
+  maxMessageBytes?: number;
+  /** Connect with TLS: `ca` (PEM) verifies the server (default: the system's roots); `cert` and
+   * `key` (PEM) are the client's certificate for a server that asks for one (mutual TLS). */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /** A bearer token, sent with every call as `authorization: Bearer <token>`. */
+  token?: string;
+}
+
 export class ProcworkerClient {
   readonly raw: ProcessWorkerServiceClient;
+  private readonly token: string | undefined;
 
-  constructor(address: string, maxMessageBytes = 64 * 1024 * 1024) {
-    this.raw = new ProcessWorkerServiceClient(address, credentials.createInsecure(), {
+  constructor(address: string, options: ClientOptions = {}) {
+    const maxMessageBytes = options.maxMessageBytes ?? 64 * 1024 * 1024;
+    const tls = options.tls;
+    const channel =
+      tls === undefined
+        ? credentials.createInsecure()
+        : credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null);
+    this.raw = new ProcessWorkerServiceClient(address, channel, {
       "grpc.max_receive_message_length": maxMessageBytes,
       "grpc.max_send_message_length": maxMessageBytes,
     });
+    this.token = options.token;
   }
 
   spawn = (req: SpawnRequest, o?: CallOpts): Promise<SpawnResponse> => this.unary("spawn", req, o);
@@ -54,21 +73,28 @@ export class ProcworkerClient {
 
   /** A ReadSchedule stream (cancel it with `.cancel()`). */
   readSchedule(req: ReadScheduleRequest, o?: CallOpts): ClientReadableStream<ReadScheduleResponse> {
-    return this.raw.readSchedule(req, new Metadata(), callOptions(o));
+    return this.raw.readSchedule(req, this.metadata(), callOptions(o));
   }
 
   /** A Compute stream (cancel it with `.cancel()`). */
   compute(req: ComputeRequest, o?: CallOpts): ClientReadableStream<ComputeResponse> {
-    return this.raw.compute(req, new Metadata(), callOptions(o));
+    return this.raw.compute(req, this.metadata(), callOptions(o));
   }
 
   /** A Subscribe stream (cancel it with `.cancel()`). */
   subscribe(req: SubscribeRequest, o?: CallOpts): ClientReadableStream<SubscribeResponse> {
-    return this.raw.subscribe(req, new Metadata(), callOptions(o));
+    return this.raw.subscribe(req, this.metadata(), callOptions(o));
   }
 
   close(): void {
     this.raw.close();
+  }
+
+  /** A call's metadata: the bearer token, if any (sent the same over TLS and plaintext). */
+  private metadata(): Metadata {
+    const metadata = new Metadata();
+    if (this.token !== undefined) metadata.set("authorization", `Bearer ${this.token}`);
+    return metadata;
   }
 
   private unary<Req, Res>(method: string, request: Req, o?: CallOpts): Promise<Res> {
@@ -79,7 +105,7 @@ export class ProcworkerClient {
         c: Partial<CallOptions>,
         cb: (e: Error | null, res: Res) => void,
       ) => void;
-      fn.call(this.raw, request, new Metadata(), callOptions(o), (err, res) => (err ? reject(err) : resolve(res)));
+      fn.call(this.raw, request, this.metadata(), callOptions(o), (err, res) => (err ? reject(err) : resolve(res)));
     });
   }
 }

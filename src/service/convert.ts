@@ -13,7 +13,7 @@ import {
 } from "../generated/procworker/v1/types.js";
 import type { GetProcessResponse } from "../generated/procworker/v1/process_worker_service.js";
 import type { GroupKind as DomainGroupKind } from "../worker/group.js";
-import type { ProcessStatus, WorkerStatus } from "../worker/engine.js";
+import type { ProcessStatus, WorkerStatus } from "../worker/status.js";
 import type { ScheduleEntry } from "../store/store.js";
 import { encodeResultResponse } from "./result-bytes.js";
 

@@ -15,6 +15,7 @@ import {
 import type { Engine } from "../worker/engine.js";
 import { callKinds, type CallDeps } from "./calls.js";
 import { encodeResultResponse } from "./result-bytes.js";
+import { withTolerantDecoding } from "./decoding.js";
 import {
   fromWireMessage,
   toWireGroupKind,
@@ -25,11 +26,12 @@ import {
 } from "./convert.js";
 
 /**
- * The service definition with one change: Await, Compute and Subscribe responses may be
+ * The service definition with two changes: Await, Compute and Subscribe responses may be
  * handed over already encoded (a Buffer, result-bytes.ts), so a result broadcast to many
- * streams is encoded once and no response goes through the generic protobuf writer.
+ * streams is encoded once and no response goes through the generic protobuf writer; and
+ * undecodable request bytes reach the handler (as INVALID_ARGUMENT), see decoding.ts.
  */
-export const processWorkerServiceDefinition = {
+export const processWorkerServiceDefinition = withTolerantDecoding({
   ...ProcessWorkerServiceService,
   await: {
     ...ProcessWorkerServiceService.await,
@@ -46,7 +48,7 @@ export const processWorkerServiceDefinition = {
     responseSerialize: (value: SubscribeResponse | Buffer): Buffer =>
       Buffer.isBuffer(value) ? value : Buffer.from(SubscribeResponse.encode(value).finish()),
   },
-} as const;
+} as const);
 
 export interface HandlerDeps extends CallDeps {
   engine: Engine;

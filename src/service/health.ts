@@ -2,9 +2,17 @@
  * The standard gRPC health service (grpc.health.v1.Health: Check, Watch, List), served
  * by grpc-health-check. The server reports NOT_SERVING while it starts and while it
  * drains, SERVING in between, for the whole server ("") and for the API service alike.
+ *
+ * Names it does not know get NOT_FOUND at once, from Check and from Watch alike, and are
+ * never handed to the library: it would keep a watcher entry per name asked for, forever
+ * (its map never drops emptied entries), and echo the whole name in Check's error.
  */
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
+import { excerpt, notFound } from "../core/errors.js";
+import { silentLogger } from "../core/log.js";
+import { decoded, RefusedRequest, withTolerantDecoding } from "./decoding.js";
+import { toServiceError } from "./status.js";
 
 /** The API's fully-qualified service name, as health and reflection report it. */
 export const PROCESS_WORKER_SERVICE_NAME = "procworker.v1.ProcessWorkerService";
@@ -25,10 +33,26 @@ export interface Health {
   endWatches(): void;
 }
 
+/** Health errors are never internal: nothing to log. */
+const quiet = silentLogger();
+
+/** The status for a request naming no known service (or whose bytes did not decode). */
+function unknownService(request: unknown): Partial<grpc.ServiceError> | undefined {
+  try {
+    const name = (decoded(request) as { service?: unknown }).service;
+    if (typeof name === "string" && HEALTH_SERVICE_NAMES.includes(name)) return undefined;
+    return toServiceError(notFound(`unknown service ${excerpt(String(name))}`), quiet, "Health");
+  } catch (error) {
+    return toServiceError(error, quiet, "Health");
+  }
+}
+
 /**
  * Adds grpc.health.v1.Health to `server`, reporting NOT_SERVING until `setStatus("SERVING")`.
- * Names other than `HEALTH_SERVICE_NAMES` get NOT_FOUND from Check, as the protocol says.
- * Call `setStatus("NOT_SERVING")` when draining begins so balancers stop sending work.
+ * Names other than `HEALTH_SERVICE_NAMES` get NOT_FOUND from Check, as the protocol says, and
+ * from Watch too (the protocol would stream SERVICE_UNKNOWN and keep the call open: holding
+ * state for any name a client makes up). Call `setStatus("NOT_SERVING")` when draining begins
+ * so balancers stop sending work.
  */
 export function addHealth(server: grpc.Server): Health {
   let current: HealthStatus = "NOT_SERVING";
@@ -40,10 +64,26 @@ export function addHealth(server: grpc.Server): Health {
   const watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   const shim = {
     addService(service: grpc.ServiceDefinition, handlers: grpc.UntypedServiceImplementation) {
+      const check = handlers["check"] as grpc.handleUnaryCall<unknown, unknown>;
       const watch = handlers["watch"] as grpc.handleServerStreamingCall<unknown, unknown>;
-      server.addService(service, {
+      const list = handlers["list"] as grpc.handleUnaryCall<unknown, unknown>;
+      server.addService(withTolerantDecoding(service), {
         ...handlers,
+        check: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+          const refused = unknownService(call.request);
+          if (refused) callback(refused);
+          else check(call, callback);
+        },
+        list: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+          if (call.request instanceof RefusedRequest) callback(unknownService(call.request) ?? null);
+          else list(call, callback);
+        },
         watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+          const refused = unknownService(call.request);
+          if (refused) {
+            call.emit("error", refused);
+            return;
+          }
           watches.add(call);
           call.on("cancelled", () => watches.delete(call));
           watch(call);

@@ -12,6 +12,12 @@ export interface Metrics {
   streamOpened(): void;
   streamClosed(): void;
   scheduled(count: number): void;
+  connectionOpened(): void;
+  connectionClosed(): void;
+  /** A connection was drained before Node's HTTP/2 reset limit could end it (connections.ts). */
+  connectionDrained(): void;
+  /** A connection's client reset more streams than that limit allows: Node ended it. */
+  resetFlood(): void;
   /** Sets the gauges that are read from the engine on scrape. */
   onScrape(read: () => { workers: number; waiters: number; workerBytes: number }): void;
 }
@@ -67,6 +73,21 @@ export function createMetrics(defaults = false): Metrics {
       scheduledSinceScrape = 0;
     },
   });
+  const connections = new Gauge({
+    name: "procworker_connections",
+    help: "open client connections",
+    registers: [registry],
+  });
+  const drained = new Counter({
+    name: "procworker_connections_drained_total",
+    help: "connections drained (GOAWAY NO_ERROR) before Node's HTTP/2 stream-reset limit could end them",
+    registers: [registry],
+  });
+  const floods = new Counter({
+    name: "procworker_reset_floods_total",
+    help: "connections whose client reset more streams than Node's HTTP/2 limit allows (1000, then 33/s): Node ended them with GOAWAY(INTERNAL_ERROR) (estimated from calls cancelled or past their deadline)",
+    registers: [registry],
+  });
   let read: () => { workers: number; waiters: number; workerBytes: number } = () => ({
     workers: 0,
     waiters: 0,
@@ -111,6 +132,10 @@ export function createMetrics(defaults = false): Metrics {
     streamOpened: () => void openStreams++,
     streamClosed: () => void openStreams--,
     scheduled: (count) => void (scheduledSinceScrape += count),
+    connectionOpened: () => connections.inc(),
+    connectionClosed: () => connections.dec(),
+    connectionDrained: () => drained.inc(),
+    resetFlood: () => floods.inc(),
     onScrape(fn) {
       read = fn;
     },

@@ -11,6 +11,7 @@ import {
   ServerReflectionService as ServerReflectionV1Service,
 } from "../generated/grpc/reflection/v1/reflection.js";
 import { ServerReflectionService as ServerReflectionV1AlphaService } from "../generated/grpc/reflection/v1alpha/reflection.js";
+import { RefusedRequest, withTolerantDecoding } from "./decoding.js";
 import { type DescriptorIndex, fileWithDependencies, indexDescriptorSet } from "./descriptor-set.js";
 
 /** grpc::StatusCode values used in `error_response` (a reflection field, not a call status). */
@@ -42,8 +43,8 @@ export function addReflection(server: grpc.Server, descriptorSet: Uint8Array, op
       throw new Error(`reflection: service ${service} is not in the descriptor set`);
   }
   const handler = createReflectionHandler(index, services);
-  server.addService(ServerReflectionV1Service, { serverReflectionInfo: handler });
-  server.addService(ServerReflectionV1AlphaService, { serverReflectionInfo: handler });
+  server.addService(withTolerantDecoding(ServerReflectionV1Service), { serverReflectionInfo: handler });
+  server.addService(withTolerantDecoding(ServerReflectionV1AlphaService), { serverReflectionInfo: handler });
 }
 
 /**
@@ -55,12 +56,27 @@ function createReflectionHandler(
   services: readonly string[],
 ): grpc.handleBidiStreamingCall<ServerReflectionRequest, ServerReflectionResponse> {
   return (call) => {
-    call.on("data", (request: ServerReflectionRequest) => {
-      if (!call.cancelled) call.write(answerReflectionRequest(index, services, request));
+    call.on("data", (request: ServerReflectionRequest | RefusedRequest) => {
+      if (call.cancelled) return;
+      if (request instanceof RefusedRequest) call.write(undecodable());
+      else call.write(answerReflectionRequest(index, services, request));
     });
     call.on("end", () => call.end());
     // A client that cancels ends the stream with an error; nothing is left to clean up.
     call.on("error", () => {});
+  };
+}
+
+/** The answer to request bytes that did not decode: an INVALID_ARGUMENT `error_response`
+ * (the stream goes on, as for any request it cannot answer). */
+function undecodable(): ServerReflectionResponse {
+  return {
+    validHost: "",
+    originalRequest: undefined,
+    messageResponse: {
+      $case: "errorResponse",
+      value: { errorCode: INVALID_ARGUMENT, errorMessage: "the request's bytes are not a valid message" },
+    },
   };
 }
 

@@ -5,7 +5,7 @@
  * are refused, open calls end with UNAVAILABLE, every live worker snapshots, the store
  * closes — within `shutdown_timeout_ms`, after which remaining calls are cut.
  */
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import type { Config } from "../core/config.js";
 import type { Logger } from "../core/log.js";
 import { createCounterDevice } from "../device/counter.js";
@@ -14,6 +14,7 @@ import { createDeviceRegistry } from "../device/registry.js";
 import { openLmdbStore } from "../store/lmdb-store.js";
 import { openPostgresStore } from "../store/postgres-store.js";
 import type { Store } from "../store/store.js";
+import { postgresCluster } from "../cluster/postgres-cluster.js";
 import { Engine } from "../worker/engine.js";
 import { loadDescriptorSet } from "./descriptor-set.js";
 import { createHandlers, processWorkerServiceDefinition } from "./handlers.js";
@@ -21,6 +22,10 @@ import { addHealth, type Health } from "./health.js";
 import { createMetrics, serveMetrics, type Metrics } from "./metrics.js";
 import { InFlight } from "./in-flight.js";
 import { addReflection } from "./reflection.js";
+import { Access, accessInterceptor } from "./access.js";
+import { serverCredentials, usesTls } from "./tls.js";
+import { createConnections } from "./connections.js";
+import { withRequestLimits } from "./request-limits.js";
 import { capDelay } from "../core/timers.js";
 import { createWasmDevice } from "../device/wasm/index.js";
 
@@ -34,6 +39,9 @@ export interface RunningServer {
   metrics: Metrics;
   /** Calls in progress. */
   inFlight: InFlight;
+  /** Re-reads auth_tokens_file (SIGHUP); resolves false (and logs) when it was kept as it
+   * was: no file configured, or one that cannot be read or parsed. */
+  reloadAccess: () => Promise<boolean>;
   /** Graceful shutdown; idempotent. */
   close: () => Promise<void>;
 }
@@ -66,44 +74,76 @@ export function defaultDevices(config: Config, logger: Logger): Device[] {
 
 /** Starts a server; resolves once it listens and reports SERVING. */
 export async function startServer({ config, logger, ...opts }: StartOptions): Promise<RunningServer> {
+  // Access first: a bad certificate or tokens file stops the start before anything is opened.
+  const credentials = await serverCredentials(config);
+  const access = config.authTokensFile === "" ? undefined : await Access.load(config.authTokensFile, logger);
+  if (access !== undefined && !usesTls(config)) {
+    logger.warn({ event: "tokens_in_plaintext" }, "bearer tokens without TLS: anyone on the path can read them");
+  }
   const store =
     opts.store ??
     (config.databaseUrl
       ? await openPostgresStore({ url: config.databaseUrl })
       : await openLmdbStore({ path: config.dataDir }));
   const devices = createDeviceRegistry(opts.devices ?? defaultDevices(config, logger));
-  const engine = new Engine({ store, devices, logger, config });
+  // Several nodes share a PostgreSQL: ownership by advisory lock, signals by LISTEN/NOTIFY.
+  const cluster = config.databaseUrl ? postgresCluster({ url: config.databaseUrl, logger }) : undefined;
+  const engine = new Engine({
+    store,
+    devices,
+    logger,
+    config,
+    ...(cluster ? { ownership: cluster.ownership, signals: cluster.signals } : {}),
+  });
   const metrics = createMetrics(opts.processMetrics ?? false);
   metrics.onScrape(() => {
     const { workers, stateBytes } = engine.workerTotals();
     return { workers, waiters: engine.attached().waiters, workerBytes: stateBytes };
   });
+  const connections = createConnections({ logger, metrics });
   const server = new Server({
     "grpc.max_receive_message_length": config.maxMessageBytes,
     "grpc.max_send_message_length": config.maxMessageBytes,
+    // One injector per connection (connections.ts); channelz would register each.
+    "grpc.enable_channelz": 0,
+    // The connection tracker first (innermost): it sees every status, refusals included.
+    interceptors: [
+      connections.interceptor,
+      ...(access === undefined ? [] : [accessInterceptor(access, logger, metrics)]),
+    ],
   });
   const health = addHealth(server);
   const inFlight = new InFlight();
-  server.addService(processWorkerServiceDefinition, createHandlers({ engine, logger, metrics, inFlight }));
+  const limits = { maxScheduleMessages: config.maxScheduleMessages, maxRequestTags: config.maxRequestTags };
+  server.addService(
+    withRequestLimits(processWorkerServiceDefinition, limits),
+    createHandlers({ engine, logger, metrics, inFlight }),
+  );
   addReflection(server, loadDescriptorSet());
   let port: number;
   try {
-    port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${config.host}:${config.port}`, ServerCredentials.createInsecure(), (err, bound) =>
-        err ? reject(err) : resolve(bound),
-      ),
-    );
+    port = await connections.listen(server, credentials, config.host, config.port);
   } catch (error) {
+    await connections.close();
     server.forceShutdown();
     await engine.close();
+    await cluster?.close();
     throw error;
   }
   engine.nodeAddress = config.nodeAddress || `${config.host}:${port}`;
+  await cluster?.start(engine.nodeAddress, engine);
   const metricsServer =
     config.metricsPort > 0 ? await serveMetrics(metrics, config.host, config.metricsPort) : undefined;
   health.setStatus("SERVING");
   logger.info(
-    { event: "listening", host: config.host, port, metricsPort: metricsServer?.port },
+    {
+      event: "listening",
+      host: config.host,
+      port,
+      metricsPort: metricsServer?.port,
+      tls: usesTls(config) ? (config.tlsClientCa === "" ? "tls" : "mutual") : "off",
+      tokens: access !== undefined,
+    },
     "procworker listening",
   );
 
@@ -115,7 +155,8 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
         "shutting down: draining calls and snapshotting workers",
       );
       health.setStatus("NOT_SERVING");
-      // No new calls from here on; resolves once every open call has ended.
+      // No new connections, no new calls from here on; resolves once every open call has ended.
+      connections.stopAccepting();
       const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       engine.drain(); // Await, Compute and Subscribe end with UNAVAILABLE
       health.endWatches();
@@ -131,10 +172,13 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
         server.forceShutdown();
       }
       clearTimeout(timer);
+      await connections.close();
       await engine.close(); // snapshot every live worker, close devices and store
+      await cluster?.close(); // after the workers: their locks are given back first
       await metricsServer?.close();
       logger.info({ event: "stopped" }, "procworker stopped");
     })());
 
-  return { port, metricsPort: metricsServer?.port, engine, health, metrics, inFlight, close };
+  const reloadAccess = (): Promise<boolean> => access?.reload() ?? Promise.resolve(false);
+  return { port, metricsPort: metricsServer?.port, engine, health, metrics, inFlight, reloadAccess, close };
 }

@@ -9,14 +9,26 @@
  * on disk (checked with strace: fdatasync precedes the resolution). `separateFlushed` stays
  * off, since it would resolve on commit, before the flush.
  *
- * Atomicity: each write is one `db.transaction(cb)`; lmdb-js runs the callbacks one at a
+ * Atomicity: each write is one `db.transaction(cb)` (results: one `db.batch(cb)`, a block of
+ * puts the write thread never splits); lmdb-js runs the callbacks one at a
  * time inside the single write transaction, so a callback that reads the latest slot and
  * writes after it can never interleave with another. A callback that throws does not roll
  * back its own puts, so every callback checks and encodes everything before its first put.
  * Inside a transaction callback lmdb-js applies `put`/`remove` at once, as part of that
- * transaction; the promises they return are the transaction's, so they are marked `void`.
+ * transaction; the promises they return are the transaction's: they reject when its commit
+ * fails, so each gets a no-op handler (`inTxn`), else a failed commit (a full disk) would be an
+ * unhandled rejection, which ends a Node process.
+ *
+ * Failures: every call's error goes through `storeFailure` (the one place that classifies
+ * them). lmdb-js grows the map whenever it fills (its LMDB is patched to resize on demand,
+ * and no option turns that off), so MDB_MAP_FULL does not occur in practice; a full disk shows
+ * up as a failed commit whose cause is EIO (LMDB reports a short write so) or ENOSPC. When a
+ * write fails with an I/O error, the free space of the store's file system decides: below
+ * FULL_BELOW_BYTES it is a full disk (resource_exhausted), else an I/O error (unavailable).
  */
+import { statfs } from "node:fs/promises";
 import { open, type Database, type Key } from "lmdb";
+import { ProcworkerError, StoreFailureError } from "../core/errors.js";
 import { messageId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import {
@@ -45,8 +57,67 @@ import type { ScheduleEntry, Snapshot, SnapshotWrite, Store, StoredModule } from
 /** Where and how big: `path` is a directory (created if missing). */
 export interface LmdbStoreOptions {
   path: string;
-  /** LMDB map size; lmdb-js's default (a growable map) when omitted. */
+  /** LMDB's initial map size; lmdb-js grows the map as needed whatever this is. */
   mapSizeBytes?: number;
+  /** Free bytes of the store's file system, asked when a write fails with an I/O error
+   * (default: statfs of `path`). */
+  freeBytes?: () => Promise<number>;
+}
+
+/** Free space below which a failed write is taken for a full disk. */
+export const FULL_BELOW_BYTES = 64 * 1024 * 1024;
+
+/** LMDB's code for a full map (lmdb-js reports LMDB codes as negative numbers). */
+const MDB_MAP_FULL = -30792;
+/** Errnos (lmdb-js reports them as positive numbers, Node as names) that mean "no room". */
+const NO_ROOM = new Map<number | string, string>([
+  [MDB_MAP_FULL, "MDB_MAP_FULL"],
+  [28, "ENOSPC"],
+  [122, "EDQUOT"],
+  [27, "EFBIG"],
+  ["ENOSPC", "ENOSPC"],
+  ["EDQUOT", "EDQUOT"],
+  ["EFBIG", "EFBIG"],
+]);
+
+/**
+ * What a failed LMDB (or file system) operation means to a client, decided in one place:
+ * no room (MDB_MAP_FULL, ENOSPC, EDQUOT, EFBIG) or an I/O error with less than
+ * FULL_BELOW_BYTES free is `resource_exhausted`; any other system or LMDB error is
+ * `unavailable`. Both are StoreFailureErrors (retried by whoever waits); the message names
+ * the code only, never a path. Anything else (a ProcworkerError, a bug) is returned as it is.
+ * `freeBytes` is the file system's free space, if known.
+ */
+export function storeFailure(cause: unknown, freeBytes?: number): unknown {
+  if (cause instanceof ProcworkerError || !(cause instanceof Error)) return cause;
+  const code = (cause as { code?: unknown }).code;
+  if (typeof code !== "number" && !(typeof code === "string" && /^E[A-Z]+$/.test(code))) return cause;
+  const name = NO_ROOM.get(code);
+  if (name !== undefined) return new StoreFailureError("resource_exhausted", `the store is full (${name})`, { cause });
+  const label = typeof code === "number" ? cause.message : code;
+  if (freeBytes !== undefined && freeBytes < FULL_BELOW_BYTES) {
+    return new StoreFailureError("resource_exhausted", `the store's disk is full (${label})`, { cause });
+  }
+  return new StoreFailureError("unavailable", `the store failed (${label}); retry later`, { cause });
+}
+
+/** The cause of an lmdb-js failure: a failed commit rejects with a generic error whose
+ * `commitError` promise rejects with the cause (and must be handled, or it ends the process). */
+async function causeOf(error: unknown): Promise<unknown> {
+  const commitError = (error as { commitError?: unknown } | null)?.commitError;
+  if (!(commitError instanceof Promise)) return error;
+  const settled = commitError.then(
+    () => error,
+    (cause: unknown) => cause,
+  );
+  // lmdb-js rejects it in the same callback as the commit, but not when the status it got
+  // carries no error: then the generic error is all there is.
+  return Promise.race([settled, new Promise<unknown>((resolve) => setImmediate(() => resolve(error)))]);
+}
+
+/** Marks a promise lmdb-js returns inside a transaction as handled (see the header). */
+function inTxn(promise: Promise<unknown>): void {
+  promise.catch(() => undefined);
 }
 
 type Db = Database<Uint8Array, Key>;
@@ -65,6 +136,10 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
     // Values are bytes either way; this decoder reads them without a copy each (lmdb-values.ts).
     encoder: values.encoder,
     noSync: false,
+    // Every write here is an explicit transaction, so batching writes of one event turn buys
+    // nothing; and its batch start makes a commit promise nobody can handle, which a failed
+    // commit (a full disk) rejects: an unhandled rejection ends a Node process.
+    eventTurnBatching: false,
     ...(opts.mapSizeBytes === undefined ? {} : { mapSize: opts.mapSizeBytes }),
   });
   let closing: Promise<void> | undefined;
@@ -72,10 +147,29 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
   // so close() first waits for the writes this store started.
   const inFlight = new Set<Promise<unknown>>();
 
-  /** Runs `fn` as one call: rejects after close, turns throws into rejections. */
+  const freeBytes =
+    opts.freeBytes ??
+    (async () => {
+      const fs = await statfs(opts.path);
+      return fs.bavail * fs.bsize;
+    });
+  /** A failure of `fn` as a client sees it (see storeFailure). */
+  const failure = async (error: unknown): Promise<unknown> => {
+    if (error instanceof ProcworkerError) return error;
+    const cause = await causeOf(error);
+    const classified = storeFailure(cause);
+    if (!(classified instanceof StoreFailureError) || classified.code !== "unavailable") return classified;
+    return storeFailure(cause, await freeBytes().catch(() => undefined));
+  };
+  /** Runs `fn` as one call: rejects after close, turns throws into rejections, classifies
+   * failures. */
   const call = async <T>(fn: () => T | Promise<T>): Promise<T> => {
     if (closing) throw storeClosed();
-    return fn();
+    try {
+      return await fn();
+    } catch (error) {
+      throw await failure(error);
+    }
   };
   /** Runs `fn` in the write transaction; resolves with its value once durable. */
   const write = <T>(fn: () => T): Promise<T> =>
@@ -150,7 +244,7 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
     };
     // Collect first: removing under a live cursor is not something to rely on.
     const keys = Array.from(db.getKeys(opts));
-    for (const key of keys) void db.remove(key);
+    for (const key of keys) inTxn(db.remove(key));
   };
   /** Checks a snapshot write now and returns what writes it inside a transaction. The store
    * takes ownership of the state (see SnapshotWrite): no copy of what may be a whole 64 MiB
@@ -160,12 +254,12 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
     if (deleteBelow !== undefined) checkSlot(deleteBelow);
     const state = snapshot.state;
     return () => {
-      void db.put(key, state);
+      inTxn(db.put(key, state));
       if (deleteBelow !== undefined) removeSnapshotsBelow(processId, deleteBelow);
     };
   };
   const putModuleInTxn = (key: Buffer, module: StoredModule): void => {
-    if (!db.doesExist(key)) void db.put(key, module.bytes);
+    if (!db.doesExist(key)) inTxn(db.put(key, module.bytes));
   };
 
   return {
@@ -183,8 +277,8 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
         return write(() => {
           if (db.doesExist(procKey)) return false;
           if (stored) putModuleInTxn(stored.key, stored.module);
-          void db.put(procKey, definition);
-          void db.put(entryKey, entry);
+          inTxn(db.put(procKey, definition));
+          inTxn(db.put(entryKey, entry));
           return true;
         });
       }),
@@ -215,7 +309,7 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
           const encoded = entries.map(
             (e) => [slotKey(KeyKind.schedule, processId, e.slot), encodeScheduleEntry(e)] as const,
           );
-          for (const [key, value] of encoded) void db.put(key, value);
+          for (const [key, value] of encoded) inTxn(db.put(key, value));
           return entries;
         });
         if (written === undefined) throw unknownProcess(processId);
@@ -245,9 +339,9 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
           ];
         });
         return writeBlock(() => {
-          for (let i = 0; i < keys.length; i++) void db.put(keys[i] as Buffer, values[i] as Uint8Array);
-          writes.forEach((w, i) => void db.put(snapshotKeys[i] as Buffer, w.snapshot.state));
-          for (const key of removals) void db.remove(key);
+          for (let i = 0; i < keys.length; i++) inTxn(db.put(keys[i] as Buffer, values[i] as Uint8Array));
+          writes.forEach((w, i) => inTxn(db.put(snapshotKeys[i] as Buffer, w.snapshot.state)));
+          for (const key of removals) inTxn(db.remove(key));
         });
       }),
     getResult: (processId, slot) =>

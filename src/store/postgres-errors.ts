@@ -6,11 +6,12 @@
  *   connections, a read-only standby → `unavailable` (retry later, maybe elsewhere);
  * - out of disk (53100), memory or other resources (class 53 but 53300), a program limit
  *   (class 54) → `resource_exhausted`;
+ * both as StoreFailureErrors, which a waiting caller rides out (the engine retries);
  * - a deadlock or serialization failure still failing after the store's retries → `aborted`;
  * - anything else → `internal`, with the driver's error as the cause (logged, never sent).
  */
 import { DatabaseError } from "pg";
-import { ProcworkerError } from "../core/errors.js";
+import { ProcworkerError, StoreFailureError } from "../core/errors.js";
 
 /** SQLSTATEs (beyond class 08, connection exception) that mean "the server is not there
  * for us right now". */
@@ -66,13 +67,13 @@ export function isConnectionFailure(error: unknown): boolean {
 export function storeError(error: unknown): ProcworkerError {
   if (error instanceof ProcworkerError) return error;
   if (isConnectionFailure(error)) {
-    return new ProcworkerError("unavailable", "the database is unavailable", { cause: error });
+    return new StoreFailureError("unavailable", "the database is unavailable", { cause: error });
   }
   if (error instanceof DatabaseError) {
     const code = error.code ?? "";
     if (code.startsWith("53") || code.startsWith("54")) {
       const what = code === "53100" ? "the database is out of disk space" : "the database is out of resources";
-      return new ProcworkerError("resource_exhausted", what, { cause: error });
+      return new StoreFailureError("resource_exhausted", what, { cause: error });
     }
     if (RETRYABLE_STATES.has(code)) {
       return new ProcworkerError("aborted", "the write conflicted with another one; retry", { cause: error });

@@ -5,13 +5,14 @@
  * (eager compute); Stop and ListWorkers to the worker registry. Results and worker ends come
  * up from the workers through one sink, the hubs (docs/design.md §2–§3).
  */
-import { cappedSignal, untilAborted } from "../core/abort.js";
+import { cappedSignal } from "../core/abort.js";
 import type { Config } from "../core/config.js";
-import { invalidArgument, ProcworkerError, ShuttingDownError, SlotNotScheduledError } from "../core/errors.js";
+import { excerpt, invalidArgument, ShuttingDownError, SlotNotScheduledError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import { isId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { DeviceRegistry } from "../device/registry.js";
+import { DEFAULT_DEFINITION_CACHE_LIMITS } from "../process/definition.js";
 import { Processes } from "../process/processes.js";
 import type { ScheduleEntry, Store } from "../store/store.js";
 import { Changes } from "./changes.js";
@@ -20,7 +21,8 @@ import { ProcessHubs } from "./hubs.js";
 import { singleNode, type Ownership, type SignalListener, type Signals } from "../core/cluster.js";
 import { WorkerRegistry } from "./registry.js";
 import type { SlotStream } from "./result-stream.js";
-import { NotOwnerError, type ProcessWorker, type Work } from "./worker.js";
+import { DRY_RUN_PATH, dryRun as runDryRun } from "./dry-run.js";
+import { isListed, remoteWorkerStatus, workerStatus, type ProcessStatus, type WorkerStatus } from "./status.js";
 
 /** The options the engine reads (a subset of the server Config). */
 export type EngineConfig = Pick<
@@ -32,7 +34,8 @@ export type EngineConfig = Pick<
   | "maxWorkerBytes"
   | "maxAwaitMs"
   | "subscriberBuffer"
-> & { batchSlots?: number };
+> &
+  Partial<Pick<Config, "definitionCacheBytes" | "moduleCacheBytes">> & { batchSlots?: number };
 
 export interface EngineOptions {
   store: Store;
@@ -46,40 +49,8 @@ export interface EngineOptions {
   now?: () => number;
 }
 
-/** A process as GetProcess shows it. */
-export interface ProcessStatus {
-  processId: string;
-  spawn: Message;
-  device: string;
-  latestScheduledSlot: bigint;
-  latestComputedSlot: bigint | undefined;
-  latestSnapshotSlot: bigint | undefined;
-  /** Its live worker, if any (with workers off, the first of its one-shot workers). */
-  worker: WorkerStatus | undefined;
-}
-
-/** The path a dry run is grouped by: a compute path, so it runs in turn with the process's
- * worker when workers are on (and in a one-shot worker of its own when they are off). */
-export const DRY_RUN_PATH = "compute/dry-run";
-
 /** Scheduled entries read per store call while streaming a schedule. */
 const SCHEDULE_PAGE = 256;
-
-/** One live worker as ListWorkers shows it (HyperBEAM's monitor "sitrep"). */
-export interface WorkerStatus {
-  group: string;
-  processId: string;
-  atSlot: bigint | undefined;
-  mailbox: number;
-  waiters: number;
-  subscribers: number;
-  idleMs: number;
-  stateBytes: number;
-  /** The lifecycle state's name (see WorkerState). */
-  state: string;
-  /** The node it runs on (its address). */
-  node: string;
-}
 
 /** Slots computed per device call (and per durable result write) unless configured; the
  * default snapshot interval is a multiple, so a catch-up writes one batch per interval. */
@@ -115,6 +86,10 @@ export class Engine implements SignalListener {
       logger,
       snapshotInterval: config.snapshotInterval,
       snapshotKeep: config.snapshotKeep,
+      cacheLimits: {
+        definitionBytes: config.definitionCacheBytes ?? DEFAULT_DEFINITION_CACHE_LIMITS.definitionBytes,
+        moduleBytes: config.moduleCacheBytes ?? DEFAULT_DEFINITION_CACHE_LIMITS.moduleBytes,
+      },
       ...(opts.now ? { now: opts.now } : {}),
     });
     this.ownership = opts.ownership ?? singleNode.ownership;
@@ -128,6 +103,7 @@ export class Engine implements SignalListener {
         dispatch: (processId, target) =>
           this.registry.dispatch(computeGroup(processId, target), processId, { kind: "compute", target }),
         groupOf: (processId, slot) => computeGroup(processId, slot).name,
+        ...(opts.signals ? { prepare: (processId: string) => this.processes.prepare(processId) } : {}),
         logger,
         changes: this.changes,
         retryMs: RETRY_MS,
@@ -305,7 +281,10 @@ export class Engine implements SignalListener {
 
   /** The live workers. */
   listWorkers(): WorkerStatus[] {
-    return this.registry.list().map((w) => this.statusOf(w));
+    return this.registry
+      .list()
+      .filter(isListed)
+      .map((w) => workerStatus(w, this.hubs.get(w.processId), this.nodeAddress));
   }
 
   /** A process's definition, latest slots and live worker; NOT_FOUND for an unknown one. */
@@ -318,7 +297,7 @@ export class Engine implements SignalListener {
       this.processes.latestResultSlot(processId),
       this.processes.latestSnapshotSlot(processId),
     ]);
-    const worker = this.registry.workersOf(processId)[0];
+    const worker = this.registry.workersOf(processId).find(isListed);
     return {
       processId,
       spawn: definition.spawn,
@@ -326,8 +305,18 @@ export class Engine implements SignalListener {
       latestScheduledSlot,
       latestComputedSlot,
       latestSnapshotSlot,
-      worker: worker === undefined ? undefined : this.statusOf(worker),
+      worker:
+        worker !== undefined
+          ? workerStatus(worker, this.hubs.get(processId), this.nodeAddress)
+          : await this.remoteWorker(processId),
     };
+  }
+
+  /** The worker of `processId` on another node (cluster), if one holds its lock. */
+  private async remoteWorker(processId: string): Promise<WorkerStatus | undefined> {
+    const node = await this.ownership.ownerOf(processId);
+    if (node === undefined || node === this.nodeAddress) return undefined;
+    return remoteWorkerStatus(processId, this.hubs.get(processId), node);
   }
 
   /** The scheduled entries from `fromSlot` to `toSlot` (default: the latest), in slot
@@ -364,26 +353,13 @@ export class Engine implements SignalListener {
     checkProcessId(processId);
     await this.processes.definition(processId);
     const group = groupOf({ processId, path: DRY_RUN_PATH }, this.opts.config.processWorkers);
-    const through = await this.processes.latestScheduledSlot(processId);
-    const { maxAwaitMs } = this.opts.config;
-    const capped = cappedSignal(signal, maxAwaitMs, `no dry run result within max_await_ms (${maxAwaitMs} ms)`);
-    try {
-      for (;;) {
-        let work!: Work;
-        const result = new Promise<SlotResult>(
-          (settle, fail) => (work = { kind: "dry_run", message, through, settle, fail }),
-        );
-        if (this.registry.dispatch(group, processId, work)) return await untilAborted(result, capped.signal);
-        // Its worker is leaving: wait for its end, then ask the next one.
-        await untilAborted(this.registry.whenEnded(group.name), capped.signal);
-        this.checkOpen();
-      }
-    } catch (error) {
-      if (error instanceof NotOwnerError) return this.dryRunHere(processId, message);
-      throw error;
-    } finally {
-      capped.dispose();
-    }
+    const deps = {
+      processes: this.processes,
+      registry: this.registry,
+      maxAwaitMs: this.opts.config.maxAwaitMs,
+      checkOpen: () => this.checkOpen(),
+    };
+    return runDryRun(deps, group, processId, message, signal);
   }
 
   /** Live workers and the state bytes they hold (O(1), for metrics). */
@@ -426,37 +402,6 @@ export class Engine implements SignalListener {
     return this.draining;
   }
 
-  private statusOf(worker: ProcessWorker): WorkerStatus {
-    const hub = this.hubs.get(worker.processId);
-    const state = worker.state;
-    return {
-      group: worker.group,
-      processId: worker.processId,
-      atSlot: worker.atSlot,
-      mailbox: worker.mailboxSize,
-      waiters: hub?.waiterCount ?? 0,
-      subscribers: hub?.subscriberCount ?? 0,
-      idleMs: state.name === "idle" ? Math.max(0, Date.now() - state.since) : 0,
-      stateBytes: worker.stateBytes(),
-      state: state.name,
-      node: this.nodeAddress,
-    };
-  }
-
-  /** A dry run on the latest stored state, restored here: for a process another node owns.
-   * It needs slot 0 computed (by the owner). */
-  private async dryRunHere(processId: string, message: Message): Promise<SlotResult> {
-    const runtime = await this.processes.restore(processId);
-    try {
-      if (runtime.slot === undefined) {
-        throw new ProcworkerError("aborted", `process ${processId} has no computed slot yet; retry`);
-      }
-      return await runtime.dryRun(message);
-    } finally {
-      await runtime.close();
-    }
-  }
-
   private checkOpen(): void {
     if (this.draining) throw new ShuttingDownError();
   }
@@ -465,5 +410,5 @@ export class Engine implements SignalListener {
 /** Rejects process ids that are not ids at all (INVALID_ARGUMENT, not NOT_FOUND). */
 function checkProcessId(processId: string): void {
   if (!isId(processId))
-    throw invalidArgument(`process id ${JSON.stringify(processId)} is not an id (43 base64url characters)`);
+    throw invalidArgument(`process id ${excerpt(processId)} is not an id (43 base64url characters)`);
 }

@@ -10,7 +10,7 @@
  * made, then kept up to date by what comes in), so deciding costs no store reads.
  */
 import { capDelay } from "../core/timers.js";
-import { ProcworkerError, WorkerStoppedError } from "../core/errors.js";
+import { StoreFailureError, WorkerStoppedError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import type { SlotResult } from "../core/result.js";
 import type { Changes } from "./changes.js";
@@ -30,6 +30,9 @@ export interface HubContext {
   dispatch(processId: string, target: bigint): boolean;
   /** The group that computes `processId` up to `target` (for leader-death errors and logs). */
   groupOf(processId: string, target: bigint | undefined): string;
+  /** Readies this node to compute the process (in a cluster, where another node may own it
+   * now and this one take it over later); undefined on one node. */
+  prepare?: (processId: string) => Promise<void>;
   logger: Logger;
   changes: Changes;
   /** Delays before asking again when no worker could run: after a failure before any
@@ -218,16 +221,21 @@ export class ProcessHub {
 
   /**
    * A worker of this process ended. Stopped or failed, its waiters and Compute streams fail
-   * with the leader-death error (a store outage keeps its own status). Then whatever callers
-   * still want is asked for again — at once, or after a delay when no worker could run
-   * (owned elsewhere, or a failure before any progress: no spinning).
+   * with the leader-death error — except when the store failed (unreachable or full): nothing
+   * was lost (what was not stored is computed again), so callers keep waiting, each until its
+   * own deadline, while a fresh worker is tried with backoff. Then whatever callers still want
+   * is asked for again — at once, or after a delay when no worker could run (owned elsewhere,
+   * the store failing, or a failure before any progress: no spinning).
    */
   workerEnded(group: string, exit: WorkerExit): void {
     this.dispatched = undefined;
+    const storeFailed = exit.kind === "failed" && exit.error instanceof StoreFailureError;
     if (exit.kind === "stopped") this.failLeaderBound(new WorkerStoppedError(group, "stopped"));
-    if (exit.kind === "failed") this.failLeaderBound(leaderDeath(group, exit.error));
-    if (exit.kind === "not_owner" || exit.kind === "disowned") this.retrySoon(this.ctx.retryMs.follow);
-    else if (exit.kind === "failed" && !exit.progressed) this.retrySoon(this.backoff());
+    if (exit.kind === "failed" && !storeFailed) {
+      this.failLeaderBound(new WorkerStoppedError(group, "crashed", { cause: exit.error }));
+    }
+    if (exit.kind === "not_owner" || exit.kind === "disowned") this.retrySoon(this.ctx.retryMs.follow, true);
+    else if (storeFailed || (exit.kind === "failed" && !exit.progressed)) this.retrySoon(this.backoff(), false);
     else this.computeEagerly();
   }
 
@@ -269,13 +277,16 @@ export class ProcessHub {
     return delay;
   }
 
-  private retrySoon(baseMs: number): void {
+  /** Asks again after about `baseMs`. A follower (another node owns the process) also
+   * re-reads the store first, so a signal it missed costs it at most one such delay. */
+  private retrySoon(baseMs: number, follower: boolean): void {
     if (this.failure !== undefined || this.retryTimer !== undefined || this.empty) return;
     // Jitter spreads the retries of many processes (and of several nodes) over time.
     const delay = baseMs * (0.5 + Math.random());
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      this.computeEagerly();
+      if (follower) this.resync();
+      else this.computeEagerly();
     }, capDelay(delay));
   }
 
@@ -294,6 +305,10 @@ export class ProcessHub {
     if (computed !== undefined) this.sawComputed(computed);
     this.loaded = true;
     this.computeEagerly();
+    // A follower takes over only when the owner is gone: be ready for it then.
+    this.ctx.prepare?.(this.processId).catch((error: unknown) => {
+      this.ctx.logger.warn({ event: "prepare_failed", processId: this.processId, err: error }, "prepare failed");
+    });
   }
 
   private sawComputed(slot: bigint): void {
@@ -320,13 +335,3 @@ function toError(error: unknown): Error {
 
 /** Results read per store call when catching up with another node's results. */
 const PULL_PAGE = 256;
-
-/** The error callers of a worker that failed get: the leader-death error, or — when the store
- * was unreachable or full — that condition itself, so clients see UNAVAILABLE or
- * RESOURCE_EXHAUSTED rather than a bare retry. */
-function leaderDeath(group: string, cause: unknown): Error {
-  if (cause instanceof ProcworkerError && (cause.code === "unavailable" || cause.code === "resource_exhausted")) {
-    return cause;
-  }
-  return new WorkerStoppedError(group, "crashed", { cause });
-}

@@ -12,7 +12,7 @@
  * with `resource_exhausted` (docs/design.md §3.3).
  */
 import { deadlineExceeded } from "../core/abort.js";
-import { ProcworkerError } from "../core/errors.js";
+import { ProcworkerError, StoreFailureError } from "../core/errors.js";
 import { MAX_SLOT, type SlotResult } from "../core/result.js";
 import { capDelay } from "../core/timers.js";
 
@@ -72,6 +72,9 @@ export interface ResultStreamOptions {
 }
 
 const PAGE = 64;
+/** Delays between store reads that failed (store unreachable or full): the first, doubling
+ * up to the last, each with ±50% jitter. The stream waits meanwhile (it ends by its caller). */
+const READ_RETRY_MS = { first: 250, max: 5_000 };
 
 export class ResultStream implements SlotStream {
   readonly processId: string;
@@ -97,6 +100,8 @@ export class ResultStream implements SlotStream {
   private drops = 0;
   private progressed = false;
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = READ_RETRY_MS.first;
 
   constructor(
     private readonly source: ResultSource,
@@ -256,7 +261,7 @@ export class ResultStream implements SlotStream {
         this.deliver(head);
         continue;
       }
-      if (this.behind || head !== undefined) void this.readStore();
+      if ((this.behind || head !== undefined) && this.retryTimer === undefined) void this.readStore();
       return;
     }
   }
@@ -283,9 +288,11 @@ export class ResultStream implements SlotStream {
       page = await this.source.results(this.processId, from, upTo, PAGE);
     } catch (error) {
       this.reading = false;
+      if (error instanceof StoreFailureError) return this.readLater();
       return this.fail(error instanceof Error ? error : new Error(String(error)));
     }
     this.reading = false;
+    this.retryDelay = READ_RETRY_MS.first;
     if (this.closed) return;
     const contiguous: SlotResult[] = [];
     for (const result of page) {
@@ -304,6 +311,17 @@ export class ResultStream implements SlotStream {
     this.pump();
   }
 
+  /** The store failed: read again after a delay (pushes meanwhile only queue up). */
+  private readLater(): void {
+    if (this.closed) return;
+    const delay = this.retryDelay * (0.5 + Math.random());
+    this.retryDelay = Math.min(this.retryDelay * 2, READ_RETRY_MS.max);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.pump();
+    }, capDelay(delay));
+  }
+
   private armDeadline(maxWaitMs: number): void {
     this.timer = setTimeout(() => {
       if (this.closed) return;
@@ -320,6 +338,7 @@ export class ResultStream implements SlotStream {
     this.queue = [];
     this.head = 0;
     clearTimeout(this.timer);
+    clearTimeout(this.retryTimer);
     this.opts.onClose(this);
     if (tell !== undefined && this.consumer !== undefined) tell(this.consumer);
   }

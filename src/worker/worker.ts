@@ -54,7 +54,9 @@ export type WorkerExit =
 
 /**
  * The lifecycle, one state at a time (no flags beside it):
- * - starting: taking ownership, then restoring its state from the store;
+ * - acquiring: taking its process's ownership (in a cluster another node may hold it); not
+ *   yet a worker anyone sees (ListWorkers leaves it out);
+ * - starting: restoring its state from the store;
  * - idle: waiting for work (at most `maxIdleMs`);
  * - computing: working towards `target`;
  * - evaluating: running a dry run;
@@ -64,6 +66,7 @@ export type WorkerExit =
  * - ended: gone from the registry; `exit` says how.
  */
 export type WorkerState =
+  | { name: "acquiring" }
   | { name: "starting" }
   | { name: "idle"; since: number }
   | { name: "computing"; target: bigint }
@@ -121,7 +124,7 @@ export class NotOwnerError extends ProcworkerError {
 export class ProcessWorker {
   readonly group: string;
   readonly processId: string;
-  private current: WorkerState = { name: "starting" };
+  private current: WorkerState = { name: "acquiring" };
   private readonly mailbox = new Mailbox<Work>();
   private runtime: ProcessRuntime | undefined;
   private computedSlots = 0;
@@ -159,7 +162,9 @@ export class ProcessWorker {
    * whoever needs it waits for its end and starts a fresh one. */
   get accepting(): boolean {
     const name = this.current.name;
-    return name === "starting" || name === "idle" || name === "computing" || name === "evaluating";
+    return (
+      name === "acquiring" || name === "starting" || name === "idle" || name === "computing" || name === "evaluating"
+    );
   }
 
   /** Queues work (callers check `accepting` first). */
@@ -191,14 +196,17 @@ export class ProcessWorker {
     let owned = false;
     try {
       owned = await ownership.acquire(processId);
+      if (owned && this.current.name === "acquiring") this.enter({ name: "starting" });
       exit = owned ? await this.serve() : { kind: "not_owner" };
     } catch (error) {
       this.opts.logger.error({ event: "worker_failed", group: this.group, err: error }, "worker failed");
       exit = { kind: "failed", error, progressed: this.computedSlots > 0 };
     }
-    if (owned) await ownership.release(processId).catch(() => undefined);
     this.failLeftovers(exit);
+    // Gone from the registry before the lock is free: no moment with a worker listed on
+    // two nodes.
     this.enter({ name: "ended", exit });
+    if (owned) await ownership.release(processId).catch(() => undefined);
     this.opts.sink.ended(processId, this.group, exit);
     return exit;
   }

@@ -94,4 +94,25 @@ describe("health", () => {
     call.cancel();
     expect((await cancelled).code).toBe(grpc.status.CANCELLED);
   });
+
+  it("answers Watch of an unknown name with NOT_FOUND at once, keeping nothing for it", async () => {
+    health.setStatus("SERVING");
+    for (const service of ["no.such.Service", "n".repeat(2 * 1024 * 1024)]) {
+      const call = client.Watch({ service });
+      const seen: string[] = [];
+      call.on("data", (res: CheckResponse) => seen.push(res.status));
+      const error = await new Promise<grpc.ServiceError>((resolve) => call.on("error", resolve));
+      expect(error.code).toBe(grpc.status.NOT_FOUND);
+      expect(error.details.length).toBeLessThan(200);
+      expect(seen).toEqual([]);
+    }
+  });
+
+  it("answers Check of a 2 MiB name with a short NOT_FOUND, and the connection goes on", async () => {
+    health.setStatus("SERVING");
+    const error = (await check("m".repeat(2 * 1024 * 1024)).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    expect(error.code).toBe(grpc.status.NOT_FOUND);
+    expect(error.details).toBe(`unknown service "${"m".repeat(64)}"… (2097152 characters)`);
+    expect(await check("")).toBe("SERVING");
+  });
 });

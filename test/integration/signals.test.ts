@@ -19,9 +19,10 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-describe("npm start under Ctrl-C", () => {
+// Both at once: each waits on npm and tsc far more than it computes.
+describe.concurrent("npm start under Ctrl-C", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    it(`exits 0 without an npm error when the process group gets ${signal}`, async () => {
+    it(`exits 0 without an npm error when the process group gets ${signal}`, async ({ expect }) => {
       const server = await startChildServer("npm", ["start", "--silent"], {
         PROCWORKER_DATA_DIR: join(dataDir, signal),
       });

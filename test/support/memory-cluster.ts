@@ -19,6 +19,7 @@ export interface MemoryCluster {
 
 export function memoryCluster(): MemoryCluster {
   const locks = new Map<string, string>();
+  const counts = new Map<string, number>(); // acquisitions pair with releases, as in PostgreSQL
   const listeners = new Map<string, SignalListener>();
   const cutOff = new Set<string>();
   const log: string[] = [];
@@ -34,7 +35,12 @@ export function memoryCluster(): MemoryCluster {
     ownerOf: (processId) => locks.get(processId),
     cut(node) {
       cutOff.add(node);
-      for (const [processId, owner] of [...locks]) if (owner === node) locks.delete(processId);
+      for (const [processId, owner] of [...locks]) {
+        if (owner === node) {
+          locks.delete(processId);
+          counts.delete(processId);
+        }
+      }
     },
     join(node) {
       const ownership: Ownership = {
@@ -43,10 +49,17 @@ export function memoryCluster(): MemoryCluster {
           const owner = locks.get(processId);
           if (owner !== undefined && owner !== node) return false;
           locks.set(processId, node);
+          counts.set(processId, (counts.get(processId) ?? 0) + 1);
           return true;
         },
         async release(processId) {
-          if (locks.get(processId) === node) locks.delete(processId);
+          if (locks.get(processId) !== node) return;
+          const count = (counts.get(processId) ?? 1) - 1;
+          if (count > 0) counts.set(processId, count);
+          else {
+            counts.delete(processId);
+            locks.delete(processId);
+          }
         },
         async ownerOf(processId) {
           return locks.get(processId);

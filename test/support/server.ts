@@ -9,7 +9,8 @@ import { expect } from "vitest";
 import { defaultConfig, type Config } from "../../src/core/config.js";
 import { silentLogger } from "../../src/core/log.js";
 import type { Device } from "../../src/device/device.js";
-import { ProcworkerClient } from "../../src/service/client.js";
+import type { Store } from "../../src/store/store.js";
+import { ProcworkerClient, type ClientOptions } from "../../src/service/client.js";
 import { startServer, type RunningServer } from "../../src/service/server.js";
 import { until } from "./until.js";
 
@@ -27,7 +28,7 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: Partial<Config> = {},
-  opts: { dataDir?: string; devices?: Device[] } = {},
+  opts: { dataDir?: string; devices?: Device[]; store?: Store; client?: ClientOptions } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "procworker-test-")));
   const config = defaultConfig({
@@ -42,11 +43,12 @@ export async function startTestServer(
     config,
     logger: silentLogger(),
     ...(opts.devices ? { devices: opts.devices } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
   });
   const address = `127.0.0.1:${server.port}`;
   const clients: ProcworkerClient[] = [];
   const newClient = (): ProcworkerClient => {
-    const c = new ProcworkerClient(address);
+    const c = new ProcworkerClient(address, opts.client);
     clients.push(c);
     return c;
   };

@@ -104,6 +104,10 @@ export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
     async validate(ctx: ProcessContext): Promise<void> {
       await moduleOf(ctx);
     },
+    async prepare(ctx: ProcessContext): Promise<void> {
+      pool.thread(pool.laneOf(ctx.processId)); // starts the lane's thread if it is not running
+      await moduleOf(ctx);
+    },
     async instantiate(ctx: ProcessContext): Promise<DeviceInstance> {
       const prepared = await moduleOf(ctx);
       const limits = { slotTimeLimitMs, maxReplaySteps, maxOutputBytes };

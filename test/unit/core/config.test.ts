@@ -32,6 +32,20 @@ describe("configuration", () => {
     expect(rest).toEqual(["extra"]);
   });
 
+  it("takes a boolean as a bare flag, inline, or followed by a boolean word", () => {
+    const env = { PROCWORKER_PROCESS_WORKERS: "true" };
+    expect(parseConfig(["--process-workers=off"], env).config.processWorkers).toBe(false);
+    expect(parseConfig(["--process-workers", "false", "--port", "1"], env)).toMatchObject({
+      config: { processWorkers: false, port: 1 },
+      rest: [],
+    });
+    expect(parseConfig(["--process-workers", "extra"], { PROCWORKER_PROCESS_WORKERS: "no" })).toMatchObject({
+      config: { processWorkers: true },
+      rest: ["extra"],
+    });
+    expect(parseConfig(["--", "--port"], {}).rest).toEqual(["--port"]);
+  });
+
   it("refuses unknown options and bad values, naming the option", () => {
     expect(() => parseConfig(["--nope", "1"], {})).toThrow(/unknown option --nope/);
     expect(() => parseConfig(["--port", "seventy"], {})).toThrow(/port.*whole number/);
@@ -39,7 +53,12 @@ describe("configuration", () => {
     expect(() => parseConfig([], { PROCWORKER_PROCESS_WORKERS: "maybe" })).toThrow(/PROCWORKER_PROCESS_WORKERS/);
     expect(() => parseConfig(["--log-level", "loud"], {})).toThrow(/log_level/);
     expect(() => parseConfig(["--subscriber-buffer", "8"], {})).toThrow(/at least 64/);
-    expect(() => parseConfig(["--port"], {})).toThrow(/needs a value/);
+    expect(() => parseConfig(["--port"], {})).toThrow(/option --port needs a value/);
+    expect(() => parseConfig(["--host", "--port", "1"], {})).toThrow(/option --host needs a value/);
+    expect(() => parseConfig(["-p", "1"], {})).toThrow(/unknown option -p$/);
+    expect(() => parseConfig(["--process-workers=maybe"], {})).toThrow(
+      /option process_workers \(--process-workers \/ PROCWORKER_PROCESS_WORKERS\): expected true or false/,
+    );
   });
 });
 
@@ -66,5 +85,28 @@ describe("README's option table", () => {
       spec.default === "" ? '""' : String(spec.default),
     ]);
     expect(rows).toEqual(expected);
+  });
+});
+
+describe("limits and access options", () => {
+  it("have documented defaults and follow the one naming rule", () => {
+    expect(defaultConfig()).toMatchObject({
+      definitionCacheBytes: 64 * 1024 * 1024,
+      moduleCacheBytes: 256 * 1024 * 1024,
+      maxScheduleMessages: 1000,
+      maxRequestTags: 10_000,
+      tlsCert: "",
+      tlsKey: "",
+      tlsClientCa: "",
+      authTokensFile: "",
+    });
+    const env = { PROCWORKER_DEFINITION_CACHE_BYTES: "1000", PROCWORKER_AUTH_TOKENS_FILE: "/etc/tokens" };
+    expect(parseConfig(["--module-cache-bytes", "2000", "--tls-cert=/c.pem"], env).config).toMatchObject({
+      definitionCacheBytes: 1000,
+      moduleCacheBytes: 2000,
+      tlsCert: "/c.pem",
+      authTokensFile: "/etc/tokens",
+    });
+    expect(() => parseConfig(["--max-schedule-messages", "0"], {})).toThrow(/at least 1/);
   });
 });

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { callSignal, type CancellableCall } from "../../../src/service/call-signal.js";
+import { callSignal, DEADLINE_LEAD_MS, type CancellableCall } from "../../../src/service/call-signal.js";
 
 /** A grpc-js call as far as callSignal sees it. */
 function fakeCall(deadline: Date | number = Infinity): CancellableCall & EventEmitter & { cancelled: boolean } {
@@ -34,17 +34,28 @@ describe("a call's signal", () => {
     expect(signal.reason).toMatchObject({ code: "cancelled" });
   });
 
-  it("aborts with deadline_exceeded at the call's deadline, counted from the call's own clock", async () => {
+  it("ends a wait DEADLINE_LEAD_MS before the deadline, counted from the call's own clock", async () => {
     vi.useFakeTimers();
     const call = fakeCall(new Date(Date.now() + 1_000));
     const s = callSignal(call);
     expect(s.hasDeadline).toBe(true);
     await vi.advanceTimersByTimeAsync(400);
     const signal = s.signal; // read late: the deadline stays where it was
-    await vi.advanceTimersByTimeAsync(599);
+    await vi.advanceTimersByTimeAsync(600 - DEADLINE_LEAD_MS - 1);
     expect(signal.aborted).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
-    expect(signal.reason).toMatchObject({ code: "deadline_exceeded" });
+    expect(signal.reason).toMatchObject({ code: "deadline_exceeded", message: "the call's deadline is due" });
+    s.dispose();
+  });
+
+  it("takes at most a tenth of a short call's time", () => {
+    vi.useFakeTimers();
+    const s = callSignal(fakeCall(Date.now() + 100));
+    const signal = s.signal;
+    vi.advanceTimersByTime(89);
+    expect(signal.aborted).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(signal.aborted).toBe(true);
     s.dispose();
   });
 

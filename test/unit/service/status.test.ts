@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { ProcworkerError, SlotNotScheduledError, WorkerStoppedError } from "../../../src/core/errors.js";
-import { toServiceError } from "../../../src/service/status.js";
+import { MAX_STATUS_MESSAGE, toServiceError } from "../../../src/service/status.js";
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -22,6 +22,8 @@ describe("status mapping", () => {
       [new ProcworkerError("cancelled", "gone"), status.CANCELLED],
       [new ProcworkerError("resource_exhausted", "full"), status.RESOURCE_EXHAUSTED],
       [new ProcworkerError("unavailable", "down"), status.UNAVAILABLE],
+      [new ProcworkerError("unauthenticated", "who"), status.UNAUTHENTICATED],
+      [new ProcworkerError("permission_denied", "no"), status.PERMISSION_DENIED],
     ];
     for (const [error, code] of cases)
       expect(toServiceError(error, logger, "M")).toMatchObject({ code, details: error.message });
@@ -40,5 +42,12 @@ describe("status mapping", () => {
     expect(toServiceError(new ProcworkerError("internal", "detail"), logger, "M")).toMatchObject({
       details: "internal error",
     });
+  });
+
+  it("cuts a status message to MAX_STATUS_MESSAGE characters", () => {
+    const { logger } = capture();
+    const mapped = toServiceError(new ProcworkerError("invalid_argument", "z".repeat(100_000)), logger, "M");
+    expect(mapped.code).toBe(status.INVALID_ARGUMENT);
+    expect(mapped.details).toBe(`${"z".repeat(MAX_STATUS_MESSAGE - 1)}…`);
   });
 });

@@ -164,8 +164,10 @@ export interface WorkerInfo {
   stateBytes: bigint;
   /**
    * The worker's lifecycle state: `starting` (restoring), `idle` (waiting for
-   * work), `computing`, `stopping` (Stop or shutdown) or `retiring` (idle or
-   * evicted, writing its snapshot).
+   * work), `computing`, `evaluating` (a dry run), `stopping` (Stop or shutdown)
+   * or `retiring` (idle or evicted, writing its snapshot). In GetProcess, with
+   * several nodes, `remote`: another node computes the process (only `node`,
+   * `process_id`, `group`, `waiters` and `subscribers` are meaningful then).
    */
   state: string;
   /**

@@ -369,8 +369,10 @@ type WorkerInfo struct {
 	// The size of the worker's device state in bytes (what a snapshot would hold).
 	StateBytes uint64 `protobuf:"varint,8,opt,name=state_bytes,json=stateBytes,proto3" json:"state_bytes,omitempty"`
 	// The worker's lifecycle state: `starting` (restoring), `idle` (waiting for
-	// work), `computing`, `stopping` (Stop or shutdown) or `retiring` (idle or
-	// evicted, writing its snapshot).
+	// work), `computing`, `evaluating` (a dry run), `stopping` (Stop or shutdown)
+	// or `retiring` (idle or evicted, writing its snapshot). In GetProcess, with
+	// several nodes, `remote`: another node computes the process (only `node`,
+	// `process_id`, `group`, `waiters` and `subscribers` are meaningful then).
 	State string `protobuf:"bytes,9,opt,name=state,proto3" json:"state,omitempty"`
 	// The node the worker runs on: the address clients reach that node at (its
 	// `node_address` option). With several nodes, calls for this process are
