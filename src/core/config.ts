@@ -74,7 +74,13 @@ export const OPTIONS = {
     kind: "int",
     default: 1024,
     min: 64,
-    doc: "live results buffered per Compute/Subscribe stream (at least 64, a worker's batch); a stream whose client takes nothing while twice this many complete ends with RESOURCE_EXHAUSTED",
+    doc: "live results buffered per Compute/Subscribe stream (at least 64, a worker's batch); a stream whose client takes nothing while twice this many complete (and for subscriber_stall_ms) ends with RESOURCE_EXHAUSTED",
+  },
+  subscriber_stall_ms: {
+    kind: "int",
+    default: 2_000,
+    min: 0,
+    doc: "how long a stream's client may take nothing, once twice subscriber_buffer results completed meanwhile, before its stream ends with RESOURCE_EXHAUSTED",
   },
   shutdown_timeout_ms: {
     kind: "int",
@@ -150,6 +156,7 @@ export interface Config {
   wasmThreads: number;
   maxMessageBytes: number;
   subscriberBuffer: number;
+  subscriberStallMs: number;
   shutdownTimeoutMs: number;
   logLevel: (typeof LEVELS)[number];
   metricsPort: number;

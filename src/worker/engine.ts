@@ -34,6 +34,7 @@ export type EngineConfig = Pick<
   | "maxWorkerBytes"
   | "maxAwaitMs"
   | "subscriberBuffer"
+  | "subscriberStallMs"
 > &
   Partial<Pick<Config, "definitionCacheBytes" | "moduleCacheBytes">> & { batchSlots?: number };
 
@@ -199,6 +200,7 @@ export class Engine implements SignalListener {
       from: 0n,
       boundLater: true,
       buffer: this.opts.config.subscriberBuffer,
+      stallMs: this.opts.config.subscriberStallMs,
       leaderBound: true,
       ...(hasDeadline ? {} : { maxWaitMs: this.opts.config.maxAwaitMs }),
     });
@@ -264,7 +266,12 @@ export class Engine implements SignalListener {
     checkProcessId(processId);
     await this.processes.definition(processId);
     const hub = this.hubs.hubFor(processId);
-    const stream = hub.openStream({ from: fromSlot, buffer: this.opts.config.subscriberBuffer, leaderBound: false });
+    const stream = hub.openStream({
+      from: fromSlot,
+      buffer: this.opts.config.subscriberBuffer,
+      stallMs: this.opts.config.subscriberStallMs,
+      leaderBound: false,
+    });
     hub.computeFor(stream);
     return stream;
   }

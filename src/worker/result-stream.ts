@@ -8,8 +8,8 @@
  * Memory is bounded: while the consumer is full (HTTP/2 flow control) live results wait in a
  * queue of at most `buffer`; past it the queue is dropped and the stream later catches up
  * from the store, where every published result already is. A consumer that takes nothing
- * while more than twice `buffer` results are published has stopped reading: the stream ends
- * with `resource_exhausted` (docs/design.md §3.3).
+ * while more than twice `buffer` results are published, and for `stallMs` after that, has
+ * stopped reading: the stream ends with `resource_exhausted` (docs/design.md §3.3).
  */
 import { deadlineExceeded } from "../core/abort.js";
 import { ProcworkerError, StoreFailureError } from "../core/errors.js";
@@ -63,6 +63,9 @@ export interface ResultStreamOptions {
   boundLater?: boolean;
   /** Live results held for a consumer that is full. */
   buffer: number;
+  /** A consumer that takes nothing while more than twice `buffer` results complete fails
+   * once it has also taken nothing for this long (0: at once). */
+  stallMs?: number;
   /** Compute streams fail with the leader-death error when their worker dies. */
   leaderBound: boolean;
   /** Ends the stream with deadline_exceeded when no result comes for this long. */
@@ -102,6 +105,8 @@ export class ResultStream implements SlotStream {
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = READ_RETRY_MS.first;
+  /** Armed while the consumer has taken nothing and more than twice `buffer` completed. */
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly source: ResultSource,
@@ -149,6 +154,7 @@ export class ResultStream implements SlotStream {
 
   progress(): void {
     this.completedSinceProgress = 0;
+    if (this.stallTimer !== undefined) this.unstall();
   }
 
   resume(): void {
@@ -161,9 +167,9 @@ export class ResultStream implements SlotStream {
   push(result: SlotResult): void {
     if (this.closed || result.slot < this.nextSlot || (this.to !== undefined && result.slot > this.to)) return;
     this.progressed = true;
-    if (++this.completedSinceProgress > 2 * this.opts.buffer) {
-      const message = `the client took no result while ${this.completedSinceProgress} completed; resubscribe from slot ${this.nextSlot}`;
-      return this.fail(new ProcworkerError("resource_exhausted", message));
+    if (++this.completedSinceProgress > 2 * this.opts.buffer && this.stallTimer === undefined) {
+      this.stall();
+      if (this.closed) return;
     }
     const live = this.consumer !== undefined && !this.full && !this.reading && !this.behind;
     if (live && this.queued === 0 && result.slot === this.nextSlot) return this.deliver(result);
@@ -269,6 +275,7 @@ export class ResultStream implements SlotStream {
   private deliver(result: SlotResult): void {
     this.nextSlot = result.slot + 1n;
     this.completedSinceProgress = 0;
+    if (this.stallTimer !== undefined) this.unstall();
     this.progressed = true;
     const more = (this.consumer as SlotConsumer).deliver(result);
     if (this.to !== undefined && this.nextSlot > this.to) return this.finish((c) => c.end());
@@ -322,6 +329,29 @@ export class ResultStream implements SlotStream {
     }, capDelay(delay));
   }
 
+  /**
+   * More than twice `buffer` results completed while the consumer took none: it has stopped
+   * reading, unless it takes one within `stallMs` (a catch-up completes a buffer's worth in
+   * milliseconds, shorter than a client may be descheduled on a busy machine).
+   */
+  private stall(): void {
+    const stallMs = this.opts.stallMs ?? 0;
+    const fail = (): void => {
+      this.stallTimer = undefined;
+      const message =
+        `the client took no result while ${this.completedSinceProgress} completed` +
+        `${stallMs > 0 ? ` in ${stallMs} ms` : ""}; resubscribe from slot ${this.nextSlot}`;
+      this.fail(new ProcworkerError("resource_exhausted", message));
+    };
+    if (stallMs === 0) return fail();
+    this.stallTimer = setTimeout(fail, capDelay(stallMs));
+  }
+
+  private unstall(): void {
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+  }
+
   private armDeadline(maxWaitMs: number): void {
     this.timer = setTimeout(() => {
       if (this.closed) return;
@@ -339,6 +369,7 @@ export class ResultStream implements SlotStream {
     this.head = 0;
     clearTimeout(this.timer);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.stallTimer);
     this.opts.onClose(this);
     if (tell !== undefined && this.consumer !== undefined) tell(this.consumer);
   }

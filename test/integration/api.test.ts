@@ -207,7 +207,7 @@ describe("Subscribe", () => {
   });
 
   it("keeps delivering to others while one subscriber stops reading, and ends the stalled one with RESOURCE_EXHAUSTED", async () => {
-    s = await startTestServer({ subscriberBuffer: 64 });
+    s = await startTestServer({ subscriberBuffer: 64, subscriberStallMs: 50 });
     const p = await spawn();
     const stalledClient = s.newClient();
     const stalled = stalledClient.subscribe({ processId: p, fromSlot: 0n });
@@ -230,6 +230,8 @@ describe("Subscribe", () => {
     const got = await reader;
     expect(got.at(-1)?.result?.slot).toBe(3000n);
     expect(got.map((r) => r.result?.slot)).toEqual(Array.from({ length: 3001 }, (_, i) => BigInt(i)));
+    // The stalled stream ends on the server while its client is still not reading.
+    await until(s.server.engine, () => s!.server.engine.attached().streams === 0, "the stalled stream ended");
     stalled.resume();
     expect(await stalledOutcome).toBe(status.RESOURCE_EXHAUSTED);
   });

@@ -143,6 +143,7 @@ describe("three nodes on one PostgreSQL", () => {
             snapshotKeep: 2,
             maxWorkerBytes: 1 << 30,
             maxAwaitMs: 30_000,
+            subscriberStallMs: 2_000,
             subscriberBuffer: 1024,
             batchSlots: 4,
           },

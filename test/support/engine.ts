@@ -53,6 +53,7 @@ export function testEngine(
       maxWorkerBytes: base.maxWorkerBytes,
       maxAwaitMs: base.maxAwaitMs,
       subscriberBuffer: base.subscriberBuffer,
+      subscriberStallMs: base.subscriberStallMs,
       ...config,
     },
   });

@@ -234,7 +234,7 @@ describe("subscriptions", () => {
   });
 
   it("drops a subscriber that takes nothing while more than twice its buffer completes, and keeps others going", async () => {
-    t = testEngine({ subscriberBuffer: 4, batchSlots: 2 });
+    t = testEngine({ subscriberBuffer: 4, subscriberStallMs: 0, batchSlots: 2 });
     const p = await t.spawnCounter();
     const slow = iterate(await t.engine.subscribe(p, 0n));
     const fastController = new AbortController();
