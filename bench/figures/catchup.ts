@@ -8,7 +8,9 @@
  *      module's pw_handle on the raw process's main thread, and against figure 1 (what the
  *      wasm device adds to the engine's per-slot cost).
  *   3. A Compute stream of N counter@1.0 slots, read by a raw-bytes client, against the
- *      catch-up of figure 1 (the stream adds encoding and writing, not a second pipeline).
+ *      catch-up of figure 1 (the stream adds encoding and writing, not a second pipeline),
+ *      and against raw grpc-js streaming N pre-encoded messages of the same size (what any
+ *      stream of one result per message costs).
  * Each round measures everything back to back; wall time per slot and the CPU time of the
  * server's (or the raw) process per slot.
  */
@@ -71,14 +73,30 @@ export async function catchUp(
   return timed;
 }
 
+/** The raw process streams `messages` pre-encoded messages of `size` bytes to this one. */
+async function rawStream(ctx: BenchContext, messages: number, size: number): Promise<Timed> {
+  const client = ctx.raw.echoClient(true);
+  try {
+    const before = await ctx.raw.cpu();
+    const t0 = now();
+    const got = await client.flood(messages, size);
+    const ms = now() - t0;
+    const after = await ctx.raw.cpu();
+    if (got !== messages) throw new Error(`the raw stream sent ${got} messages, expected ${messages}`);
+    return { ms, cpu: { processUs: after.processUs - before.processUs, mainUs: after.mainUs - before.mainUs } };
+  } finally {
+    client.close();
+  }
+}
+
 /** A Compute stream of a fresh counter process with `slots` scheduled slots, read whole. */
-async function computeStream(ctx: BenchContext, slots: number, name: string): Promise<Timed> {
+async function computeStream(ctx: BenchContext, slots: number, name: string, profile?: string): Promise<Timed> {
   const processId = await spawnCounter(ctx.pw.client, name);
   const last = await scheduleMany(ctx.pw.client, processId, slots);
   const raw = ctx.pw.rawClient();
   await settle(100);
-  try {
-    return await serverTimed(ctx, async () => {
+  const run = () =>
+    serverTimed(ctx, async () => {
       let count = 0;
       await new Promise<void>((resolve, reject) => {
         const stream = raw.compute({ processId, slot: last });
@@ -88,6 +106,8 @@ async function computeStream(ctx: BenchContext, slots: number, name: string): Pr
       });
       if (count !== slots + 1) throw new Error(`Compute streamed ${count} results, expected ${slots + 1}`);
     });
+  try {
+    return profile === undefined ? await run() : await profiled(ctx, profile, run);
   } finally {
     raw.close();
     await ctx.pw.client.stop({ processId, skipSnapshot: false });
@@ -110,7 +130,9 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
     const last = round === (ctx.quick ? 1 : 2);
     const counter = perSlot(await catchUp(ctx, "counter", n, `c${round}`, last ? "catchup-counter" : undefined), n);
     const raw = perSlot(await ctx.raw.catchup({ slots: n, commit, resultBytes }), n);
-    const stream = perSlot(await computeStream(ctx, n, `s${round}`), n + 1);
+    const stream = perSlot(await computeStream(ctx, n, `s${round}`, last ? "compute-stream" : undefined), n + 1);
+    // A ComputeResponse is the result (resultBytes) in a 1-field wrapper: 2–3 bytes more.
+    const rawStreamed = perSlot(await rawStream(ctx, n + 1, resultBytes + 3), n + 1);
     const w = wasm
       ? perSlot(await catchUp(ctx, "wasm", n, `w${round}`, last ? "catchup-wasm" : undefined), n)
       : undefined;
@@ -121,7 +143,7 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       `  round ${round}: counter ${counter.rate.toFixed(0)}/s (raw ${raw.rate.toFixed(0)}/s), stream ${stream.us.toFixed(1)} µs/slot` +
         (w && rawWasm ? `, wasm ${w.rate.toFixed(0)}/s (raw ${rawWasm.rate.toFixed(0)}/s)` : ""),
     );
-    return { counter, raw, stream, wasm: w, rawWasm };
+    return { counter, raw, stream, rawStreamed, wasm: w, rawWasm };
   });
   const m = (pick: (r: (typeof results)[number]) => number | undefined): number =>
     median(results.map(pick).filter((v): v is number => v !== undefined));
@@ -164,6 +186,22 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       baseline: m((r) => r.counter.cpuUs),
       baselineIs: "the catch-up of 1b, CPU per slot",
       target: { maxCost: 1.5 },
+    }),
+    row({
+      id: "3c",
+      figure: "Compute stream: per slot",
+      unit: "us",
+      procworker: m((r) => r.stream.us),
+      baseline: m((r) => r.rawStreamed.us),
+      baselineIs: "raw grpc-js stream of as many pre-encoded messages, same size",
+    }),
+    row({
+      id: "3d",
+      figure: "Compute stream: CPU per slot",
+      unit: "us",
+      procworker: m((r) => r.stream.cpuUs),
+      baseline: m((r) => r.rawStreamed.cpuUs),
+      baselineIs: "the raw stream's server CPU per message",
     }),
   ];
   if (wasm) {

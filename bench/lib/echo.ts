@@ -8,6 +8,9 @@
  *   - Pipeline (unary): the raw pipeline of a live slot: one durable write (the schedule
  *     entry), the reply (the ack), a second durable write (the result), then one pre-encoded
  *     message to every open Listen stream (the notification).
+ *   - Flood (server stream): the request holds two u32s (count, size); writes `count`
+ *     pre-encoded messages of `size` bytes, waiting for `drain` when grpc-js says so, then
+ *     ends — the floor of a Compute stream.
  * Messages are raw bytes (identity serializers): no protobuf, no engine.
  */
 import {
@@ -38,6 +41,7 @@ const definition: ServiceDefinition = {
   Trigger: method("Trigger", false),
   EchoDurable: method("EchoDurable", false),
   Pipeline: method("Pipeline", false),
+  Flood: method("Flood", true),
 };
 
 const EchoClientCtor = makeGenericClientConstructor(definition, "Echo");
@@ -84,6 +88,19 @@ export async function startEchoServer(durable: () => Promise<unknown>): Promise<
           (error: Error) => cb(error),
         );
     },
+    Flood: (call: ServerWritableStream<Buffer, Buffer>) => {
+      const count = call.request.readUInt32LE(0);
+      const message = Buffer.alloc(call.request.readUInt32LE(4), 7);
+      let sent = 0;
+      const more = (): void => {
+        while (sent < count) {
+          sent++;
+          if (!call.write(message)) return void call.once("drain", more);
+        }
+        call.end();
+      };
+      more();
+    },
     Trigger: (_call: unknown, cb: (e: null, r: Buffer) => void) => {
       cb(null, reply);
       const message = reply; // encoded once, written to every stream
@@ -113,6 +130,8 @@ export interface EchoClient {
   pipeline(payload: Buffer): Promise<Buffer>;
   trigger(): Promise<Buffer>;
   listen(): ClientReadableStream<Buffer>;
+  /** Reads a Flood of `count` messages of `size` bytes to its end; resolves with how many came. */
+  flood(count: number, size: number): Promise<number>;
   close(): void;
 }
 
@@ -135,6 +154,17 @@ export function echoClient(address: string, ownConnection = false): EchoClient {
     pipeline: (payload) => unary("Pipeline", payload),
     trigger: () => unary("Trigger", Buffer.alloc(0)),
     listen: () => (client["Listen"] as Function).call(client, Buffer.alloc(0)) as ClientReadableStream<Buffer>,
+    flood: (count, size) =>
+      new Promise((resolve, reject) => {
+        const request = Buffer.alloc(8);
+        request.writeUInt32LE(count, 0);
+        request.writeUInt32LE(size, 4);
+        const stream = (client["Flood"] as Function).call(client, request) as ClientReadableStream<Buffer>;
+        let got = 0;
+        stream.on("data", () => got++);
+        stream.on("error", reject);
+        stream.on("end", () => resolve(got));
+      }),
     close: () => client.close(),
   };
 }

@@ -52,7 +52,7 @@ function targetText(r: Row): string {
   const t = r.target;
   if (t === undefined) return "";
   const parts = [
-    ...(t.maxCost !== undefined ? [`× ≤ ${t.maxCost}`] : []),
+    ...(t.maxCost !== undefined ? [`× ≤ ${Number(t.maxCost.toFixed(2))}`] : []),
     ...(t.min !== undefined ? [`≥ ${fmt(t.min, r.unit)}`] : []),
   ];
   return `${parts.join(", ")} ${r.met ? "met" : "MISSED"}`;
