@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { slotResults } from "../../support/arbitraries.js";
 import type { SlotResult } from "../../../src/core/result.js";
 import { toWireResult } from "../../../src/service/convert.js";
 import { encodeResultResponse } from "../../../src/service/result-bytes.js";
@@ -19,19 +20,7 @@ const message = fc.record({
   tags: fc.dictionary(text, text, { noNullPrototype: true, maxKeys: 5 }),
   data: fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.constant(new Uint8Array())),
 });
-const result: fc.Arbitrary<SlotResult> = fc.oneof(
-  fc.record({ processId: text, slot, messageId: text, output: message }),
-  fc.record({
-    processId: text,
-    slot,
-    messageId: text,
-    error: fc.record({
-      phase: fc.constantFrom("compute" as const, "schedule" as const),
-      attemptedSlot: slot,
-      message: text,
-    }),
-  }),
-);
+const result: fc.Arbitrary<SlotResult> = slotResults(text, slot, message);
 
 describe("result response bytes", () => {
   it("are ts-proto's bytes of { result: toWireResult(result) }, byte for byte", () => {

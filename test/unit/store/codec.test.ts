@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { slotResults } from "../../support/arbitraries.js";
 import type { Message } from "../../../src/core/message.js";
 import type { SlotResult } from "../../../src/core/result.js";
 import {
@@ -26,19 +27,7 @@ const entryArb: fc.Arbitrary<ScheduleEntry> = fc.record({
   timestampMs: fc.double(),
   message: messageArb,
 });
-const resultArb: fc.Arbitrary<SlotResult> = fc.oneof(
-  fc.record({ processId: text, slot, messageId: text, output: messageArb }),
-  fc.record({
-    processId: text,
-    slot,
-    messageId: text,
-    error: fc.record({
-      phase: fc.constantFrom("compute" as const, "schedule" as const),
-      attemptedSlot: slot,
-      message: text,
-    }),
-  }),
-);
+const resultArb: fc.Arbitrary<SlotResult> = slotResults(text, slot, messageArb);
 
 /** decode(encode(x)) equals x, and re-encoding gives the very same bytes. */
 function roundTrips<T>(value: T, encode: (v: T) => Uint8Array, decode: (b: Uint8Array) => T): void {
