@@ -5,12 +5,14 @@
  * process is the client. Benchmarks are not tests: nothing here fails on timing. Prints a
  * table and writes bench/results/latest.json.
  *
- *   npm run bench                   every figure
- *   npm run bench -- --quick        a smoke run (fewer slots, streams and rounds; < 60 s)
+ *   npm run bench                   every figure, then the PostgreSQL and cluster benchmarks
+ *                                   (bench/postgres.ts, bench/cluster.ts, each in its own run)
+ *   npm run bench -- --quick        a smoke run (fewer slots, streams and rounds; < 60 s;
+ *                                   no PostgreSQL)
  *   npm run bench -- 1 5            only these figures (1..8)
  *   npm run bench -- --profile      also write the server's CPU profiles to bench/results/
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
@@ -134,6 +136,16 @@ async function main(): Promise<void> {
     ) + "\n",
   );
   log(`wrote ${file}`);
+
+  // The store and the cluster on PostgreSQL: their own benchmarks, each with its own
+  // baselines (a PostgreSQL server, several nodes), run after this one as they are.
+  if (!quick && only.size === 0) {
+    for (const script of ["postgres.ts", "cluster.ts"]) {
+      log("");
+      const run = spawnSync(process.execPath, ["--import", "tsx", join(here, script)], { stdio: "inherit" });
+      if (run.status !== 0) log(`NOTE: bench/${script} failed (exit ${run.status ?? run.signal})`);
+    }
+  }
 }
 
 main().then(
