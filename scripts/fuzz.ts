@@ -31,10 +31,20 @@ const { values } = parseArgs({
   },
 });
 const inputs = Number(values.inputs);
-/** How much the server's RSS may grow past its first-half peak (allocator slack, not a leak). */
+/** How much the server's own memory may grow past its first-half peak (allocator slack). */
 const RSS_GROWTH_LIMIT = 64 * 2 ** 20;
 const seed = Number(values.seed);
 const problems: string[] = [];
+
+interface MemorySample {
+  done: number;
+  rss: number;
+  anon: number;
+  state: number;
+  /** V8's heap in use (garbage included) and its external memory (Buffers and such). */
+  heap: number;
+  external: number;
+}
 
 const dataDir = await mkdtemp(join(tmpdir(), "procworker-fuzz-"));
 const metricsPort = await freePort();
@@ -56,8 +66,21 @@ try {
   const targets = await prepareTargets(client, kvModule);
   client.close();
   const ctx = fuzzContext(targets, kvModule, FUZZ_LIMITS);
+  /** The server's memory now: resident, anonymous (heaps, not LMDB's file mapping), and the
+   * live workers' state (process state the fuzzer stored: kv values, up to max_worker_bytes). */
+  const sample = async (done: number): Promise<MemorySample> => {
+    const [{ rss, anon }, metrics] = await Promise.all([residentMemory(pid), scrapeMetrics(metricsPort)]);
+    return {
+      done,
+      rss,
+      anon,
+      state: sumOf(metrics, "procworker_worker_state_bytes"),
+      heap: sumOf(metrics, "procworker_nodejs_heap_size_used_bytes"),
+      external: sumOf(metrics, "procworker_nodejs_external_memory_bytes"),
+    };
+  };
   const baseline = await residentMemory(pid);
-  const samples: { done: number; rss: number }[] = [{ done: 0, rss: baseline.rss }];
+  const samples: MemorySample[] = [await sample(0)];
 
   const tally = await runFuzz({
     address,
@@ -67,10 +90,13 @@ try {
     progressEvery: Math.max(1000, Math.floor(inputs / 20)),
     onProgress: async (done) => {
       if (exited !== undefined) throw new Error(`the server ${exited} after ${done} inputs`);
-      const { rss } = await residentMemory(pid);
-      samples.push({ done, rss });
+      const now = await sample(done);
+      samples.push(now);
       const seconds = (performance.now() - started) / 1000;
-      console.log(`  ${done} inputs, ${(done / seconds).toFixed(0)}/s, server RSS ${mib(rss)}`);
+      console.log(
+        `  ${done} inputs, ${(done / seconds).toFixed(0)}/s, server RSS ${mib(now.rss)} ` +
+          `(anonymous ${mib(now.anon)}, of which workers' state ${mib(now.state)})`,
+      );
     },
   });
   if (exited !== undefined) problems.push(`the server ${exited}`);
@@ -95,13 +121,17 @@ try {
     problems.push(`the server counted INTERNAL ${serverInternal}, UNKNOWN ${serverUnknown}`);
   }
   const memory = await residentMemory(pid);
-  // Bounded memory: what the server holds once the caches have filled (the first half of the
-  // run) does not keep growing in the second half.
-  const half = samples.filter((s) => s.done <= inputs / 2);
-  const firstHalfPeak = Math.max(...half.map((s) => s.rss));
-  const growth = memory.rss - firstHalfPeak;
+  // Bounded memory: what the server holds for itself (anonymous memory less the workers'
+  // state, which is the processes' own data) stops growing once its caches have filled: at
+  // the end it is at most RSS_GROWTH_LIMIT above its peak in the first half of the run.
+  const held = (s: MemorySample): number => s.anon - s.state;
+  const firstHalfPeak = Math.max(...samples.filter((s) => s.done <= inputs / 2).map(held));
+  const last = samples[samples.length - 1] as MemorySample;
+  const growth = held(last) - firstHalfPeak;
   if (growth > RSS_GROWTH_LIMIT) {
-    problems.push(`server RSS grew ${mib(growth)} in the second half of the run (limit ${mib(RSS_GROWTH_LIMIT)})`);
+    problems.push(
+      `the server's own memory grew ${mib(growth)} in the second half of the run (limit ${mib(RSS_GROWTH_LIMIT)})`,
+    );
   }
   const heap = sumOf(metrics, "procworker_nodejs_heap_size_used_bytes");
   const floods = sumOf(metrics, "procworker_reset_floods_total");
@@ -125,8 +155,9 @@ try {
 ${tally.calls} inputs in ${seconds.toFixed(0)} s (${(tally.calls / seconds).toFixed(0)}/s): ${kinds}
 statuses: ${statuses}
 undocumented statuses: ${tally.findings.length}; server-side INTERNAL ${serverInternal}, UNKNOWN ${serverUnknown}
-server memory: RSS ${mib(baseline.rss)} before, ${mib(memory.rss)} after, peak ${mib(memory.peak)}; heap used ${mib(heap)} at the end; ${mib(growth)} past the first half's peak
-RSS by inputs done: ${samples.map((s) => `${s.done}: ${mib(s.rss)}`).join(", ")}
+server memory: RSS ${mib(baseline.rss)} before, ${mib(memory.rss)} after, peak ${mib(memory.peak)}; heap used ${mib(heap)} at the end
+server's own memory (anonymous less workers' state) at the end: ${mib(held(last))}, ${mib(growth)} past its first-half peak (limit ${mib(RSS_GROWTH_LIMIT)})
+by inputs done, RSS / anonymous / workers' state / V8 heap used / external: ${samples.map((s) => `${s.done}: ${mib(s.rss)} / ${mib(s.anon)} / ${mib(s.state)} / ${mib(s.heap)} / ${mib(s.external)}`).join(", ")}
 after the run: health ${after.health.join("/")}, known-good call Total ${after.sentinelTotal}, open streams ${open.streams}, waiters ${open.waiters}, graceful exit ${exitCode}
 connections drained ${drained}, reset floods ${floods}
 

@@ -32,11 +32,12 @@ export function sumOf(samples: Samples, name: string, ...labels: string[]): numb
   return total;
 }
 
-/** Resident memory of process `pid` now and at its peak (VmRSS, VmHWM), in bytes (Linux). */
-export async function residentMemory(pid: number): Promise<{ rss: number; peak: number }> {
+/** Resident memory of process `pid` now and at its peak (VmRSS, VmHWM), and its anonymous
+ * part (RssAnon: the heaps, without file mappings such as LMDB's), in bytes (Linux). */
+export async function residentMemory(pid: number): Promise<{ rss: number; peak: number; anon: number }> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
-  return { rss: kib("VmRSS") * 1024, peak: kib("VmHWM") * 1024 };
+  return { rss: kib("VmRSS") * 1024, peak: kib("VmHWM") * 1024, anon: kib("RssAnon") * 1024 };
 }
 
 /** A TCP port free on 127.0.0.1 right now. */
