@@ -109,9 +109,10 @@ try {
   if (after.sentinelTotal !== "101") problems.push(`known-good call: Total ${after.sentinelTotal}, expected 101`);
 
   // Nothing left open on the server once every call has ended. The gauges follow the calls'
-  // ends on the server, a moment after the client saw them; and a stream the client cancelled
-  // before the server heard of it (grpc-js sends no reset for a call it cancels while still
-  // opening it) is served until its own deadline — at most NO_WAIT_DEADLINE_MS.
+  // ends on the server, a moment after the client saw them; and a stream the client
+  // cancelled as it opened may never be reported cancelled to the server (grpc-js does not
+  // always tell a server of a client's cancel): it is served until its own deadline, at most
+  // NO_WAIT_DEADLINE_MS.
   let metrics = await scrapeMetrics(metricsPort);
   const openAfterRun = sumOf(metrics, "procworker_open_streams") + sumOf(metrics, "procworker_waiters");
   const settledBy = performance.now() + NO_WAIT_DEADLINE_MS + 5_000;

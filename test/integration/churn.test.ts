@@ -20,8 +20,9 @@ beforeAll(async () => {
   kvModule = await compileKvWat();
   const counting = countingLogger();
   events = counting.events;
-  // A Compute the client cancels before it started is still streamed out by the server (the
-  // server never hears of the cancel), and grpc-js's graceful shutdown then waits out
+  // A Compute the client cancels as it opens may never be reported cancelled to the server
+  // (grpc-js does not always tell a server of a client's cancel); the server then streams it
+  // out to a client that no longer reads, and the graceful shutdown waits out
   // shutdown_timeout_ms for that connection: a short one keeps the close quick (the leak
   // checks run before it).
   s = await startTestServer({ maxWorkerBytes: CAP, shutdownTimeoutMs: 2_000 }, { logger: counting.logger });
