@@ -25,7 +25,7 @@ beforeAll(async () => {
   // out to a client that no longer reads, and the graceful shutdown waits out
   // shutdown_timeout_ms for that connection: a short one keeps the close quick (the leak
   // checks run before it).
-  s = await startTestServer({ maxWorkerBytes: CAP, shutdownTimeoutMs: 2_000 }, { logger: counting.logger });
+  s = await startTestServer({ maxWorkerBytes: CAP, shutdownTimeoutMs: 500 }, { logger: counting.logger });
 });
 afterAll(async () => {
   await s.close();
