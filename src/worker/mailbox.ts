@@ -1,7 +1,9 @@
 /**
  * A worker's mailbox: requests in arrival order, taken by exactly one loop. `take` waits
  * at most `idleMs` (capped like every timer) and resolves undefined when idle or when
- * `interrupt` is called, so the loop can notice a stop without polling.
+ * `interrupt` is called, so the loop can notice a stop without polling. An interrupt with
+ * no `take` waiting is kept for the next one: the loop may be interrupted (evicted) in the
+ * very step that leads it to `take`.
  */
 import { capDelay } from "../core/timers.js";
 
@@ -9,6 +11,7 @@ export class Mailbox<T> {
   private readonly items: T[] = [];
   private taker: ((item: T | undefined) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private interrupted = false;
 
   /** Requests waiting to be taken. */
   get size(): number {
@@ -26,15 +29,20 @@ export class Mailbox<T> {
     if (this.taker !== undefined) throw new Error("mailbox has one taker at a time");
     const item = this.items.shift();
     if (item !== undefined) return Promise.resolve(item);
+    if (this.interrupted) {
+      this.interrupted = false;
+      return Promise.resolve(undefined);
+    }
     return new Promise((resolve) => {
       this.taker = resolve;
       this.timer = setTimeout(() => this.settle(undefined), capDelay(idleMs));
     });
   }
 
-  /** Wakes a waiting `take` with undefined. */
+  /** Wakes a waiting `take` with undefined, or the next `take` if none is waiting. */
   interrupt(): void {
     if (this.taker !== undefined) this.settle(undefined);
+    else this.interrupted = true;
   }
 
   /** Removes and returns every waiting request. */

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { defaultConfig, type Config } from "../../src/core/config.js";
-import { silentLogger } from "../../src/core/log.js";
+import { silentLogger, type Logger } from "../../src/core/log.js";
 import type { Device } from "../../src/device/device.js";
 import type { Store } from "../../src/store/store.js";
 import { ProcworkerClient, type ClientOptions } from "../../src/service/client.js";
@@ -28,7 +28,7 @@ export interface TestServer {
 
 export async function startTestServer(
   overrides: Partial<Config> = {},
-  opts: { dataDir?: string; devices?: Device[]; store?: Store; client?: ClientOptions } = {},
+  opts: { dataDir?: string; devices?: Device[]; store?: Store; client?: ClientOptions; logger?: Logger } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "procworker-test-")));
   const config = defaultConfig({
@@ -41,7 +41,7 @@ export async function startTestServer(
   });
   const server = await startServer({
     config,
-    logger: silentLogger(),
+    logger: opts.logger ?? silentLogger(),
     ...(opts.devices ? { devices: opts.devices } : {}),
     ...(opts.store ? { store: opts.store } : {}),
   });

@@ -138,6 +138,21 @@ describe("worker lifecycle", () => {
     expect(crowded.computing).toBeLessThanOrEqual(crowded.batches + 4);
   });
 
+  it("retires at once a worker evicted the moment it goes idle (its state alone is over the cap)", async () => {
+    // The eviction happens inside the worker's own step into `idle`, before it waits on its
+    // mailbox: the wake-up must not be lost, or the worker sits `retiring` for
+    // process_worker_max_idle while every call for its process waits on it.
+    t = testEngine({ maxWorkerBytes: 10, processWorkerMaxIdle: 300_000, snapshotInterval: 1000 });
+    const p = await t.spawnCounter({ Initial: "1" });
+    await t.engine.schedule(p, adds(1));
+    expect(totals(await collect(await t.engine.compute(p, undefined)))).toEqual(["1", "2"]);
+    await until(t.engine, () => t.engine.listWorkers().length === 0, "the evicted worker's end");
+    expect((await t.store.latestSnapshot(p, 10n))?.slot).toBe(1n);
+    await t.engine.schedule(p, adds(5));
+    expect(totals(await collect(await t.engine.compute(p, undefined)))).toEqual(["7"]);
+    await until(t.engine, () => t.engine.listWorkers().length === 0, "the second eviction");
+  });
+
   it("reports live workers like HyperBEAM's sitrep", async () => {
     t = testEngine();
     const p = await t.spawnCounter();
