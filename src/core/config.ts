@@ -105,7 +105,7 @@ export const OPTIONS = {
     kind: "int",
     default: 256 * 1024 * 1024,
     min: 1,
-    doc: "bytes of WebAssembly modules kept in memory, least recently used out first",
+    doc: "bytes of WebAssembly modules kept in memory, least recently used out first: their bytes, and apart from them their compiled form (estimated at 32 KiB + 4× the bytes each)",
   },
   max_schedule_messages: {
     kind: "int",

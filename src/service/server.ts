@@ -67,6 +67,7 @@ export function defaultDevices(config: Config, logger: Logger): Device[] {
       maxMemoryMib: config.wasmMaxMemoryMib,
       threads: config.wasmThreads,
       maxOutputBytes: config.maxMessageBytes,
+      moduleCacheBytes: config.moduleCacheBytes,
       logger,
     }),
   ];

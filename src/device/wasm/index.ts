@@ -16,9 +16,6 @@ import { ThreadLostError, type WasmLogger } from "./thread-handle.js";
 
 export type { WasmLogger } from "./thread-handle.js";
 
-/** Bytes of original module code kept compiled in memory. */
-const MODULE_CACHE_BYTES = 256 * 1024 * 1024;
-
 export interface WasmDeviceOptions {
   /** Wall time one slot may run (config `slot_time_limit_ms`). */
   slotTimeLimitMs: number;
@@ -32,6 +29,8 @@ export interface WasmDeviceOptions {
   /** An output longer than this (in bytes, as the module returned it) fails its slot;
    * default 4 MiB, gRPC's usual message limit. */
   maxOutputBytes?: number;
+  /** Compiled modules kept, in bytes as estimated (config `module_cache_bytes`; default 256 MiB). */
+  moduleCacheBytes?: number;
   logger?: WasmLogger;
 }
 
@@ -61,7 +60,7 @@ export function createWasmDevice(opts: WasmDeviceOptions): WasmDevice {
   const maxOutputBytes = opts.maxOutputBytes ?? 4 * 1024 * 1024;
   if (!(maxOutputBytes >= 0)) throw new RangeError(`maxOutputBytes must not be negative, got ${maxOutputBytes}`);
   const pool = new ThreadPool(threads, slotTimeLimitMs, opts.logger);
-  const cache = new ModuleCache(MODULE_CACHE_BYTES);
+  const cache = new ModuleCache(opts.moduleCacheBytes ?? 256 * 1024 * 1024);
   let nextRunner = 1;
 
   function moduleOf(ctx: ProcessContext): Promise<PreparedModule> {

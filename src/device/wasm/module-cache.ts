@@ -1,7 +1,8 @@
 /**
  * Prepared (validated, rewritten, compiled) modules by module id, so each module is
- * compiled once however many processes use it. Bounded by the bytes of the original modules
- * (compiled code grows with them), least recently used first out. Concurrent requests for
+ * compiled once however many processes use it. Bounded in bytes, least recently used first
+ * out; a module weighs what it is estimated to take compiled (`compiledWeight`: V8 does not
+ * say, and a tiny module's compiled form is ten times its bytes). Concurrent requests for
  * one module share one preparation. A failed preparation is not kept: it is deterministic,
  * but it may also have been a thread lost mid-way.
  */
@@ -13,8 +14,15 @@ export interface PreparedModule {
   id: string;
   module: WebAssembly.Module;
   layout: ModuleLayout;
-  /** Size of the original module bytes: its weight in the cache. */
+  /** Size of the original module bytes (its weight in the cache is compiledWeight of it). */
   sourceBytes: number;
+}
+
+/** What one compiled module is taken to hold: a fixed part (measured at about 22 KiB for
+ * a 2 KiB module on Node 20) and a part that grows with the module's code. An overestimate on
+ * purpose: the bound must hold. */
+export function compiledWeight(sourceBytes: number): number {
+  return 32 * 1024 + 4 * sourceBytes;
 }
 
 /** Prepared modules by id, bounded by bytes (see the file comment). */
@@ -23,7 +31,10 @@ export class ModuleCache {
   private readonly preparing = new Map<string, Promise<PreparedModule>>();
 
   constructor(maxBytes: number) {
-    this.cache = new LRUCache({ maxSize: maxBytes, sizeCalculation: (prepared) => Math.max(1, prepared.sourceBytes) });
+    this.cache = new LRUCache({
+      maxSize: maxBytes,
+      sizeCalculation: (prepared) => compiledWeight(prepared.sourceBytes),
+    });
   }
 
   /** The prepared module for `id`, preparing it (once, even for concurrent callers) on a miss. */
