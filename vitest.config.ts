@@ -10,6 +10,10 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: "forks",
+    // Half again as many test files at once as there are cores: many files mostly wait (on
+    // child servers, real deadlines, PostgreSQL), so on CI's two cores three workers finish
+    // the suite in about two thirds of the time two take (139 s against 210 s here).
+    maxWorkers: "150%",
     projects: [
       {
         extends: true,
