@@ -213,14 +213,18 @@ describe("PostgreSQL store outage", () => {
     try {
       await store.createProcess("p", msg(0), 1);
       await store.appendSchedule("p", [msg(1)], 2);
-      // An append in flight: waiting inside its transaction for the row another session holds.
+      // An append in flight, waiting inside its transaction for the row another session
+      // holds, loses its connection as a shutdown ends it (57P01). Its backend is ended
+      // first, on its own: a shutdown ends the blocker too, and the append could then still
+      // commit before its own backend is told to stop.
       await blocker.connect();
       await blocker.query("BEGIN; SELECT 1 FROM procworker.processes FOR UPDATE");
       const inFlight = store.appendSchedule("p", [msg(2)], 3);
       await untilLockWaited(blocker);
+      await blocker.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock'");
+      await expectCode(inFlight, "unavailable");
       await server.stop();
 
-      await expectCode(inFlight, "unavailable");
       await expectCode(store.getProcess("p"), "unavailable");
       await expectCode(store.appendSchedule("p", [msg(2)], 3), "unavailable");
       await expectCode(store.putResults([ok("p", 1n)]), "unavailable");
