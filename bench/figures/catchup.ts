@@ -38,15 +38,18 @@ const perSlot = (t: Timed, slots: number) => ({
   rate: slots / (t.ms / 1000),
 });
 
-/** Times `work` on the server: wall time and the server process's CPU. */
-async function serverTimed(ctx: BenchContext, work: () => Promise<void>): Promise<Timed> {
-  const before = await ctx.pw.cpu();
+/** Times `work`: wall time and the CPU of the process `cpu` samples. */
+async function timed(cpu: () => Promise<CpuSample>, work: () => Promise<void>): Promise<Timed> {
+  const before = await cpu();
   const t0 = now();
   await work();
   const ms = now() - t0;
-  const after = await ctx.pw.cpu();
+  const after = await cpu();
   return { ms, cpu: { processUs: after.processUs - before.processUs, mainUs: after.mainUs - before.mainUs } };
 }
+
+/** Times `work` on the server: wall time and the server process's CPU. */
+const serverTimed = (ctx: BenchContext, work: () => Promise<void>): Promise<Timed> => timed(() => ctx.pw.cpu(), work);
 
 /** A fresh process of `kind` with `slots` scheduled slots, caught up by one Await of the
  * last slot; its worker is stopped afterwards (so rounds do not pile up live workers). */
@@ -77,13 +80,13 @@ export async function catchUp(
 async function rawStream(ctx: BenchContext, messages: number, size: number): Promise<Timed> {
   const client = ctx.raw.echoClient(true);
   try {
-    const before = await ctx.raw.cpu();
-    const t0 = now();
-    const got = await client.flood(messages, size);
-    const ms = now() - t0;
-    const after = await ctx.raw.cpu();
-    if (got !== messages) throw new Error(`the raw stream sent ${got} messages, expected ${messages}`);
-    return { ms, cpu: { processUs: after.processUs - before.processUs, mainUs: after.mainUs - before.mainUs } };
+    return await timed(
+      () => ctx.raw.cpu(),
+      async () => {
+        const got = await client.flood(messages, size);
+        if (got !== messages) throw new Error(`the raw stream sent ${got} messages, expected ${messages}`);
+      },
+    );
   } finally {
     client.close();
   }

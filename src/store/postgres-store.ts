@@ -107,6 +107,21 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
     checkLimit(limit);
     return [processId, toDbSlot(fromSlot), toDbSlot(toSlot), limit ?? null];
   };
+  /** The values of `column` in `table` (schedule entries or results) from..to, in slot
+   * order, at most `limit`, each decoded. */
+  const readRange = async <T>(
+    table: "schedule" | "results",
+    column: "entry" | "result",
+    decode: (bytes: Buffer) => T,
+    [processId, fromSlot, toSlot, limit]: [processId: string, fromSlot: bigint, toSlot: bigint, limit?: number],
+  ): Promise<T[]> => {
+    const rows = await rowsOf<Record<string, Buffer>>(
+      `SELECT ${column} FROM ${SCHEMA}.${table} WHERE process_id = $1 AND slot BETWEEN $2 AND $3
+       ORDER BY slot LIMIT $4::bigint`,
+      rangeParams(processId, fromSlot, toSlot, limit),
+    );
+    return rows.map((r) => decode(r[column] as Buffer));
+  };
 
   return {
     createProcess: (processId, spawn, timestampMs, module) =>
@@ -165,15 +180,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
         );
         return row && fromDbSlot(row.latest_slot);
       }),
-    readSchedule: (processId, fromSlot, toSlot, limit) =>
-      call(async () => {
-        const rows = await rowsOf<{ entry: Buffer }>(
-          `SELECT entry FROM ${SCHEMA}.schedule WHERE process_id = $1 AND slot BETWEEN $2 AND $3
-           ORDER BY slot LIMIT $4::bigint`,
-          rangeParams(processId, fromSlot, toSlot, limit),
-        );
-        return rows.map((r) => decodeScheduleEntry(r.entry));
-      }),
+    readSchedule: (...range) => call(() => readRange("schedule", "entry", decodeScheduleEntry, range)),
 
     putResults: (results, snapshots) =>
       call(async () => {
@@ -213,15 +220,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
         );
         return row && decodeResult(row.result);
       }),
-    readResults: (processId, fromSlot, toSlot, limit) =>
-      call(async () => {
-        const rows = await rowsOf<{ result: Buffer }>(
-          `SELECT result FROM ${SCHEMA}.results WHERE process_id = $1 AND slot BETWEEN $2 AND $3
-           ORDER BY slot LIMIT $4::bigint`,
-          rangeParams(processId, fromSlot, toSlot, limit),
-        );
-        return rows.map((r) => decodeResult(r.result));
-      }),
+    readResults: (...range) => call(() => readRange("results", "result", decodeResult, range)),
     latestResultSlot: (processId) =>
       call(async () => {
         checkPgId(processId);
