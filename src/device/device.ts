@@ -71,6 +71,10 @@ export interface DeviceInstance {
    * (traps, errors, time limits) are outcomes, never rejections; a rejection means the
    * instance itself is unusable (e.g. its thread died) and must be discarded. */
   run(steps: Step[]): Promise<StepOutcome[]>;
+  /** True when `run` computes on another thread, so a long run never holds the event loop:
+   * the engine then passes a whole batch to one call (which the instance may pipeline)
+   * instead of cutting it into chunks with an event-loop turn between them. */
+  readonly computesOffThread?: boolean;
   /** Evaluates one message against the current state and returns its outcome, leaving the
    * state exactly as it was: the next `run` gives what it would have given without the dry
    * run. Faults and time limits are outcomes, as in `run`; a rejection means the instance is

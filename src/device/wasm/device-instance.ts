@@ -12,11 +12,16 @@ import type { DeviceInstance, Step, StepOutcome } from "../device.js";
 import type { PreparedModule } from "./module-cache.js";
 import { unpackOutcomes } from "./outcome-batch.js";
 import type { ThreadPool } from "./pool.js";
-import type { RunnerLimits } from "./protocol.js";
+import type { RunnerLimits, ThreadResponse } from "./protocol.js";
 import { rollbackPointAt, type RollbackPoint } from "./rollback-log.js";
 import { checkImage } from "./state-format.js";
 import { packSteps } from "./step-batch.js";
 import { ThreadHandle, ThreadLostError, type WasmLogger } from "./thread-handle.js";
+
+/** Most steps per request to the thread: a longer run is pipelined in chunks this long. */
+export const PIPELINE_CHUNK = 256;
+
+type RanAnswer = Extract<ThreadResponse, { kind: "ran" }>;
 
 /** Another process's runaway call stopped the thread: nothing is wrong with this one. */
 export function isBystander(err: unknown): err is ThreadLostError {
@@ -37,6 +42,7 @@ export class WasmDeviceInstance implements DeviceInstance {
   private closed = false;
   private tail: Promise<void> = Promise.resolve();
   private readonly lane: number;
+  readonly computesOffThread = true;
 
   private constructor(
     private readonly pool: ThreadPool,
@@ -121,31 +127,78 @@ export class WasmDeviceInstance implements DeviceInstance {
     }
   }
 
-  /** Runs steps (dry: each against the current state, keeping nothing) on the live runner. */
+  /**
+   * Runs steps (dry: each against the current state, keeping nothing) on the live runner. A
+   * long run crosses in chunks that are all posted at once: the thread runs one chunk while
+   * this thread packs the next and unpacks the previous, and answers arrive in order. If the
+   * thread is lost, the chunk it was on is recovered and the rest are run again, in order.
+   */
   private async runSteps(steps: Step[], dry: boolean): Promise<StepOutcome[]> {
+    if (steps.length <= PIPELINE_CHUNK) return this.runChunk(steps, dry);
+    const thread = await this.ensureLive();
+    const chunks: Step[][] = [];
+    for (let at = 0; at < steps.length; at += PIPELINE_CHUNK) chunks.push(steps.slice(at, at + PIPELINE_CHUNK));
+    const answers = chunks.map((chunk) => this.post(thread, chunk, dry));
+    for (const answer of answers) answer.catch(() => undefined); // each is awaited below, in order
+    const outcomes: StepOutcome[] = [];
+    let lost = false;
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i]!;
+      if (lost) {
+        outcomes.push(...(await this.runChunk(chunk, dry)));
+        continue;
+      }
+      try {
+        outcomes.push(...this.accept(await answers[i]!));
+      } catch (err) {
+        lost = true; // the later chunks were posted to a thread that is gone, or after a failure
+        outcomes.push(...(await this.recover(chunk, dry, err)));
+      }
+    }
+    return outcomes;
+  }
+
+  /** Runs one chunk of steps on the live runner, recovering from a lost thread. */
+  private async runChunk(steps: Step[], dry: boolean): Promise<StepOutcome[]> {
     if (steps.length === 0) return [];
     const thread = await this.ensureLive();
-    const batch = packSteps(steps);
     try {
-      const ran = await thread.request("ran", { kind: "run", runner: this.runner, batch, dry }, [batch]);
-      const { outcomes, memoryBytes, logBytes } = unpackOutcomes(ran.outcomes);
-      this.rollback = ran.rollback ? { ...ran.rollback, logBytes } : { ...this.rollback, logBytes };
-      this.memoryBytes = memoryBytes;
-      return outcomes;
+      return this.accept(await this.post(thread, steps, dry));
     } catch (err) {
-      this.thread = undefined;
-      if (isBystander(err)) return this.runSteps(steps, dry);
-      const overran = err instanceof ThreadLostError && err.reason === "time_limit" ? err.blamedStep : undefined;
-      if (overran !== undefined && overran >= 0) {
-        const k = overran;
-        this.logger?.debug({ processId: this.processId, slot: steps[k]?.slot }, "wasm slot stopped at its time limit");
-        const before = await this.runSteps(steps.slice(0, k), dry);
-        const failed: StepOutcome = { error: `time limit: the slot ran longer than ${this.limits.slotTimeLimitMs} ms` };
-        const after = await this.runSteps(steps.slice(k + 1), dry);
-        return [...before, failed, ...after];
-      }
-      throw err;
+      return this.recover(steps, dry, err);
     }
+  }
+
+  /** Packs steps and sends them to the runner. */
+  private post(thread: ThreadHandle, steps: Step[], dry: boolean): Promise<RanAnswer> {
+    const batch = packSteps(steps);
+    return thread.request("ran", { kind: "run", runner: this.runner, batch, dry }, [batch]);
+  }
+
+  /** Takes a run's answer: its outcomes, the runner's memory and its rollback point. */
+  private accept(ran: RanAnswer): StepOutcome[] {
+    const { outcomes, memoryBytes, logBytes } = unpackOutcomes(ran.outcomes);
+    this.rollback = ran.rollback ? { ...ran.rollback, logBytes } : { ...this.rollback, logBytes };
+    this.memoryBytes = memoryBytes;
+    return outcomes;
+  }
+
+  /**
+   * Runs `steps` again after their run failed with `err`: another process's runaway slot
+   * (run them all again), one of them outran the time limit (it fails, the others run), or
+   * anything else (rethrown: the instance is unusable).
+   */
+  private async recover(steps: Step[], dry: boolean, err: unknown): Promise<StepOutcome[]> {
+    this.thread = undefined;
+    if (isBystander(err)) return this.runChunk(steps, dry);
+    const overran = err instanceof ThreadLostError && err.reason === "time_limit" ? err.blamedStep : undefined;
+    if (overran === undefined || overran < 0) throw err;
+    const k = overran;
+    this.logger?.debug({ processId: this.processId, slot: steps[k]?.slot }, "wasm slot stopped at its time limit");
+    const before = await this.runChunk(steps.slice(0, k), dry);
+    const failed: StepOutcome = { error: `time limit: the slot ran longer than ${this.limits.slotTimeLimitMs} ms` };
+    const after = await this.runChunk(steps.slice(k + 1), dry);
+    return [...before, failed, ...after];
   }
 
   /** The thread with this process's runner live on it, rebuilding the runner there if the
