@@ -32,13 +32,16 @@ export interface ComputedBatch {
 
 /** Slots replayed per batch while restoring. */
 const REPLAY_BATCH = 256;
-/** Most slots per device call. Between calls the event loop gets a turn, so a long batch of
- * a device that never waits (counter@1.0) does not hold back I/O: the results streamed to
- * clients, other calls, the durable write of the previous batch completing. */
+/** Most slots per device call, for a device that computes on the main thread. Between calls
+ * the event loop gets a turn, so a long batch of a device that never waits (counter@1.0)
+ * does not hold back I/O: the results streamed to clients, other calls, the durable write of
+ * the previous batch completing. A device that computes off the thread gets the whole batch. */
 const DEVICE_CHUNK = 256;
 
 export class ProcessRuntime {
   private lastSnapshotSlot: bigint | undefined;
+  /** The next batch's schedule, read while the device computes (off-thread devices only). */
+  private prefetched: { first: bigint; last: bigint; entries: Promise<ScheduleEntry[]> } | undefined;
   /** The latest durable write started: each write waits for the one before it. */
   private writing: Promise<void> = Promise.resolve();
 
@@ -130,10 +133,37 @@ export class ProcessRuntime {
     let last = first + BigInt(Math.max(1, maxSlots)) - 1n;
     if (last > target) last = target;
     const points = snapshotting ? this.snapshotPoints(first, last) : [];
-    const entries = await this.deps.store.readSchedule(this.processId, first, last);
+    const entries = await this.readSchedule(first, last);
+    if (this.instance.computesOffThread === true && last < target) {
+      // The next batch's schedule is read while the device computes this one (once this
+      // batch's steps are on their way to the device's thread).
+      const next = last + 1n;
+      const end = last + BigInt(Math.max(1, maxSlots));
+      this.prefetchSchedule(next, end > target ? target : end);
+    }
     const batch = await this.run(first, last, entries, points);
     this.computed = last;
     return batch;
+  }
+
+  /** The schedule entries of first..last, from the prefetched read when it covers `first`. */
+  private async readSchedule(first: bigint, last: bigint): Promise<ScheduleEntry[]> {
+    const prefetched = this.prefetched;
+    this.prefetched = undefined;
+    if (prefetched === undefined || prefetched.first !== first) {
+      return this.deps.store.readSchedule(this.processId, first, last);
+    }
+    const entries = (await prefetched.entries).filter((entry) => entry.slot <= last);
+    if (prefetched.last >= last) return entries;
+    return [...entries, ...(await this.deps.store.readSchedule(this.processId, prefetched.last + 1n, last))];
+  }
+
+  /** Starts reading first..last of the schedule after an event-loop turn (the schedule
+   * through the target is durable and never changes, so it can be read early). */
+  private prefetchSchedule(first: bigint, last: bigint): void {
+    const entries = yieldToEventLoop().then(() => this.deps.store.readSchedule(this.processId, first, last));
+    entries.catch(() => undefined); // a failed read fails the batch that uses it, if any
+    this.prefetched = { first, last, entries };
   }
 
   /** The multiples of the snapshot interval in first..last, the newest `snapshotKeep` of
@@ -193,6 +223,7 @@ export class ProcessRuntime {
     let point = 0;
     let next = 0; // entries come in slot order, missing ones skipped
     let calls = 0;
+    const chunk = this.instance.computesOffThread === true ? Infinity : DEVICE_CHUNK;
     const flush = async (): Promise<void> => {
       if (steps.length === 0) return;
       if (calls++ > 0) await yieldToEventLoop();
@@ -218,7 +249,7 @@ export class ProcessRuntime {
       } else {
         steps.push({ slot, messageId: entry.messageId, message: entry.message });
       }
-      if (steps.length >= DEVICE_CHUNK) await flush();
+      if (steps.length >= chunk) await flush();
       if (slot === points[point]) {
         await flush();
         snapshots.push({ slot, state: await this.instance.exportState() });
