@@ -32,10 +32,16 @@ export interface Child {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Starts `bench/process/<name>.ts` in a child process. */
+/** Starts `bench/process/<name>.ts` in a child process. `BENCH_CHILD_ARGS` adds Node options
+ * to it, e.g. `--cpu-prof --cpu-prof-dir=DIR` for profiles of every thread, wasm threads too. */
 export function startChild(name: string, env: Record<string, string> = {}): Child {
   const child: ChildProcess = fork(join(here, "..", "process", `${name}.ts`), [], {
-    execArgv: ["--import", "tsx", "--expose-gc"],
+    execArgv: [
+      "--import",
+      "tsx",
+      "--expose-gc",
+      ...(process.env["BENCH_CHILD_ARGS"]?.split(" ").filter(Boolean) ?? []),
+    ],
     env: { ...process.env, ...env },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

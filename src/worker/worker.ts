@@ -264,9 +264,21 @@ export class ProcessWorker {
         // would otherwise hold the event loop for a whole catch-up.
         if (pending !== undefined) await yieldToEventLoop();
         const started = performance.now();
-        const batch = await runtime.computeAhead(target, Math.min(this.batch, this.opts.batchSlots));
+        const computing = runtime.computeAhead(target, Math.min(this.batch, this.opts.batchSlots));
+        computing.catch(() => undefined); // awaited below, maybe only after the publish
+        if (pending !== undefined) {
+          // The previous batch is published while this one computes (a device on its own
+          // thread keeps computing meanwhile); a failed publish waits for the batch in
+          // progress, so nothing runs on the instance once this returns.
+          const published = pending;
+          pending = undefined;
+          await this.publish(published).catch(async (error: unknown) => {
+            await computing.catch(() => undefined);
+            throw error;
+          });
+        }
+        const batch = await computing;
         this.adaptBatch(batch.results.length, performance.now() - started);
-        if (pending !== undefined) await this.publish(pending);
         pending = batch;
       }
     } catch (error) {
