@@ -38,7 +38,8 @@ const HEX = utf8.encode("0123456789abcdef");
  */
 export function writeInput(prefix: Uint8Array, step: PackedStep, src: Uint8Array, out: ByteWriter): void {
   out.raw(prefix);
-  writeAscii(step.slot, out);
+  if (typeof step.slot === "number") writeDecimal(step.slot, out);
+  else writeAscii(step.slot, out);
   out.raw(ID);
   writeJsonString(src, step.id[0], step.id[1], out);
   out.raw(TAGS);
@@ -69,6 +70,22 @@ export function encodeInput(processId: string, step: Step): Uint8Array {
   const out = new ByteWriter(256);
   writeInput(inputPrefix(processId), batch.next(), batch.bytes, out);
   return out.written().slice();
+}
+
+/** A non-negative integer below 2^53 in decimal, without making a string. */
+function writeDecimal(value: number, out: ByteWriter): void {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  out.reserve(digits);
+  const bytes = out.bytes;
+  let at = out.length + digits;
+  let rest = value;
+  do {
+    const next = Math.floor(rest / 10);
+    bytes[--at] = 0x30 + (rest - next * 10);
+    rest = next;
+  } while (rest > 0);
+  out.length += digits;
 }
 
 function writeAscii(text: string, out: ByteWriter): void {

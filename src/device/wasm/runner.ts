@@ -19,7 +19,7 @@ import type { StepBatch } from "./step-batch.js";
 /** Replaying the steps since the checkpoint may cost at most this many memory copies. */
 const REPLAY_BUDGET = 16;
 /** ...and at least this long before a checkpoint is worth taking (tiny memories). */
-const MIN_REPLAY_MS = 1;
+const MIN_REPLAY_MS = 4;
 /** Bound on the input bytes kept in the rollback log. */
 const MAX_LOG_BYTES = 8 * 1024 * 1024;
 /** The input scratch buffer starts this small and is not kept above MAX_KEPT_SCRATCH_BYTES. */
@@ -30,19 +30,25 @@ const MAX_KEPT_SCRATCH_BYTES = 64 * 1024;
 export class ProgressMarker {
   constructor(private readonly view: ProgressView) {}
 
-  enter(requestId: number, stepIndex: number): void {
+  /** Returns when the call started (sharedClockMs). */
+  enter(requestId: number, stepIndex: number): number {
     const { ints, started } = this.view;
     ints[2] = requestId;
     ints[3] = stepIndex;
-    started[0] = sharedClockMs();
+    const now = sharedClockMs();
+    started[0] = now;
     Atomics.store(ints, 1, 1);
     Atomics.add(ints, 0, 1);
+    return now;
   }
 
   leave(): void {
     Atomics.store(this.view.ints, 1, 0);
   }
 }
+
+/** Where a call's i64 result (pointer << 32 | length) is split into its halves. */
+const RESULT = new DataView(new ArrayBuffer(8));
 
 /** The module called env.abort (AssemblyScript's `abort()` and failed assertions). */
 class AbortCalled extends Error {}
@@ -67,6 +73,8 @@ export class Runner {
   private log: RollbackLog;
   /** Time the logged steps took: what a replay of the log costs. */
   private logMs = 0;
+  /** How long the last call into the module took (ms). */
+  private callMs = 0;
   private bytesPerMs = 4_000_000;
   /** The checkpoint and log buffer the host last heard of: a new checkpoint or a log that
    * moved to a bigger buffer must be sent with the next answer. */
@@ -112,14 +120,13 @@ export class Runner {
       this.input.length = 0;
       writeInput(this.prefix, step, batch.bytes, this.input);
       const input = this.input.written();
-      const started = performance.now();
       const ok = this.call(step.init, input, requestId, index, out);
       if (!ok || dry) {
         this.rebuild(requestId);
         continue;
       }
       this.log.append(step.init, input);
-      this.logMs += performance.now() - started;
+      this.logMs += this.callMs;
       this.maybeCheckpoint();
     }
     if (this.input.bytes.byteLength > MAX_KEPT_SCRATCH_BYTES) this.input = new ByteWriter(INPUT_SCRATCH_BYTES);
@@ -192,8 +199,7 @@ export class Runner {
       return false;
     };
     const e = this.exports;
-    let result: bigint;
-    this.progress.enter(requestId, index);
+    const started = this.progress.enter(requestId, index);
     try {
       const ptr = e.pw_alloc(input.byteLength) >>> 0;
       const memory = this.memory();
@@ -203,14 +209,16 @@ export class Runner {
       }
       memory.set(input, ptr);
       const length = input.byteLength;
-      result = BigInt.asUintN(64, init ? e.pw_init!(ptr, length) : e.pw_handle(ptr, length));
+      // The i64 is split through a scratch word: no BigInt arithmetic per slot.
+      RESULT.setBigInt64(0, init ? e.pw_init!(ptr, length) : e.pw_handle(ptr, length), true);
     } catch (err) {
       return fail(describeFault(err));
     } finally {
       this.progress.leave();
+      this.callMs = sharedClockMs() - started;
     }
-    const outPtr = Number(result >> 32n);
-    const outLen = Number(result & 0xffffffffn);
+    const outPtr = RESULT.getUint32(4, true);
+    const outLen = RESULT.getUint32(0, true);
     const memory = this.memory();
     if (outPtr + outLen > memory.byteLength) {
       return fail(

@@ -35,8 +35,8 @@ export function packSteps(steps: readonly Step[]): ArrayBuffer {
 
 /** One step of a batch, as offsets into the batch's bytes (valid until the next `next()`). */
 export interface PackedStep {
-  /** The slot number in decimal. */
-  slot: string;
+  /** The slot number: a number below 2^53, else its decimal digits. */
+  slot: number | string;
   /** Slot 0: initialisation. */
   init: boolean;
   id: [number, number];
@@ -49,7 +49,7 @@ export interface PackedStep {
 export class StepBatch {
   readonly count: number;
   private readonly reader: ByteReader;
-  private readonly step: PackedStep = { slot: "", init: false, id: [0, 0], tags: [], data: [0, 0] };
+  private readonly step: PackedStep = { slot: 0, init: false, id: [0, 0], tags: [], data: [0, 0] };
 
   constructor(buffer: ArrayBuffer) {
     this.reader = new ByteReader(buffer);
@@ -61,25 +61,30 @@ export class StepBatch {
     return this.reader.bytes;
   }
 
-  /** The next step. The returned object is reused by the following call. */
+  /** The next step. The returned object, and its arrays, are reused by the following call. */
   next(): PackedStep {
     const r = this.reader;
     const step = this.step;
     const low = r.view.getUint32(r.pos, true);
     const high = r.view.getUint32(r.pos + 4, true);
     step.init = low === 0 && high === 0;
-    step.slot = high < 0x200000 ? String(high * 0x100000000 + low) : r.view.getBigUint64(r.pos, true).toString();
+    step.slot = high < 0x200000 ? high * 0x100000000 + low : r.view.getBigUint64(r.pos, true).toString();
     r.pos += 8;
-    step.id = r.span();
+    spanInto(r, step.id, 0);
     const count = r.u32();
     const tags = step.tags;
-    tags.length = 0;
-    for (let i = 0; i < count; i++) {
-      const [nameStart, nameEnd] = r.span();
-      const [valueStart, valueEnd] = r.span();
-      tags.push(nameStart, nameEnd, valueStart, valueEnd);
-    }
-    step.data = r.span();
+    tags.length = 4 * count;
+    for (let i = 0; i < 4 * count; i += 2) spanInto(r, tags, i);
+    spanInto(r, step.data, 0);
     return step;
   }
+}
+
+/** Skips a length-prefixed field, writing where its bytes start and end to `into[at]` and
+ * `into[at + 1]` (no array per field: this runs several times per slot). */
+function spanInto(r: ByteReader, into: number[], at: number): void {
+  const length = r.u32();
+  into[at] = r.pos;
+  into[at + 1] = r.pos + length;
+  r.pos += length;
 }
