@@ -9,6 +9,7 @@
  * stored result, then a silent replay up to that result.
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { ProcworkerError } from "../core/errors.js";
 import { messageId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { Logger } from "../core/log.js";
@@ -30,16 +31,39 @@ export interface ComputedBatch {
   stored: Promise<void>;
 }
 
+/** What a batch asks of its device (`plan`). */
+type PlanItem = { steps: Step[] } | { missing: SlotResult } | { exportAfter: bigint };
+
+/** A run of steps handed to the device, or a slot whose schedule entry could not be read. */
+type PostedPart = { steps: Step[]; outcomes: Promise<StepOutcome[]> } | { missing: SlotResult };
+
+/** A batch handed to an off-thread device, through slot `last`: its parts in slot order and
+ * the states it exports. */
+interface PostedBatch {
+  last: bigint;
+  parts: PostedPart[];
+  snapshots: { slot: bigint; state: Promise<Uint8Array> }[];
+}
+
+/** The last slot of a batch of at most `maxSlots` from `first`, not beyond `target`. */
+function rangeEnd(first: bigint, maxSlots: number, target: bigint): bigint {
+  const end = first + BigInt(Math.max(1, maxSlots)) - 1n;
+  return end > target ? target : end;
+}
+
 /** Slots replayed per batch while restoring. */
 const REPLAY_BATCH = 256;
 /** Most slots per device call, for a device that computes on the main thread. Between calls
  * the event loop gets a turn, so a long batch of a device that never waits (counter@1.0)
  * does not hold back I/O: the results streamed to clients, other calls, the durable write of
- * the previous batch completing. A device that computes off the thread gets the whole batch. */
+ * the previous batch completing. A device that computes off the thread is handed the whole
+ * batch (`post`). */
 const DEVICE_CHUNK = 256;
 
 export class ProcessRuntime {
   private lastSnapshotSlot: bigint | undefined;
+  /** The next batch, handed to an off-thread device while the caller stores this one. */
+  private posted: PostedBatch | undefined;
   /** The next batch's schedule, read while the device computes (off-thread devices only). */
   private prefetched: { first: bigint; last: bigint; entries: Promise<ScheduleEntry[]> } | undefined;
   /** The latest durable write started: each write waits for the one before it. */
@@ -113,37 +137,100 @@ export class ProcessRuntime {
    * promise of that write: the caller publishes them only once it resolves. The state moves on
    * at once, so the next batch can be computed while this one is being written.
    */
-  async computeAhead(target: bigint, maxSlots: number): Promise<ComputedBatch> {
-    const { results, snapshots } = await this.advance(target, maxSlots, true);
+  async computeAhead(target: bigint, maxSlots: number, goOn?: () => boolean): Promise<ComputedBatch> {
+    const { results, snapshots } = await this.advance(target, maxSlots, true, goOn);
     return { results, stored: results.length === 0 ? this.writing : this.write(results, snapshots) };
+  }
+
+  /** Whether a batch was handed to the device ahead (see `advance`): the caller must compute
+   * it (`computeAhead`) before anything else asks the state, whatever it decided meanwhile. */
+  get hasPosted(): boolean {
+    return this.posted !== undefined;
   }
 
   /**
    * Runs slots nextSlot..min(target, nextSlot + maxSlots − 1). With `snapshotting`, the state
    * is exported after the newest `snapshotKeep` multiples of the interval in that range (the
    * older ones would be deleted by retention in the same write anyway).
+   *
+   * A device that computes off the main thread gets the whole range at once, and meanwhile
+   * the next range's schedule is read. While `goOn()` says the caller will ask for the next
+   * batch, that batch is handed to the device before this returns, so the device computes it
+   * while the caller stores and publishes this one; the next call takes it as it is (its size
+   * was fixed when it was handed over).
    */
   private async advance(
     target: bigint,
     maxSlots: number,
     snapshotting: boolean,
+    goOn?: () => boolean,
   ): Promise<{ results: SlotResult[]; snapshots: Snapshot[] }> {
     const first = this.nextSlot;
     if (first > target) return { results: [], snapshots: [] };
-    let last = first + BigInt(Math.max(1, maxSlots)) - 1n;
-    if (last > target) last = target;
-    const points = snapshotting ? this.snapshotPoints(first, last) : [];
-    const entries = await this.readSchedule(first, last);
-    if (this.instance.computesOffThread === true && last < target) {
-      // The next batch's schedule is read while the device computes this one (once this
-      // batch's steps are on their way to the device's thread).
-      const next = last + 1n;
-      const end = last + BigInt(Math.max(1, maxSlots));
-      this.prefetchSchedule(next, end > target ? target : end);
+    const offThread = this.instance.computesOffThread === true;
+    let batch: { results: SlotResult[]; snapshots: Snapshot[] };
+    let last: bigint;
+    const posted = this.posted;
+    this.posted = undefined;
+    if (posted !== undefined) {
+      last = posted.last;
+      batch = await this.finishPosted(posted);
+    } else {
+      last = rangeEnd(first, maxSlots, target);
+      const points = snapshotting ? this.snapshotPoints(first, last) : [];
+      const entries = await this.readSchedule(first, last);
+      if (offThread) {
+        const handed = this.post(first, last, entries, points);
+        if (last < target) this.prefetchSchedule(last + 1n, rangeEnd(last + 1n, maxSlots, target));
+        batch = await this.finishPosted(handed);
+      } else batch = await this.run(first, last, entries, points);
     }
-    const batch = await this.run(first, last, entries, points);
     this.computed = last;
+    if (offThread && last < target && goOn?.() === true) {
+      const next = last + 1n;
+      const end = rangeEnd(next, maxSlots, target);
+      const points = snapshotting ? this.snapshotPoints(next, end) : [];
+      this.posted = this.post(next, end, await this.readSchedule(next, end), points);
+      if (end < target) this.prefetchSchedule(end + 1n, rangeEnd(end + 1n, maxSlots, target));
+    }
     return batch;
+  }
+
+  /**
+   * Hands slots first..last to an off-thread device without waiting (the device keeps its
+   * calls in order): see `plan`.
+   */
+  private post(first: bigint, last: bigint, entries: ScheduleEntry[], points: bigint[]): PostedBatch {
+    const parts: PostedPart[] = [];
+    const snapshots: PostedBatch["snapshots"] = [];
+    for (const item of this.plan(first, last, entries, points, Infinity)) {
+      if ("steps" in item) {
+        const outcomes = this.instance.run(item.steps);
+        outcomes.catch(() => undefined); // awaited when the batch is taken, or dropped with the runtime
+        parts.push({ steps: item.steps, outcomes });
+      } else if ("missing" in item) parts.push(item);
+      else {
+        const state = this.instance.exportState();
+        state.catch(() => undefined);
+        snapshots.push({ slot: item.exportAfter, state });
+      }
+    }
+    return { last, parts, snapshots };
+  }
+
+  /** The results of a batch handed to the device, in slot order, and its snapshots. */
+  private async finishPosted(posted: PostedBatch): Promise<{ results: SlotResult[]; snapshots: Snapshot[] }> {
+    const results: SlotResult[] = [];
+    for (const part of posted.parts) {
+      if ("missing" in part) results.push(part.missing);
+      else {
+        const outcomes = await part.outcomes;
+        part.steps.forEach((step, i) => results.push(this.toResult(step, outcomes[i])));
+      }
+    }
+    const snapshots: Snapshot[] = [];
+    for (const { slot, state } of posted.snapshots) snapshots.push({ slot, state: await state });
+    return { results, snapshots };
   }
 
   /** The schedule entries of first..last, from the prefetched read when it covers `first`. */
@@ -209,8 +296,8 @@ export class ProcessRuntime {
     }));
   }
 
-  /** Runs slots first..last; a slot whose schedule entry cannot be read fails (phase
-   * schedule). The state is exported right after each slot of `points`. */
+  /** Runs slots first..last on a device that computes on this thread, one call at a time
+   * with an event-loop turn between calls: see `plan`. */
   private async run(
     first: bigint,
     last: bigint,
@@ -219,45 +306,59 @@ export class ProcessRuntime {
   ): Promise<{ results: SlotResult[]; snapshots: Snapshot[] }> {
     const results: SlotResult[] = [];
     const snapshots: Snapshot[] = [];
+    let calls = 0;
+    for (const item of this.plan(first, last, entries, points, DEVICE_CHUNK)) {
+      if ("steps" in item) {
+        if (calls++ > 0) await yieldToEventLoop();
+        const outcomes = await this.instance.run(item.steps);
+        item.steps.forEach((step, i) => results.push(this.toResult(step, outcomes[i])));
+      } else if ("missing" in item) results.push(item.missing);
+      else snapshots.push({ slot: item.exportAfter, state: await this.instance.exportState() });
+    }
+    return { results, snapshots };
+  }
+
+  /**
+   * Slots first..last as what the device is asked, in order: runs of at most `chunk` steps,
+   * a schedule-phase error for each slot whose entry cannot be read, and a state export
+   * right after each slot of `points`.
+   */
+  private plan(first: bigint, last: bigint, entries: ScheduleEntry[], points: bigint[], chunk: number): PlanItem[] {
+    const items: PlanItem[] = [];
     let steps: Step[] = [];
     let point = 0;
     let next = 0; // entries come in slot order, missing ones skipped
-    let calls = 0;
-    const chunk = this.instance.computesOffThread === true ? Infinity : DEVICE_CHUNK;
-    const flush = async (): Promise<void> => {
-      if (steps.length === 0) return;
-      if (calls++ > 0) await yieldToEventLoop();
-      const outcomes = await this.instance.run(steps);
-      steps.forEach((step, i) => results.push(this.toResult(step, outcomes[i])));
+    const cut = (): void => {
+      if (steps.length > 0) items.push({ steps });
       steps = [];
     };
     for (let slot = first; slot <= last; slot++) {
       while (next < entries.length && (entries[next] as ScheduleEntry).slot < slot) next++;
       const entry = entries[next]?.slot === slot ? entries[next] : undefined;
       if (entry === undefined) {
-        await flush();
-        results.push({
-          processId: this.processId,
-          slot,
-          messageId: "",
-          error: {
-            phase: "schedule",
-            attemptedSlot: slot,
-            message: `schedule entry for slot ${slot} could not be read`,
-          },
-        });
-      } else {
-        steps.push({ slot, messageId: entry.messageId, message: entry.message });
-      }
-      if (steps.length >= chunk) await flush();
+        cut();
+        items.push({ missing: this.unreadable(slot) });
+      } else steps.push({ slot, messageId: entry.messageId, message: entry.message });
+      if (steps.length >= chunk) cut();
       if (slot === points[point]) {
-        await flush();
-        snapshots.push({ slot, state: await this.instance.exportState() });
+        cut();
+        items.push({ exportAfter: slot });
         point++;
       }
     }
-    await flush();
-    return { results, snapshots };
+    cut();
+    return items;
+  }
+
+  /** The result of a slot whose schedule entry could not be read. */
+  private unreadable(slot: bigint): SlotResult {
+    const message = `schedule entry for slot ${slot} could not be read`;
+    return {
+      processId: this.processId,
+      slot,
+      messageId: "",
+      error: { phase: "schedule", attemptedSlot: slot, message },
+    };
   }
 
   private toResult(step: Step, outcome: StepOutcome | undefined): SlotResult {
@@ -280,6 +381,7 @@ export class ProcessRuntime {
    * against the state before initialisation means nothing).
    */
   async dryRun(message: Message): Promise<SlotResult> {
+    this.assertNothingPosted("a dry run");
     const at = this.computed ?? 0n;
     const step: Step = { slot: at + 1n, messageId: messageId(message), message };
     const result = this.toResult(step, await this.instance.dryRun(step)); // attemptedSlot: at + 1
@@ -289,6 +391,7 @@ export class ProcessRuntime {
   /** Writes a snapshot of the current state (if it has none yet), after every batch's write,
    * and in the same write deletes the snapshots older than the newest `snapshotKeep`. */
   async snapshot(): Promise<void> {
+    this.assertNothingPosted("a snapshot");
     await this.writing;
     const slot = this.computed;
     if (slot === undefined || slot === this.lastSnapshotSlot) return;
@@ -323,8 +426,16 @@ export class ProcessRuntime {
   }
 
   /** The whole state, as the device exports it (for determinism checks and snapshots). */
-  exportState(): Promise<Uint8Array> {
+  async exportState(): Promise<Uint8Array> {
+    this.assertNothingPosted("exporting the state");
     return this.instance.exportState();
+  }
+
+  /** The device's state is that of the last computed slot only when no batch was handed to
+   * it ahead; the worker takes every such batch before it asks anything else. */
+  private assertNothingPosted(what: string): void {
+    if (this.posted === undefined) return;
+    throw new ProcworkerError("internal", `${what} of process ${this.processId} while a batch is on its device`);
   }
 
   /** Bytes of memory held, for the worker memory cap. */

@@ -259,12 +259,14 @@ export class ProcessWorker {
     this.batch = FIRST_BATCH; // every target starts with one slot, then ramps up while slots are fast
     let pending: ComputedBatch | undefined;
     try {
-      while (runtime.nextSlot <= target && this.state.name === "computing") {
+      // A batch already handed to the device is computed even if Stop came meanwhile.
+      const goOn = (): boolean => this.state.name === "computing";
+      while (runtime.nextSlot <= target && (goOn() || runtime.hasPosted)) {
         // Let I/O and other calls run between batches: a device that never waits (counter@1.0)
         // would otherwise hold the event loop for a whole catch-up.
         if (pending !== undefined) await yieldToEventLoop();
         const started = performance.now();
-        const computing = runtime.computeAhead(target, Math.min(this.batch, this.opts.batchSlots));
+        const computing = runtime.computeAhead(target, Math.min(this.batch, this.opts.batchSlots), goOn);
         computing.catch(() => undefined); // awaited below, maybe only after the publish
         if (pending !== undefined) {
           // The previous batch is published while this one computes (a device on its own

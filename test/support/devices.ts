@@ -27,8 +27,12 @@ export interface Probe {
   stateBytesCalls: Map<string, number>;
 }
 
-/** A counter@1.0 device instrumented for tests. */
-export function probedCounter(slotTimeLimitMs = 5_000): { device: Device; probe: Probe } {
+/** A counter@1.0 device instrumented for tests; `offThread`: its instances say they compute
+ * off the main thread (so the engine hands them batches ahead). */
+export function probedCounter(
+  slotTimeLimitMs = 5_000,
+  opts: { offThread?: boolean } = {},
+): { device: Device; probe: Probe } {
   const inner = createCounterDevice({ slotTimeLimitMs });
   let release: () => void = () => undefined;
   let broken: Error | undefined;
@@ -62,6 +66,7 @@ export function probedCounter(slotTimeLimitMs = 5_000): { device: Device; probe:
       const instance = await inner.instantiate(ctx);
       probe.instances++;
       const wrapped: DeviceInstance = {
+        computesOffThread: opts.offThread === true,
         async run(steps: Step[]): Promise<StepOutcome[]> {
           probe.calls++;
           probe.running++;

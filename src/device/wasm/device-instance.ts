@@ -41,6 +41,8 @@ export class WasmDeviceInstance implements DeviceInstance {
   private memoryBytes = 0;
   private closed = false;
   private tail: Promise<void> = Promise.resolve();
+  /** Operations started or queued and not yet settled. */
+  private operations = 0;
   private readonly lane: number;
   readonly computesOffThread = true;
 
@@ -135,7 +137,7 @@ export class WasmDeviceInstance implements DeviceInstance {
    */
   private async runSteps(steps: Step[], dry: boolean): Promise<StepOutcome[]> {
     if (steps.length <= PIPELINE_CHUNK) return this.runChunk(steps, dry);
-    const thread = await this.ensureLive();
+    const thread = this.liveThread() ?? (await this.ensureLive());
     const chunks: Step[][] = [];
     for (let at = 0; at < steps.length; at += PIPELINE_CHUNK) chunks.push(steps.slice(at, at + PIPELINE_CHUNK));
     const answers = chunks.map((chunk) => this.post(thread, chunk, dry));
@@ -161,7 +163,7 @@ export class WasmDeviceInstance implements DeviceInstance {
   /** Runs one chunk of steps on the live runner, recovering from a lost thread. */
   private async runChunk(steps: Step[], dry: boolean): Promise<StepOutcome[]> {
     if (steps.length === 0) return [];
-    const thread = await this.ensureLive();
+    const thread = this.liveThread() ?? (await this.ensureLive());
     try {
       return this.accept(await this.post(thread, steps, dry));
     } catch (err) {
@@ -201,6 +203,13 @@ export class WasmDeviceInstance implements DeviceInstance {
     return [...before, failed, ...after];
   }
 
+  /** The thread with this process's runner live on it, if it is (no wait: a run on a live
+   * runner is posted in the same turn it was asked for). */
+  private liveThread(): ThreadHandle | undefined {
+    const thread = this.pool.thread(this.lane);
+    return this.thread === thread && thread.state === "running" ? thread : undefined;
+  }
+
   /** The thread with this process's runner live on it, rebuilding the runner there if the
    * lane's thread changed. */
   private async ensureLive(): Promise<ThreadHandle> {
@@ -228,18 +237,32 @@ export class WasmDeviceInstance implements DeviceInstance {
     }
   }
 
-  /** Runs operations on this device instance one at a time, in call order. */
+  /** Runs operations on this device instance one at a time, in call order. With none in
+   * progress, the operation starts at once, in the caller's turn (so a run is posted to the
+   * thread before whatever the caller does next). */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(() => {
+    const start = (): Promise<T> => {
       if (this.closed)
         throw new ProcworkerError("internal", `the wasm device instance of process ${this.processId} is closed`);
       return fn();
-    });
+    };
+    // start() throws only ProcworkerErrors (closed); fn is async and never throws itself.
+    const result = this.operations > 0 ? this.tail.then(start) : startNow(start);
+    this.operations++;
     // The queue waits for the operation but never holds its value (an exported image).
     this.tail = result.then(
-      () => undefined,
-      () => undefined,
+      () => void this.operations--,
+      () => void this.operations--,
     );
     return result;
+  }
+}
+
+/** Calls `start` now; a synchronous throw becomes a rejection. */
+function startNow<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
 }

@@ -79,8 +79,7 @@ export class ThreadPool {
 
   /** Test hook: makes the thread of `lane` exit as if it crashed. */
   crash(lane: number): void {
-    const thread = this.threads[lane];
-    if (thread && thread.state === "running") void thread.request("closed", { kind: "crash" }).catch(() => {});
+    this.threads[lane]?.crashForTesting();
   }
 
   /** Terminates every thread; pending requests reject. Idempotent. */

@@ -144,6 +144,17 @@ export class ThreadHandle {
     });
   }
 
+  /**
+   * Test hook: the thread exits as a crash would. An idle thread exits by itself (code 70);
+   * a busy one cannot read a message until its call returns, so it is ended where it is, as
+   * a crash in the middle of a call would end it.
+   */
+  crashForTesting(): void {
+    if (this.state !== "running") return;
+    if (this.pending.size === 0) void this.request("closed", { kind: "crash" }).catch(() => {});
+    else void this.worker.terminate();
+  }
+
   /** Stops the thread; pending requests reject with `closed`. */
   terminate(): Promise<void> {
     if (this.state === "running") {

@@ -16,8 +16,8 @@ import { heldStore } from "../../support/stores.js";
 
 afterEach(() => vi.useRealTimers());
 
-async function setup(persistent = true) {
-  const { device, probe } = probedCounter();
+async function setup(persistent = true, offThread = false) {
+  const { device, probe } = probedCounter(5_000, { offThread });
   const store = heldStore(createMemoryStore());
   const processes = new Processes({
     store,
@@ -102,6 +102,23 @@ describe("worker lifecycle", () => {
     expect(worker.atSlot).toBe(2n); // the batch in progress finished
     expect(notified.map((r) => r.slot)).toEqual([0n, 1n, 2n]);
     expect((await store.latestSnapshot(processId, 10n))?.slot).toBe(0n); // only the periodic one at slot 0
+  });
+
+  it("on stop, a batch already handed to an off-thread device is computed, stored and published, and no other", async () => {
+    const { worker, store, probe, notified, processId } = await setup(true, true);
+    probe.hold();
+    worker.submit({ kind: "compute", target: 2n });
+    await probe.started(); // slot 0, read and run
+    const handedOver = probe.started();
+    probe.open();
+    await handedOver; // slot 1, handed to the device ahead while slot 0 is stored
+    const stopping = worker.stop(true);
+    expect(await stopping).toEqual({ kind: "stopped" });
+    expect(worker.atSlot).toBe(1n);
+    expect(probe.steps.map((s) => s.slot)).toEqual([0n, 1n]); // slot 2 was never handed over
+    expect(notified.map((r) => r.slot)).toEqual([0n, 1n]);
+    expect((await store.getResult(processId, 1n))?.output?.tags).toEqual({ Total: "2" });
+    expect((await store.latestSnapshot(processId, 10n))?.slot).toBe(1n); // the stop's snapshot
   });
 
   it("→ ended (failed) when its device instance breaks, and says why", async () => {

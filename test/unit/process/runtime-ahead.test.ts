@@ -1,8 +1,9 @@
 /**
- * For a device that computes off the main thread, the runtime reads the next batch's
- * schedule while the device computes the current one. The prefetched entries serve the next
- * batch whatever its size (a smaller batch uses part of them, a larger one reads the rest),
- * and the results are those of a runtime that reads each batch when it starts.
+ * For a device that computes off the main thread, the runtime works one batch ahead: it reads
+ * the next batch's schedule while the device computes the current one (the prefetched entries
+ * serve the next batch whatever its size), and, while its caller says it goes on, hands the
+ * next batch to the device before returning the current one. Results and snapshots are those
+ * of a runtime that does neither.
  */
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../../src/core/log.js";
@@ -57,18 +58,32 @@ async function scheduled(
   return { store, processId, spawn };
 }
 
-/** Computes through `target` in batches of the given sizes (the last size repeats). */
-async function computeIn(offThread: boolean, sizes: number[], target: bigint) {
+/** Computes through `target` in batches of the given sizes (the last size repeats); with
+ * `goOn`, the runtime may hand batches to the device ahead. */
+async function computeIn(
+  offThread: boolean,
+  sizes: number[],
+  target: bigint,
+  opts: { goOn?: () => boolean; snapshotInterval?: bigint } = {},
+) {
   const { store: inner, processId, spawn } = await scheduled(Number(target));
   const { store, reads } = recording(inner);
-  const deps = { store, snapshotInterval: 1n << 40n, snapshotKeep: 1, logger: silentLogger() };
+  const snapshotInterval = opts.snapshotInterval ?? 1n << 40n;
+  const deps = { store, snapshotInterval, snapshotKeep: 1000, logger: silentLogger() };
   const runtime = await ProcessRuntime.restore(deps, { processId, spawn, device: counter(offThread) });
   const results: SlotResult[] = [];
   for (let i = 0; runtime.nextSlot <= target; i++) {
-    results.push(...(await runtime.computeBatch(target, sizes[Math.min(i, sizes.length - 1)]!)));
+    const batch = await runtime.computeAhead(target, sizes[Math.min(i, sizes.length - 1)]!, opts.goOn);
+    await batch.stored;
+    results.push(...batch.results);
   }
   await runtime.close();
-  return { results, reads };
+  const snapshots: [bigint, string][] = [];
+  for (let at = 0n; at <= target; at++) {
+    const found = await inner.latestSnapshot(processId, at);
+    if (found?.slot === at) snapshots.push([at, Buffer.from(found.state).toString("hex")]);
+  }
+  return { results, reads, snapshots, runtime };
 }
 
 describe("ProcessRuntime schedule prefetch", () => {
@@ -99,5 +114,42 @@ describe("ProcessRuntime schedule prefetch", () => {
       [26n, 33n],
       [34n, 40n],
     ]);
+  });
+});
+
+describe("ProcessRuntime batches handed ahead", () => {
+  it("computes the same results and snapshots when each next batch is handed to the device early", async () => {
+    const target = 60n;
+    const sizes = [1, 2, 4, 8, 16];
+    const opts = { goOn: () => true, snapshotInterval: 10n };
+    const ahead = await computeIn(true, sizes, target, opts);
+    const plain = await computeIn(false, sizes, target, opts);
+    expect(ahead.results.map((r) => r.slot)).toEqual(Array.from({ length: 61 }, (_, i) => BigInt(i)));
+    expect(resultBytes(ahead.results)).toBe(resultBytes(plain.results));
+    // The states exported inside batches handed over ahead are those of their slots.
+    expect(ahead.snapshots.map(([slot]) => slot)).toEqual([0n, 10n, 20n, 30n, 40n, 50n, 60n]);
+    expect(ahead.snapshots).toEqual(plain.snapshots);
+  });
+
+  it("hands nothing ahead once the caller stops going on, and refuses to be asked for its state meanwhile", async () => {
+    let going = true;
+    const { store, processId, spawn } = await scheduled(30);
+    const deps = { store, snapshotInterval: 1n << 40n, snapshotKeep: 1, logger: silentLogger() };
+    const runtime = await ProcessRuntime.restore(deps, { processId, spawn, device: counter(true) });
+    await (
+      await runtime.computeAhead(30n, 5, () => going)
+    ).stored;
+    expect(runtime.hasPosted).toBe(true); // slots 5–9 are on the device
+    await expect(runtime.exportState()).rejects.toThrow(/exporting the state .* while a batch is on its device/);
+    await expect(runtime.snapshot()).rejects.toThrow(/while a batch is on its device/);
+    going = false;
+    const taken = await runtime.computeAhead(30n, 5, () => going);
+    expect(taken.results.map((r) => r.slot)).toEqual([5n, 6n, 7n, 8n, 9n]);
+    expect(runtime.hasPosted).toBe(false);
+    expect(runtime.slot).toBe(9n);
+    await taken.stored;
+    await runtime.snapshot();
+    expect((await store.latestSnapshot(processId, 30n))?.slot).toBe(9n);
+    await runtime.close();
   });
 });
