@@ -104,9 +104,10 @@ export class ByteWriter {
     this.rawRange(src, start, end);
   }
 
-  /** The written bytes (a view, valid until the next write). */
+  /** The written bytes (a plain view, cheaper to make than a Buffer's subarray; valid until
+   * the next write). */
   written(): Uint8Array {
-    return this.bytes.subarray(0, this.length);
+    return new Uint8Array(this.bytes.buffer, 0, this.length);
   }
 }
 

@@ -193,11 +193,6 @@ export class Runner {
     index: number,
     out: OutcomeWriter | undefined,
   ): boolean {
-    const fail = (error: string): false => {
-      if (out === undefined) throw new Error(`replaying a step after a rollback failed: ${error}`);
-      out.error(error);
-      return false;
-    };
     const e = this.exports;
     const started = this.progress.enter(requestId, index);
     try {
@@ -205,14 +200,14 @@ export class Runner {
       const memory = this.memory();
       if (ptr + input.byteLength > memory.byteLength) {
         const room = `no room for ${input.byteLength} bytes in memory of ${memory.byteLength}`;
-        return fail(`invalid input buffer: pw_alloc returned ${ptr}, which has ${room}`);
+        return failStep(out, `invalid input buffer: pw_alloc returned ${ptr}, which has ${room}`);
       }
       memory.set(input, ptr);
       const length = input.byteLength;
       // The i64 is split through a scratch word: no BigInt arithmetic per slot.
       RESULT.setBigInt64(0, init ? e.pw_init!(ptr, length) : e.pw_handle(ptr, length), true);
     } catch (err) {
-      return fail(describeFault(err));
+      return failStep(out, describeFault(err));
     } finally {
       this.progress.leave();
       this.callMs = sharedClockMs() - started;
@@ -221,13 +216,14 @@ export class Runner {
     const outLen = RESULT.getUint32(0, true);
     const memory = this.memory();
     if (outPtr + outLen > memory.byteLength) {
-      return fail(
+      return failStep(
+        out,
         `invalid output from the module: ${outLen} bytes at ${outPtr} are outside memory (${memory.byteLength} bytes)`,
       );
     }
     if (outLen > this.limits.maxOutputBytes) {
       const limit = this.limits.maxOutputBytes;
-      return fail(`invalid output from the module: ${outLen} bytes is over the limit of ${limit}`);
+      return failStep(out, `invalid output from the module: ${outLen} bytes is over the limit of ${limit}`);
     }
     return out === undefined || writeOutcome(memory.subarray(outPtr, outPtr + outLen), out);
   }
@@ -312,6 +308,14 @@ export class Runner {
     if (len > 4096 || len % 2 !== 0 || ptr + len > memory.byteLength) return "";
     return Buffer.from(memory.buffer, ptr, len).toString("utf16le");
   }
+}
+
+/** A step failed: its error is its outcome, or (a replay, which passes no `out`) the replay
+ * itself failed. Returns false, the step's success. */
+function failStep(out: OutcomeWriter | undefined, error: string): false {
+  if (out === undefined) throw new Error(`replaying a step after a rollback failed: ${error}`);
+  out.error(error);
+  return false;
 }
 
 function describeFault(err: unknown): string {
