@@ -98,6 +98,13 @@ export function decodeResult(bytes: Uint8Array, size?: number): SlotResult {
   return result;
 }
 
+/** Whether `bytes` holds `expected` at `start` (a loop: for ids of tens of bytes it is
+ * several times cheaper than a call into Buffer#compare). */
+function sameBytes(bytes: Uint8Array, start: number, expected: Uint8Array): boolean {
+  for (let i = 0; i < expected.length; i++) if (bytes[start + i] !== expected[i]) return false;
+  return true;
+}
+
 /** Reads fields in order from the first `size` bytes; every read checks bounds, so truncated
  * input throws. Nothing read aliases the bytes (strings are decoded, data is copied), so the
  * bytes may be a buffer the database reuses. */
@@ -138,7 +145,7 @@ class Reader {
     // A longer string equal to the last one decoded (a message id repeated, a process id):
     // the same string, without decoding or allocating it again.
     const last = lastDecoded;
-    if (last.bytes.length === len && this.view.compare(last.bytes, 0, len, start, start + len) === 0) return last.text;
+    if (last.bytes.length === len && sameBytes(this.view, start, last.bytes)) return last.text;
     const text = this.view.toString("utf8", start, start + len);
     lastDecoded = { text, bytes: Buffer.from(this.view.subarray(start, start + len)) };
     return text;
