@@ -18,6 +18,7 @@ import type { ScheduleEntry, Store } from "../store/store.js";
 import { Changes } from "./changes.js";
 import { groupOf, type Group } from "./group.js";
 import { ProcessHubs } from "./hubs.js";
+import { RecentResults } from "./recent-results.js";
 import { singleNode, type Ownership, type SignalListener, type Signals } from "../core/cluster.js";
 import { WorkerRegistry } from "./registry.js";
 import type { SlotStream } from "./result-stream.js";
@@ -36,7 +37,7 @@ export type EngineConfig = Pick<
   | "subscriberBuffer"
   | "subscriberStallMs"
 > &
-  Partial<Pick<Config, "definitionCacheBytes" | "moduleCacheBytes">> & { batchSlots?: number };
+  Partial<Pick<Config, "definitionCacheBytes" | "moduleCacheBytes" | "streamWindowBytes">> & { batchSlots?: number };
 
 export interface EngineOptions {
   store: Store;
@@ -49,6 +50,9 @@ export interface EngineOptions {
   signals?: Signals;
   now?: () => number;
 }
+
+/** The default of the option stream_window_bytes (recent-results.ts). */
+export const DEFAULT_STREAM_WINDOW_BYTES = 32 * 1024 * 1024;
 
 /** Scheduled entries read per store call while streaming a schedule. */
 const SCHEDULE_PAGE = 256;
@@ -107,6 +111,7 @@ export class Engine implements SignalListener {
         ...(opts.signals ? { prepare: (processId: string) => this.processes.prepare(processId) } : {}),
         logger,
         changes: this.changes,
+        recent: new RecentResults(config.streamWindowBytes ?? DEFAULT_STREAM_WINDOW_BYTES),
         retryMs: RETRY_MS,
       },
       this.signals,

@@ -72,6 +72,13 @@ export interface ResultStreamOptions {
   maxWaitMs?: number;
   /** Called once when the stream ends, however it ends. */
   onClose: (stream: ResultStream) => void;
+  /** The process's latest published results: read before the store when behind. */
+  recent?: RecentResultsOf;
+}
+
+/** The latest published results of the stream's process (recent-results.ts). */
+export interface RecentResultsOf {
+  get(slot: bigint): SlotResult | undefined;
 }
 
 const PAGE = 64;
@@ -265,6 +272,12 @@ export class ResultStream implements SlotStream {
       if (head !== undefined && head.slot === this.nextSlot) {
         this.shift();
         this.deliver(head);
+        continue;
+      }
+      // Published results kept in memory are the store's: no read, no decoding.
+      const kept = this.opts.recent?.get(this.nextSlot);
+      if (kept !== undefined) {
+        this.deliver(kept);
         continue;
       }
       if ((this.behind || head !== undefined) && this.retryTimer === undefined) void this.readStore();
