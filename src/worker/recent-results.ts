@@ -53,6 +53,12 @@ export class RecentResults {
     return this.order.length - this.head - this.staleEntries;
   }
 
+  /** Entries of the eviction order, stale ones included: at most about twice `size`, plus
+   * 1,024 (what a closed run leaves behind is dropped in bulk, not one by one). */
+  get orderEntries(): number {
+    return this.order.length - this.head;
+  }
+
   /** A new, empty run for one process's published results. */
   run(): RecentRun {
     return new RecentRun(this);
