@@ -5,7 +5,7 @@
  * `SubscribeResponse.encode({ result: toWireResult(result) })` (test/unit/service/result-bytes.test.ts
  * checks that byte for byte), without the wire objects, the Map of tags or the generic writer.
  *
- * One pass into a scratch buffer, then one copy at the exact size: a nested message's length
+ * One pass, straight into the bytes returned: a nested message's length
  * is written after its contents, in the one byte kept for it before them (the contents move
  * up in the rare case it needs more), and ASCII strings are written as they are checked.
  * A stream's results share their process id, whose bytes are kept from the last result.
@@ -17,9 +17,12 @@ const MAX_U64 = 2n ** 64n - 1n;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Strings up to this many UTF-16 units are tried as ASCII, a byte at a time. */
 const SHORT = 64;
-/** The scratch buffer kept between calls; a larger result gets a buffer of its own. */
-const SCRATCH_BYTES = 64 * 1024;
-const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+/** Responses are written into slabs of this size, each returned as a view of its slab (a
+ * slab lives as long as one of its responses is held, as Buffer's own pool does); a
+ * response that may need more than an eighth of one gets a buffer of its own. */
+const SLAB_BYTES = 64 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabAt = 0;
 /** The last process id written and its field (tag, length, UTF-8 bytes). */
 let lastProcessId = "";
 let lastProcessIdField = Buffer.alloc(0);
@@ -27,13 +30,20 @@ let lastProcessIdField = Buffer.alloc(0);
 /** The response bytes (field 1 = the result). */
 export function encodeResultResponse(result: SlotResult): Buffer {
   const bound = maxSize(result);
-  const out = bound <= SCRATCH_BYTES ? scratch : Buffer.allocUnsafe(bound);
-  out[0] = 0x0a;
-  const at = closeLength(out, 1, writeResult(out, 2, result));
-  if (out !== scratch) return out.subarray(0, at);
-  const bytes = Buffer.allocUnsafe(at);
-  out.copy(bytes, 0, 0, at);
-  return bytes;
+  if (bound > SLAB_BYTES / 8) {
+    const own = Buffer.allocUnsafe(bound);
+    own[0] = 0x0a;
+    return own.subarray(0, closeLength(own, 1, writeResult(own, 2, result)));
+  }
+  if (slabAt + bound > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabAt = 0;
+  }
+  const start = slabAt;
+  slab[start] = 0x0a;
+  const end = closeLength(slab, start + 1, writeResult(slab, start + 2, result));
+  slabAt = end;
+  return slab.subarray(start, end);
 }
 
 /** At least the bytes the response takes (3 a UTF-16 unit, lengths at their widest). */
