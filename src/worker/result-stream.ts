@@ -7,7 +7,8 @@
  *
  * Memory is bounded: while the consumer is full (HTTP/2 flow control) live results wait in a
  * queue of at most `buffer`; past it the queue is dropped and the stream later catches up
- * from the store, where every published result already is. A consumer that takes nothing
+ * from the process's latest published results kept in memory (`recent`, bounded node-wide)
+ * or else from the store, where every published result already is. A consumer that takes nothing
  * while more than twice `buffer` results are published, and for `stallMs` after that, has
  * stopped reading: the stream ends with `resource_exhausted` (docs/design.md §3.3).
  */
