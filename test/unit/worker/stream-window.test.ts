@@ -4,7 +4,10 @@ import { encodeResultResponse } from "../../../src/service/result-bytes.js";
 import { createMemoryStore } from "../../../src/store/memory-store.js";
 import type { Store } from "../../../src/store/store.js";
 import type { EngineConfig } from "../../../src/worker/engine.js";
-import { resultBytes } from "../../../src/worker/recent-results.js";
+import { silentLogger } from "../../../src/core/log.js";
+import { Changes } from "../../../src/worker/changes.js";
+import { ProcessHub } from "../../../src/worker/process-hub.js";
+import { RecentResults, resultBytes } from "../../../src/worker/recent-results.js";
 import { adds, closeWithoutLeaks, iterate, testEngine, totals, type TestEngine } from "../../support/engine.js";
 
 let t: TestEngine | undefined;
@@ -96,5 +99,43 @@ describe("a stream that fell behind its worker", () => {
     expect((await take(sub, 3)).map((r) => r.slot)).toEqual([301n, 302n, 303n]);
     controller.abort();
     await expect(sub.next()).rejects.toMatchObject({ code: "cancelled" });
+  });
+});
+
+describe("a process's recent results", () => {
+  it("are kept while it has a stream, shared by its streams, and dropped with its last stream", async () => {
+    const recent = new RecentResults(1 << 20);
+    const processId = "P".repeat(43);
+    const hub = new ProcessHub(
+      processId,
+      {
+        source: {
+          results: () => Promise.resolve([]),
+          latestScheduledSlot: () => Promise.resolve(0n),
+          latestResultSlot: () => Promise.resolve(undefined),
+        },
+        dispatch: () => true,
+        groupOf: () => processId,
+        logger: silentLogger(),
+        changes: new Changes(),
+        recent,
+        retryMs: { first: 1, max: 1, follow: 1 },
+      },
+      () => undefined,
+    );
+    await hub.ready;
+    const result = (slot: number): SlotResult => ({ processId, slot: BigInt(slot), messageId: "M".repeat(43) });
+    hub.publish(processId, [result(0)]); // nobody streams: nothing kept
+    expect(recent.size).toBe(0);
+    const a = hub.openStream({ from: 1n, buffer: 64, leaderBound: false });
+    const b = hub.openStream({ from: 1n, buffer: 64, leaderBound: false });
+    hub.publish(processId, [result(1), result(2)]);
+    expect(recent.size).toBe(2); // once for both streams
+    a.close();
+    expect(recent.size).toBe(2);
+    b.close();
+    expect(recent.size).toBe(0);
+    expect(recent.bytes).toBe(0);
+    expect(hub.empty).toBe(true);
   });
 });
