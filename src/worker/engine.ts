@@ -18,7 +18,7 @@ import type { ScheduleEntry, Store } from "../store/store.js";
 import { Changes } from "./changes.js";
 import { groupOf, type Group } from "./group.js";
 import { ProcessHubs } from "./hubs.js";
-import { RecentResults } from "./recent-results.js";
+import { DEFAULT_STREAM_WINDOW_BYTES, RecentResults } from "./recent-results.js";
 import { singleNode, type Ownership, type SignalListener, type Signals } from "../core/cluster.js";
 import { WorkerRegistry } from "./registry.js";
 import type { SlotStream } from "./result-stream.js";
@@ -50,9 +50,6 @@ export interface EngineOptions {
   signals?: Signals;
   now?: () => number;
 }
-
-/** The default of the option stream_window_bytes (recent-results.ts). */
-export const DEFAULT_STREAM_WINDOW_BYTES = 32 * 1024 * 1024;
 
 /** Scheduled entries read per store call while streaming a schedule. */
 const SCHEDULE_PAGE = 256;

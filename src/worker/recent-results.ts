@@ -11,6 +11,9 @@
  */
 import type { SlotResult } from "../core/result.js";
 
+/** The bound when none is configured, as the option stream_window_bytes gives it. */
+export const DEFAULT_STREAM_WINDOW_BYTES = 32 * 1024 * 1024;
+
 /** Bytes counted per result beyond its strings and data: the result, message and tags
  * objects, the data's typed array and the array slots that hold them. */
 const RESULT_OVERHEAD = 240;

@@ -1,7 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { SlotResult } from "../../../src/core/result.js";
-import { RecentResults, resultBytes, type RecentRun } from "../../../src/worker/recent-results.js";
+import { defaultConfig } from "../../../src/core/config.js";
+import {
+  DEFAULT_STREAM_WINDOW_BYTES,
+  RecentResults,
+  resultBytes,
+  type RecentRun,
+} from "../../../src/worker/recent-results.js";
 
 const result = (process: number, slot: number, data = 0): SlotResult => ({
   processId: `P${process}`,
@@ -98,6 +104,10 @@ describe("recent results", () => {
     expect(small.bytes).toBe(0);
     other.add(result(1, 1));
     expect(other.get(1n)?.slot).toBe(1n);
+  });
+
+  it("are bounded by default as the option stream_window_bytes is", () => {
+    expect(DEFAULT_STREAM_WINDOW_BYTES).toBe(defaultConfig().streamWindowBytes);
   });
 
   it("count a result's strings, tags and data", () => {
