@@ -17,10 +17,11 @@ const MAX_U64 = 2n ** 64n - 1n;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Strings up to this many UTF-16 units are tried as ASCII, a byte at a time. */
 const SHORT = 64;
-/** Responses are written into slabs of this size, each returned as a view of its slab (a
- * slab lives as long as one of its responses is held, as Buffer's own pool does); a
- * response that may need more than an eighth of one gets a buffer of its own. */
-const SLAB_BYTES = 64 * 1024;
+/** Responses are written into slabs of this size, each returned as a view of its slab: a
+ * slab lives as long as one of its responses is held (at most 16 KiB kept per response held,
+ * twice Buffer's own pool); a response that may need more than an eighth of one gets a
+ * buffer of its own. */
+const SLAB_BYTES = 16 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
 let slabAt = 0;
 /** The last process id written and its field (tag, length, UTF-8 bytes). */
