@@ -65,8 +65,9 @@ async function main(): Promise<void> {
   const [pw, raw] = await Promise.all([startBenchServer(), startRawBaselines()]);
   const ctx: BenchContext = { pw, raw, module, quick, log, profileDir: profile ? RESULTS : undefined };
 
-  const figure = async (n: number, name: string, run: () => Promise<Row[]>): Promise<void> => {
-    if (!wanted(n)) return;
+  /** Runs figure `n` (figures 1–3 share one run: `also` lists the others it measures). */
+  const figure = async (n: number, name: string, run: () => Promise<Row[]>, also: number[] = []): Promise<void> => {
+    if (!wanted(n) && !also.some(wanted)) return;
     log(`[${elapsed()}] ${n}. ${name} …`);
     const t0 = now();
     try {
@@ -81,9 +82,7 @@ async function main(): Promise<void> {
   };
 
   try {
-    if (wanted(1) || wanted(2) || wanted(3)) {
-      await figure(1, "Catch-up (counter, wasm) and Compute stream", () => catchupFigures(ctx));
-    }
+    await figure(1, "Catch-up (counter, wasm) and Compute stream", () => catchupFigures(ctx), [2, 3]);
     await figure(4, "Await of a stored slot, 64 in flight", () => awaitFigures(ctx));
     await figure(5, "Schedule → Subscribe, live slot", () => liveFigures(ctx));
     await figure(6, "Subscribers: server CPU per new slot", () => broadcastFigures(ctx));

@@ -77,16 +77,18 @@ export async function catchUp(
 }
 
 /** The raw process streams `messages` pre-encoded messages of `size` bytes to this one. */
-async function rawStream(ctx: BenchContext, messages: number, size: number): Promise<Timed> {
+async function rawStream(ctx: BenchContext, messages: number, size: number, profile?: string): Promise<Timed> {
   const client = ctx.raw.echoClient(true);
-  try {
-    return await timed(
+  const run = () =>
+    timed(
       () => ctx.raw.cpu(),
       async () => {
         const got = await client.flood(messages, size);
         if (got !== messages) throw new Error(`the raw stream sent ${got} messages, expected ${messages}`);
       },
     );
+  try {
+    return profile === undefined ? await run() : await profiled(ctx, profile, run, "raw");
   } finally {
     client.close();
   }
@@ -135,7 +137,7 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
     const raw = perSlot(await ctx.raw.catchup({ slots: n, commit, resultBytes }), n);
     const stream = perSlot(await computeStream(ctx, n, `s${round}`, last ? "compute-stream" : undefined), n + 1);
     // A ComputeResponse is the result (resultBytes) in a 1-field wrapper: 2–3 bytes more.
-    const rawStreamed = perSlot(await rawStream(ctx, n + 1, resultBytes + 3), n + 1);
+    const rawStreamed = perSlot(await rawStream(ctx, n + 1, resultBytes + 3, last ? "raw-stream" : undefined), n + 1);
     const w = wasm
       ? perSlot(await catchUp(ctx, "wasm", n, `w${round}`, last ? "catchup-wasm" : undefined), n)
       : undefined;

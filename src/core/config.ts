@@ -82,6 +82,12 @@ export const OPTIONS = {
     min: 0,
     doc: "how long a stream's client may take nothing, once twice subscriber_buffer results completed meanwhile, before its stream ends with RESOURCE_EXHAUSTED",
   },
+  stream_window_bytes: {
+    kind: "int",
+    default: 32 * 1024 * 1024,
+    min: 0,
+    doc: "bytes of recently computed results kept in memory for Compute/Subscribe streams that fell behind their worker, so they catch up without reading the store back (node-wide, oldest out first; estimated; 0: off)",
+  },
   shutdown_timeout_ms: {
     kind: "int",
     default: 10_000,
@@ -157,6 +163,7 @@ export interface Config {
   maxMessageBytes: number;
   subscriberBuffer: number;
   subscriberStallMs: number;
+  streamWindowBytes: number;
   shutdownTimeoutMs: number;
   logLevel: (typeof LEVELS)[number];
   metricsPort: number;

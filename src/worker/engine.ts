@@ -18,6 +18,7 @@ import type { ScheduleEntry, Store } from "../store/store.js";
 import { Changes } from "./changes.js";
 import { groupOf, type Group } from "./group.js";
 import { ProcessHubs } from "./hubs.js";
+import { DEFAULT_STREAM_WINDOW_BYTES, RecentResults } from "./recent-results.js";
 import { singleNode, type Ownership, type SignalListener, type Signals } from "../core/cluster.js";
 import { WorkerRegistry } from "./registry.js";
 import type { SlotStream } from "./result-stream.js";
@@ -36,7 +37,7 @@ export type EngineConfig = Pick<
   | "subscriberBuffer"
   | "subscriberStallMs"
 > &
-  Partial<Pick<Config, "definitionCacheBytes" | "moduleCacheBytes">> & { batchSlots?: number };
+  Partial<Pick<Config, "definitionCacheBytes" | "moduleCacheBytes" | "streamWindowBytes">> & { batchSlots?: number };
 
 export interface EngineOptions {
   store: Store;
@@ -107,6 +108,7 @@ export class Engine implements SignalListener {
         ...(opts.signals ? { prepare: (processId: string) => this.processes.prepare(processId) } : {}),
         logger,
         changes: this.changes,
+        recent: new RecentResults(config.streamWindowBytes ?? DEFAULT_STREAM_WINDOW_BYTES),
         retryMs: RETRY_MS,
       },
       this.signals,

@@ -14,6 +14,7 @@ import { StoreFailureError, WorkerStoppedError } from "../core/errors.js";
 import type { Logger } from "../core/log.js";
 import type { SlotResult } from "../core/result.js";
 import type { Changes } from "./changes.js";
+import type { RecentResults, RecentRun } from "./recent-results.js";
 import { ResultStream, type ResultSource, type ResultStreamOptions } from "./result-stream.js";
 import { Waiters, type Wait } from "./waiters.js";
 import type { WorkerExit } from "./worker.js";
@@ -35,6 +36,9 @@ export interface HubContext {
   prepare?: (processId: string) => Promise<void>;
   logger: Logger;
   changes: Changes;
+  /** Where a process with open streams keeps its latest published results, for streams
+   * that fell behind (none: they read the store). */
+  recent?: RecentResults;
   /** Delays before asking again when no worker could run: after a failure before any
    * progress (store down) the first, doubling to max; while another node owns the process,
    * `follow` (each with ±50% jitter, so many processes and nodes spread out). */
@@ -44,6 +48,8 @@ export interface HubContext {
 export class ProcessHub {
   private readonly waiters: Waiters;
   private readonly streams = new Set<ResultStream>();
+  /** The latest results published while a stream is open (see recent-results.ts). */
+  private recent: RecentRun | undefined;
   /** The latest scheduled and computed slots known: the larger of what was read when the
    * hub was made and what has come in since. */
   private scheduledMax = 0n;
@@ -125,12 +131,18 @@ export class ProcessHub {
 
   /** Opens a stream of this process's results; it detaches itself when it ends. Eager
    * compute starts once the caller has fixed its range (`computeFor`). */
-  openStream(opts: Omit<ResultStreamOptions, "processId" | "onClose">): ResultStream {
+  openStream(opts: Omit<ResultStreamOptions, "processId" | "onClose" | "recent">): ResultStream {
+    this.recent ??= this.ctx.recent?.run();
     const stream = new ResultStream(this.ctx.source, {
       ...opts,
       processId: this.processId,
+      ...(this.recent !== undefined ? { recent: this.recent } : {}),
       onClose: (s) => {
         this.streams.delete(s);
+        if (this.streams.size === 0) {
+          this.recent?.close();
+          this.recent = undefined;
+        }
         this.left();
       },
     });
@@ -157,6 +169,7 @@ export class ProcessHub {
     for (const result of results) {
       const notified = this.waiters.notify(result);
       count += notified;
+      this.recent?.add(result);
       for (const stream of this.streams) stream.push(result);
       if (!logging) continue;
       const slot = result.slot.toString();

@@ -7,7 +7,8 @@
  *
  * Memory is bounded: while the consumer is full (HTTP/2 flow control) live results wait in a
  * queue of at most `buffer`; past it the queue is dropped and the stream later catches up
- * from the store, where every published result already is. A consumer that takes nothing
+ * from the process's latest published results kept in memory (`recent`, bounded node-wide)
+ * or else from the store, where every published result already is. A consumer that takes nothing
  * while more than twice `buffer` results are published, and for `stallMs` after that, has
  * stopped reading: the stream ends with `resource_exhausted` (docs/design.md §3.3).
  */
@@ -72,6 +73,13 @@ export interface ResultStreamOptions {
   maxWaitMs?: number;
   /** Called once when the stream ends, however it ends. */
   onClose: (stream: ResultStream) => void;
+  /** The process's latest published results: read before the store when behind. */
+  recent?: RecentResultsOf;
+}
+
+/** The latest published results of the stream's process (recent-results.ts). */
+export interface RecentResultsOf {
+  get(slot: bigint): SlotResult | undefined;
 }
 
 const PAGE = 64;
@@ -265,6 +273,12 @@ export class ResultStream implements SlotStream {
       if (head !== undefined && head.slot === this.nextSlot) {
         this.shift();
         this.deliver(head);
+        continue;
+      }
+      // Published results kept in memory are the store's: no read, no decoding.
+      const kept = this.opts.recent?.get(this.nextSlot);
+      if (kept !== undefined) {
+        this.deliver(kept);
         continue;
       }
       if ((this.behind || head !== undefined) && this.retryTimer === undefined) void this.readStore();

@@ -33,6 +33,32 @@ describe("result response bytes", () => {
     );
   });
 
+  it("are ts-proto's bytes for results of one process in a row, another process, and results past 64 KiB", () => {
+    const expected = (r: SlotResult): Buffer =>
+      Buffer.from(SubscribeResponse.encode({ result: toWireResult(r) }).finish());
+    const of = (processId: string, slot: bigint, data: Uint8Array, tag = "1"): SlotResult => ({
+      processId,
+      slot,
+      messageId: "m".repeat(43),
+      output: { tags: { Total: tag }, data },
+    });
+    const results = [
+      of("p".repeat(43), 1n, Uint8Array.of(1)),
+      of("p".repeat(43), 2n, Uint8Array.of(2)),
+      of("q".repeat(43), 3n, Uint8Array.of(3)),
+      of("q".repeat(43), 4n, new Uint8Array(70_000).fill(9), "é".repeat(100_000)),
+      of("q".repeat(43), 5n, new Uint8Array(200).fill(5), "x".repeat(300)),
+      of("é".repeat(43), 6n, new Uint8Array(0)),
+      {
+        processId: "",
+        slot: 0n,
+        messageId: "",
+        error: { phase: "schedule", attemptedSlot: 7n, message: "ü".repeat(90) },
+      },
+    ] satisfies SlotResult[];
+    for (const r of results) expect(encodeResultResponse(r).toString("hex")).toBe(expected(r).toString("hex"));
+  });
+
   it("decode as the result, as an AwaitResponse too", () => {
     const r: SlotResult = {
       processId: "p",
