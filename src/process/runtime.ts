@@ -186,14 +186,23 @@ export class ProcessRuntime {
       } else batch = await this.run(first, last, entries, points);
     }
     this.computed = last;
-    if (offThread && last < target && goOn?.() === true) {
-      const next = last + 1n;
-      const end = rangeEnd(next, maxSlots, target);
-      const points = snapshotting ? this.snapshotPoints(next, end) : [];
-      this.posted = this.post(next, end, await this.readSchedule(next, end), points);
-      if (end < target) this.prefetchSchedule(end + 1n, rangeEnd(end + 1n, maxSlots, target));
-    }
+    if (offThread && last < target && goOn?.() === true) await this.postNext(last + 1n, target, maxSlots, snapshotting);
     return batch;
+  }
+
+  /** Hands the batch after the one just computed to the device. Best effort: if its schedule
+   * cannot be read, nothing is handed over and the next call reads it (and fails) itself, so
+   * the batch just computed is still returned, stored and published. */
+  private async postNext(next: bigint, target: bigint, maxSlots: number, snapshotting: boolean): Promise<void> {
+    const end = rangeEnd(next, maxSlots, target);
+    let entries: ScheduleEntry[];
+    try {
+      entries = await this.readSchedule(next, end);
+    } catch {
+      return;
+    }
+    this.posted = this.post(next, end, entries, snapshotting ? this.snapshotPoints(next, end) : []);
+    if (end < target) this.prefetchSchedule(end + 1n, rangeEnd(end + 1n, maxSlots, target));
   }
 
   /**

@@ -152,4 +152,26 @@ describe("ProcessRuntime batches handed ahead", () => {
     expect((await store.latestSnapshot(processId, 30n))?.slot).toBe(9n);
     await runtime.close();
   });
+
+  it("still returns, stores and publishes a batch when the next one's schedule cannot be read", async () => {
+    const { store: inner, processId, spawn } = await scheduled(20);
+    let failFrom: bigint | undefined = 5n;
+    const store: Store = {
+      ...inner,
+      readSchedule: async (p, from, to, limit) => {
+        if (from === failFrom) throw new Error("disk read failed");
+        return inner.readSchedule(p, from, to, limit);
+      },
+    };
+    const deps = { store, snapshotInterval: 1n << 40n, snapshotKeep: 1, logger: silentLogger() };
+    const runtime = await ProcessRuntime.restore(deps, { processId, spawn, device: counter(true) });
+    const first = await runtime.computeAhead(20n, 5, () => true);
+    await first.stored;
+    expect(first.results.map((r) => r.slot)).toEqual([0n, 1n, 2n, 3n, 4n]);
+    expect(runtime.hasPosted).toBe(false); // nothing handed over: slot 5's entry was unreadable
+    expect((await inner.getResult(processId, 4n))?.slot).toBe(4n);
+    await expect(runtime.computeAhead(20n, 5, () => true)).rejects.toThrow(/disk read failed/);
+    failFrom = undefined;
+    await runtime.close();
+  });
 });
