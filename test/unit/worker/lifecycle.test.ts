@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { SlotResult } from "../../../src/core/result.js";
 import { createMemoryStore } from "../../../src/store/memory-store.js";
@@ -215,6 +216,7 @@ describe("subscriptions", () => {
     const p = await t.spawnCounter();
     await collect(await t.engine.compute(p, undefined));
     const controller = new AbortController();
+    setMaxListeners(20, controller.signal); // one signal for the 20 subscribers
     const subs = await Promise.all(
       Array.from({ length: 20 }, async () => iterate(await t.engine.subscribe(p, 0n), controller.signal)),
     );
