@@ -14,7 +14,17 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[rank] as number;
 }
 
-export const median = (values: readonly number[]): number => percentile(values, 50);
+/** The median over rounds: the middle value, or the mean of the two middle ones for an even
+ * count (nearest rank would take the lower one: for two rounds, the slower rate but the
+ * faster time, so a rate and a time of the same runs would disagree). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
 
 /** Runs `fn` `n` times one after the other; returns each call's duration in ms. */
 export async function sequential(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
