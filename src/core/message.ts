@@ -40,6 +40,28 @@ export function sortedTagNames(tags: Record<string, string>): string[] {
 }
 
 /**
+ * The message with its tags inserted in canonical order (ascending UTF-8 bytes of their
+ * names), as a message decoded from the store has them: so a result's tags iterate alike —
+ * and it encodes to the same protobuf bytes — whether it is served live or read back. The
+ * message itself when it has fewer than two tags or they are in that order already.
+ */
+export function inCanonicalOrder(msg: Message): Message {
+  const names = Object.keys(msg.tags);
+  if (names.length < 2) return msg;
+  const sorted = sortedTagNames(msg.tags);
+  if (sorted.every((name, i) => name === names[i])) return msg;
+  const tags: Record<string, string> = {};
+  for (const name of sorted) {
+    const value = msg.tags[name] as string;
+    // A tag named "__proto__" stays a tag (an own data property), as the store's decoder keeps it.
+    if (name === "__proto__")
+      Object.defineProperty(tags, name, { value, enumerable: true, writable: true, configurable: true });
+    else tags[name] = value;
+  }
+  return { tags, data: msg.data };
+}
+
+/**
  * Writes the canonical bytes of a message: u32be(tag count), then per tag in ascending UTF-8
  * order u32be(len) name u32be(len) value, then u64be(len(data)) data.
  */

@@ -10,7 +10,7 @@
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { ProcworkerError } from "../core/errors.js";
-import { messageId, type Message } from "../core/message.js";
+import { inCanonicalOrder, messageId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { Logger } from "../core/log.js";
 import type { DeviceInstance, Step, StepOutcome } from "../device/device.js";
@@ -380,7 +380,7 @@ export class ProcessRuntime {
       const error = { phase: "compute" as const, attemptedSlot: step.slot, message: outcome.error };
       return { processId, slot: step.slot, messageId: step.messageId, error };
     }
-    return { processId, slot: step.slot, messageId: step.messageId, output: outcome.output };
+    return { processId, slot: step.slot, messageId: step.messageId, output: inCanonicalOrder(outcome.output) };
   }
 
   /**
