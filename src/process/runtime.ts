@@ -29,6 +29,9 @@ export interface RuntimeDeps {
 export interface ComputedBatch {
   results: SlotResult[];
   stored: Promise<void>;
+  /** The most slots the batch was sized for: the `maxSlots` it was planned with (a batch
+   * handed to the device early keeps the size it had then). Fewer results: cut short. */
+  size: number;
 }
 
 /** What a batch asks of its device (`plan`). */
@@ -40,6 +43,8 @@ type PostedPart = { steps: Step[]; outcomes: Promise<StepOutcome[]> } | { missin
 /** A batch handed to an off-thread device, through slot `last`: its parts in slot order and
  * the states it exports. */
 interface PostedBatch {
+  /** The `maxSlots` it was planned with. */
+  size: number;
   last: bigint;
   parts: PostedPart[];
   snapshots: { slot: bigint; state: Promise<Uint8Array> }[];
@@ -138,8 +143,8 @@ export class ProcessRuntime {
    * at once, so the next batch can be computed while this one is being written.
    */
   async computeAhead(target: bigint, maxSlots: number, goOn?: () => boolean): Promise<ComputedBatch> {
-    const { results, snapshots } = await this.advance(target, maxSlots, true, goOn);
-    return { results, stored: results.length === 0 ? this.writing : this.write(results, snapshots) };
+    const { results, snapshots, size } = await this.advance(target, maxSlots, true, goOn);
+    return { results, size, stored: results.length === 0 ? this.writing : this.write(results, snapshots) };
   }
 
   /** Whether a batch was handed to the device ahead (see `advance`): the caller must compute
@@ -164,30 +169,32 @@ export class ProcessRuntime {
     maxSlots: number,
     snapshotting: boolean,
     goOn?: () => boolean,
-  ): Promise<{ results: SlotResult[]; snapshots: Snapshot[] }> {
+  ): Promise<{ results: SlotResult[]; snapshots: Snapshot[]; size: number }> {
     const first = this.nextSlot;
-    if (first > target) return { results: [], snapshots: [] };
+    if (first > target) return { results: [], snapshots: [], size: maxSlots };
     const offThread = this.instance.computesOffThread === true;
     let batch: { results: SlotResult[]; snapshots: Snapshot[] };
     let last: bigint;
+    let size = maxSlots;
     const posted = this.posted;
     this.posted = undefined;
     if (posted !== undefined) {
       last = posted.last;
+      size = posted.size;
       batch = await this.finishPosted(posted);
     } else {
       last = rangeEnd(first, maxSlots, target);
       const points = snapshotting ? this.snapshotPoints(first, last) : [];
       const entries = await this.readSchedule(first, last);
       if (offThread) {
-        const handed = this.post(first, last, entries, points);
+        const handed = this.post(maxSlots, first, last, entries, points);
         if (last < target) this.prefetchSchedule(last + 1n, rangeEnd(last + 1n, maxSlots, target));
         batch = await this.finishPosted(handed);
       } else batch = await this.run(first, last, entries, points);
     }
     this.computed = last;
     if (offThread && last < target && goOn?.() === true) await this.postNext(last + 1n, target, maxSlots, snapshotting);
-    return batch;
+    return { ...batch, size };
   }
 
   /** Hands the batch after the one just computed to the device. Best effort: if its schedule
@@ -201,7 +208,7 @@ export class ProcessRuntime {
     } catch {
       return;
     }
-    this.posted = this.post(next, end, entries, snapshotting ? this.snapshotPoints(next, end) : []);
+    this.posted = this.post(maxSlots, next, end, entries, snapshotting ? this.snapshotPoints(next, end) : []);
     if (end < target) this.prefetchSchedule(end + 1n, rangeEnd(end + 1n, maxSlots, target));
   }
 
@@ -209,7 +216,7 @@ export class ProcessRuntime {
    * Hands slots first..last to an off-thread device without waiting (the device keeps its
    * calls in order): see `plan`.
    */
-  private post(first: bigint, last: bigint, entries: ScheduleEntry[], points: bigint[]): PostedBatch {
+  private post(size: number, first: bigint, last: bigint, entries: ScheduleEntry[], points: bigint[]): PostedBatch {
     const parts: PostedPart[] = [];
     const snapshots: PostedBatch["snapshots"] = [];
     for (const item of this.plan(first, last, entries, points, Infinity)) {
@@ -224,7 +231,7 @@ export class ProcessRuntime {
         snapshots.push({ slot: item.exportAfter, state });
       }
     }
-    return { last, parts, snapshots };
+    return { size, last, parts, snapshots };
   }
 
   /** The results of a batch handed to the device, in slot order, and its snapshots. */

@@ -280,7 +280,7 @@ export class ProcessWorker {
           });
         }
         const batch = await computing;
-        this.adaptBatch(batch.results.length, performance.now() - started);
+        this.adaptBatch(batch.results.length, batch.size, performance.now() - started);
         pending = batch;
       }
     } catch (error) {
@@ -319,8 +319,8 @@ export class ProcessWorker {
 
   /** Doubles the batch while batches compute fast; shrinks it to fit BATCH_TARGET_MS when
    * slow (the time measured is the computation, not the write it overlaps). */
-  private adaptBatch(slots: number, elapsedMs: number): void {
-    if (slots < this.batch) return; // cut short by the target or a snapshot boundary: no signal
+  private adaptBatch(slots: number, size: number, elapsedMs: number): void {
+    if (slots < size) return; // cut short by the target: no signal
     if (elapsedMs > BATCH_TARGET_MS) this.batch = Math.max(1, Math.floor((slots * BATCH_TARGET_MS) / elapsedMs));
     else this.batch = Math.min(this.batch * 2, this.opts.batchSlots);
   }

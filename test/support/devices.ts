@@ -9,6 +9,8 @@ export interface Probe {
   /** Device calls and slots run (restore replays included). */
   calls: number;
   steps: Step[];
+  /** Steps per run call, in call order. */
+  runs: number[];
   running: number;
   maxRunning: number;
   instances: number;
@@ -40,6 +42,7 @@ export function probedCounter(
   const probe: Probe = {
     calls: 0,
     steps: [],
+    runs: [],
     running: 0,
     maxRunning: 0,
     instances: 0,
@@ -82,6 +85,7 @@ export function probedCounter(
               throw error;
             }
             probe.steps.push(...steps);
+            probe.runs.push(steps.length);
             return await instance.run(steps);
           } finally {
             probe.running--;

@@ -58,7 +58,7 @@ async function setup(persistent = true, offThread = false) {
       },
     },
   });
-  return { worker, store, probe, notified, notifiedCount, states, exits, processId };
+  return { worker, store, processes, probe, notified, notifiedCount, states, exits, processId };
 }
 
 describe("worker lifecycle", () => {
@@ -119,6 +119,20 @@ describe("worker lifecycle", () => {
     expect(notified.map((r) => r.slot)).toEqual([0n, 1n]);
     expect((await store.getResult(processId, 1n))?.output?.tags).toEqual({ Total: "2" });
     expect((await store.latestSnapshot(processId, 10n))?.slot).toBe(1n); // the stop's snapshot
+  });
+
+  it("an off-thread device's batches double from one slot, though each is sized a batch early", async () => {
+    const { worker, processes, probe, processId, notifiedCount } = await setup(true, true);
+    await processes.schedule(
+      processId,
+      Array.from({ length: 125 }, () => message({ Amount: "1" })),
+    );
+    worker.submit({ kind: "compute", target: 127n });
+    await notifiedCount(128);
+    await worker.stop(false);
+    // Slot 0, then each batch handed over while the one before it was taken: 1, 2, 4 … 64
+    // (the last, slots 64–127, in two calls around the state exported at slot 100).
+    expect(probe.runs).toEqual([1, 1, 2, 4, 8, 16, 32, 37, 27]);
   });
 
   it("→ ended (failed) when its device instance breaks, and says why", async () => {
