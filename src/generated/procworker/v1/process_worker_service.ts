@@ -2313,8 +2313,9 @@ export const ProcessWorkerServiceService = {
     responseDeserialize: (value: Buffer): SubscribeResponse => SubscribeResponse.decode(value),
   },
   /**
-   * Stop stops a process's worker: the slot in progress finishes, a snapshot
-   * is written (unless `skip_snapshot`), and the worker ends. Its queued
+   * Stop stops a process's worker: the computation in progress finishes (a
+   * slot is never interrupted), a snapshot is written (unless
+   * `skip_snapshot`), and the worker ends. Its queued
    * requests, waiters and open Compute streams fail with ABORTED; Subscribe
    * streams stay attached. The next request starts a fresh worker from the
    * store. Stopping a process with no running worker succeeds with
@@ -2467,8 +2468,9 @@ export interface ProcessWorkerServiceServer extends UntypedServiceImplementation
    */
   subscribe: handleServerStreamingCall<SubscribeRequest, SubscribeResponse>;
   /**
-   * Stop stops a process's worker: the slot in progress finishes, a snapshot
-   * is written (unless `skip_snapshot`), and the worker ends. Its queued
+   * Stop stops a process's worker: the computation in progress finishes (a
+   * slot is never interrupted), a snapshot is written (unless
+   * `skip_snapshot`), and the worker ends. Its queued
    * requests, waiters and open Compute streams fail with ABORTED; Subscribe
    * streams stay attached. The next request starts a fresh worker from the
    * store. Stopping a process with no running worker succeeds with
@@ -2646,8 +2648,9 @@ export interface ProcessWorkerServiceClient extends Client {
     options?: Partial<CallOptions>,
   ): ClientReadableStream<SubscribeResponse>;
   /**
-   * Stop stops a process's worker: the slot in progress finishes, a snapshot
-   * is written (unless `skip_snapshot`), and the worker ends. Its queued
+   * Stop stops a process's worker: the computation in progress finishes (a
+   * slot is never interrupted), a snapshot is written (unless
+   * `skip_snapshot`), and the worker ends. Its queued
    * requests, waiters and open Compute streams fail with ABORTED; Subscribe
    * streams stay attached. The next request starts a fresh worker from the
    * store. Stopping a process with no running worker succeeds with

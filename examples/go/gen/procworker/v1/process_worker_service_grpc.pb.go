@@ -104,8 +104,9 @@ type ProcessWorkerServiceClient interface {
 	// down; RESOURCE_EXHAUSTED when the subscriber falls too far behind (the
 	// server buffers a bounded number of results per stream).
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
-	// Stop stops a process's worker: the slot in progress finishes, a snapshot
-	// is written (unless `skip_snapshot`), and the worker ends. Its queued
+	// Stop stops a process's worker: the computation in progress finishes (a
+	// slot is never interrupted), a snapshot is written (unless
+	// `skip_snapshot`), and the worker ends. Its queued
 	// requests, waiters and open Compute streams fail with ABORTED; Subscribe
 	// streams stay attached. The next request starts a fresh worker from the
 	// store. Stopping a process with no running worker succeeds with
@@ -359,8 +360,9 @@ type ProcessWorkerServiceServer interface {
 	// down; RESOURCE_EXHAUSTED when the subscriber falls too far behind (the
 	// server buffers a bounded number of results per stream).
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error
-	// Stop stops a process's worker: the slot in progress finishes, a snapshot
-	// is written (unless `skip_snapshot`), and the worker ends. Its queued
+	// Stop stops a process's worker: the computation in progress finishes (a
+	// slot is never interrupted), a snapshot is written (unless
+	// `skip_snapshot`), and the worker ends. Its queued
 	// requests, waiters and open Compute streams fail with ABORTED; Subscribe
 	// streams stay attached. The next request starts a fresh worker from the
 	// store. Stopping a process with no running worker succeeds with
