@@ -266,7 +266,10 @@ export class ProcessWorker {
         // would otherwise hold the event loop for a whole catch-up.
         if (pending !== undefined) await yieldToEventLoop();
         const started = performance.now();
-        const computing = runtime.computeAhead(target, Math.min(this.batch, this.opts.batchSlots), goOn);
+        let computedAt = started;
+        const computing = runtime
+          .computeAhead(target, Math.min(this.batch, this.opts.batchSlots), goOn)
+          .then((batch) => ((computedAt = performance.now()), batch));
         computing.catch(() => undefined); // awaited below, maybe only after the publish
         if (pending !== undefined) {
           // The previous batch is published while this one computes (a device on its own
@@ -280,7 +283,7 @@ export class ProcessWorker {
           });
         }
         const batch = await computing;
-        this.adaptBatch(batch.results.length, batch.size, performance.now() - started);
+        this.adaptBatch(batch.results.length, batch.size, computedAt - started);
         pending = batch;
       }
     } catch (error) {
@@ -318,7 +321,8 @@ export class ProcessWorker {
   }
 
   /** Doubles the batch while batches compute fast; shrinks it to fit BATCH_TARGET_MS when
-   * slow (the time measured is the computation, not the write it overlaps). */
+   * slow (the time measured is the computation, not the write or the publication it
+   * overlaps). */
   private adaptBatch(slots: number, size: number, elapsedMs: number): void {
     if (slots < size) return; // cut short by the target: no signal
     if (elapsedMs > BATCH_TARGET_MS) this.batch = Math.max(1, Math.floor((slots * BATCH_TARGET_MS) / elapsedMs));

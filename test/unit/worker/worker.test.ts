@@ -135,6 +135,28 @@ describe("worker lifecycle", () => {
     expect(probe.runs).toEqual([1, 1, 2, 4, 8, 16, 32, 37, 27]);
   });
 
+  it("sizes batches by their computation, not by the previous batch's write they wait to publish", async () => {
+    vi.useFakeTimers({ toFake: ["performance"] });
+    const { worker, store, processes, probe, processId, notifiedCount } = await setup();
+    await processes.schedule(
+      processId,
+      Array.from({ length: 125 }, () => message({ Amount: "1" })),
+    );
+    store.hold("putResults");
+    const written = store.waiting("putResults");
+    const second = new Promise<void>((resolve) => void probe.started().then(() => probe.started().then(resolve)));
+    worker.submit({ kind: "compute", target: 127n });
+    await written; // slot 0's write is held
+    await second; // slots 1–2 are being computed
+    await new Promise(setImmediate); // …and done: the worker waits to publish slot 0
+    vi.advanceTimersByTime(1_000); // a write that takes a second
+    store.release("putResults");
+    await notifiedCount(128);
+    await worker.stop(false);
+    // Still doubling (the last batch, slots 63–126, in two calls around the export at 100).
+    expect(probe.runs).toEqual([1, 2, 4, 8, 16, 32, 38, 26, 1]);
+  });
+
   it("→ ended (failed) when its device instance breaks, and says why", async () => {
     const { worker, probe, exits } = await setup();
     probe.breakNext(new Error("thread died"));
