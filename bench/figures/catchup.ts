@@ -94,8 +94,38 @@ async function rawStream(ctx: BenchContext, messages: number, size: number, prof
   }
 }
 
-/** A Compute stream of a fresh counter process with `slots` scheduled slots, read whole. */
-async function computeStream(ctx: BenchContext, slots: number, name: string, profile?: string): Promise<Timed> {
+/** Results per response asked for by the grouped Compute stream (3e, 3f). */
+const PER_RESPONSE = 64;
+
+/** How many results a Compute response carries: one (`result`), or its `results` counted by
+ * their tags (field 2, length-delimited), without decoding them. */
+function resultsIn(response: Buffer, grouped: boolean): number {
+  if (!grouped) return 1;
+  let count = 0;
+  let at = 0;
+  while (at < response.length) {
+    if (response[at++] !== 0x12) throw new Error("a grouped Compute response holds only `results`");
+    let length = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = response[at++] as number;
+      length += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) break;
+    }
+    at += length;
+    count++;
+  }
+  return count;
+}
+
+/** A Compute stream of a fresh counter process with `slots` scheduled slots, read whole;
+ * `perResponse` results per response when given. */
+async function computeStream(
+  ctx: BenchContext,
+  slots: number,
+  name: string,
+  perResponse?: number,
+  profile?: string,
+): Promise<Timed> {
   const processId = await spawnCounter(ctx.pw.client, name);
   const last = await scheduleMany(ctx.pw.client, processId, slots);
   const raw = ctx.pw.rawClient();
@@ -104,8 +134,12 @@ async function computeStream(ctx: BenchContext, slots: number, name: string, pro
     serverTimed(ctx, async () => {
       let count = 0;
       await new Promise<void>((resolve, reject) => {
-        const stream = raw.compute({ processId, slot: last });
-        stream.on("data", () => count++);
+        const stream = raw.compute({
+          processId,
+          slot: last,
+          ...(perResponse === undefined ? {} : { maxResultsPerResponse: perResponse }),
+        });
+        stream.on("data", (response: Buffer) => (count += resultsIn(response, perResponse !== undefined)));
         stream.on("error", reject);
         stream.on("end", resolve);
       });
@@ -135,7 +169,14 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
     const last = round === (ctx.quick ? 1 : 2);
     const counter = perSlot(await catchUp(ctx, "counter", n, `c${round}`, last ? "catchup-counter" : undefined), n);
     const raw = perSlot(await ctx.raw.catchup({ slots: n, commit, resultBytes }), n);
-    const stream = perSlot(await computeStream(ctx, n, `s${round}`, last ? "compute-stream" : undefined), n + 1);
+    const stream = perSlot(
+      await computeStream(ctx, n, `s${round}`, undefined, last ? "compute-stream" : undefined),
+      n + 1,
+    );
+    const grouped = perSlot(
+      await computeStream(ctx, n, `g${round}`, PER_RESPONSE, last ? "compute-stream-grouped" : undefined),
+      n + 1,
+    );
     // A ComputeResponse is the result (resultBytes) in a 1-field wrapper: 2–3 bytes more.
     const rawStreamed = perSlot(await rawStream(ctx, n + 1, resultBytes + 3, last ? "raw-stream" : undefined), n + 1);
     const w = wasm
@@ -145,10 +186,10 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       ? perSlot(await ctx.raw.catchup({ slots: n, commit, resultBytes, module: ctx.module }), n)
       : undefined;
     ctx.log(
-      `  round ${round}: counter ${counter.rate.toFixed(0)}/s (raw ${raw.rate.toFixed(0)}/s), stream ${stream.us.toFixed(1)} µs/slot` +
+      `  round ${round}: counter ${counter.rate.toFixed(0)}/s (raw ${raw.rate.toFixed(0)}/s), stream ${stream.us.toFixed(1)} µs/slot, ${PER_RESPONSE} a response ${grouped.us.toFixed(1)} µs/slot` +
         (w && rawWasm ? `, wasm ${w.rate.toFixed(0)}/s (raw ${rawWasm.rate.toFixed(0)}/s)` : ""),
     );
-    return { counter, raw, stream, rawStreamed, wasm: w, rawWasm };
+    return { counter, raw, stream, grouped, rawStreamed, wasm: w, rawWasm };
   });
   const m = (pick: (r: (typeof results)[number]) => number | undefined): number =>
     median(results.map(pick).filter((v): v is number => v !== undefined));
@@ -207,6 +248,24 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       procworker: m((r) => r.stream.cpuUs),
       baseline: m((r) => r.rawStreamed.cpuUs),
       baselineIs: "the raw stream's server CPU per message",
+    }),
+    row({
+      id: "3e",
+      figure: `Compute stream, ${PER_RESPONSE} results a response: per slot`,
+      unit: "us",
+      procworker: m((r) => r.grouped.us),
+      baseline: m((r) => r.counter.us),
+      baselineIs: "the catch-up of 1a, per slot",
+      target: { maxCost: 1.5 },
+    }),
+    row({
+      id: "3f",
+      figure: `Compute stream, ${PER_RESPONSE} a response: CPU per slot`,
+      unit: "us",
+      procworker: m((r) => r.grouped.cpuUs),
+      baseline: m((r) => r.counter.cpuUs),
+      baselineIs: "the catch-up of 1b, CPU per slot",
+      target: { maxCost: 1.5 },
     }),
   ];
   if (wasm) {

@@ -2,7 +2,8 @@
  * What every call does around its work, in one place: its deadline and cancellation as an
  * AbortSignal, its place among the calls in flight, a metrics record ended with its status,
  * and every error leaving through `toServiceError`. Three shapes of call: unary, a stream of
- * slot results (push: written as they come, pausing on HTTP/2 flow control), and a stream of
+ * slot results (push: written as they come, one or several per response, pausing on HTTP/2
+ * flow control), and a stream of
  * anything else read from an async iterable (waiting for `drain`, so a slow client never
  * makes the server buffer without bound).
  */
@@ -17,19 +18,18 @@ import {
 import type { Logger } from "../core/log.js";
 import type { SlotStream } from "../worker/result-stream.js";
 import { callSignal, type CancellableCall } from "./call-signal.js";
-import { encodedResultResponse } from "./convert.js";
 import { decoded } from "./decoding.js";
 import type { InFlight } from "./in-flight.js";
 import type { Metrics } from "./metrics.js";
+import { slotWriter } from "./slot-writer.js";
 import { toServiceError } from "./status.js";
-
-/** A streamed result in this many carries a callback that tells the stream it was sent. */
-const SENT_EVERY = 16;
 
 export interface CallDeps {
   logger: Logger;
   metrics: Metrics;
   inFlight: InFlight;
+  /** The largest message the server sends (bytes). */
+  maxMessageBytes: number;
 }
 
 /** The three call shapes, each bound to the deps. */
@@ -40,8 +40,9 @@ export interface CallKinds {
     method: string,
     run: (request: Req, signal: () => AbortSignal) => Promise<Res>,
   ) => handleUnaryCall<Req, Res>;
-  /** A stream of slot results; its responses are written pre-encoded (see the service definition). */
-  slots: <Req, Res>(
+  /** A stream of slot results, written by slot-writer.ts (pre-encoded, see the service
+   * definition), one or several per response as the request asks. */
+  slots: <Req extends GroupingRequest, Res>(
     method: string,
     open: (request: Req, hasDeadline: boolean) => Promise<SlotStream>,
   ) => handleServerStreamingCall<Req, Res>;
@@ -53,7 +54,12 @@ export interface CallKinds {
   ) => handleServerStreamingCall<Req, Res>;
 }
 
-export function callKinds({ logger, metrics, inFlight }: CallDeps): CallKinds {
+/** A request of a stream of slot results. */
+interface GroupingRequest {
+  maxResultsPerResponse?: number;
+}
+
+export function callKinds({ logger, metrics, inFlight, maxMessageBytes }: CallDeps): CallKinds {
   const begin = (call: CancellableCall, method: string) => {
     const callSignals = callSignal(call);
     const dispose = (): void => callSignals.dispose();
@@ -112,11 +118,15 @@ export function callKinds({ logger, metrics, inFlight }: CallDeps): CallKinds {
         );
     },
 
-    slots: <Req, Res>(method: string, open: (request: Req, hasDeadline: boolean) => Promise<SlotStream>) =>
+    slots: <Req extends GroupingRequest, Res>(
+      method: string,
+      open: (request: Req, hasDeadline: boolean) => Promise<SlotStream>,
+    ) =>
       ((call) => {
         const { signal, hasDeadline, done } = streamEnder(call, method);
+        const request = decoded(call.request);
         Promise.resolve()
-          .then(() => open(decoded(call.request), hasDeadline))
+          .then(() => open(request, hasDeadline))
           .then(
             (stream) => {
               const stop = (): void => {
@@ -126,42 +136,16 @@ export function callKinds({ logger, metrics, inFlight }: CallDeps): CallKinds {
               if (signal.aborted) return stop();
               signal.addEventListener("abort", stop, { once: true });
               const detach = (): void => signal.removeEventListener("abort", stop);
-              // Up to `depth` results wait in grpc-js (a whole batch of a catch-up fits); once
-              // that many are unsent the stream holds the rest. It hears that the client is
-              // reading (HTTP/2 flow control let results through) from a write callback on every
-              // SENT_EVERY-th result, and from `drain` — not from a callback per result, which
-              // would cost a broadcast to many streams more than the writes themselves.
-              const depth = stream.depth;
-              const resumeAt = depth - Math.max(1, Math.min(64, depth >> 2));
-              let writes = 0;
-              let full = false;
-              const sent = (): void => {
-                stream.progress();
-                if (full && call.writableLength <= resumeAt) {
-                  full = false;
-                  stream.resume();
-                }
-              };
-              call.on("drain", sent);
-              stream.start({
-                deliver: (result) => {
-                  // The service definition's serializer passes pre-encoded bytes through.
-                  const bytes = encodedResultResponse(result) as Res;
-                  if (++writes % SENT_EVERY === 0) call.write(bytes, sent);
-                  else call.write(bytes);
-                  if (call.writableLength < depth) return true;
-                  full = true;
-                  return false;
-                },
-                end: () => {
-                  detach();
-                  done();
-                },
-                fail: (error) => {
-                  detach();
-                  done(error);
-                },
-              });
+              stream.start(
+                slotWriter(call, stream, {
+                  perResponse: request.maxResultsPerResponse ?? 0,
+                  maxMessageBytes,
+                  done: (error) => {
+                    detach();
+                    done(error);
+                  },
+                }),
+              );
             },
             (error: unknown) => done(error),
           );

@@ -27,6 +27,7 @@ import {
   type SubscribeRequest,
   type SubscribeResponse,
 } from "../generated/procworker/v1/process_worker_service.js";
+import type { SlotResult } from "../generated/procworker/v1/types.js";
 
 /** Options for one call: a deadline in ms from now. */
 export interface CallOpts {
@@ -122,4 +123,10 @@ export function readAll<T>(stream: ClientReadableStream<T>): Promise<T[]> {
     stream.on("error", reject);
     stream.on("end", () => resolve(items));
   });
+}
+
+/** The slot results of one Compute or Subscribe response: its `result` (one result per
+ * response, the default) or its `results` (when the request asked for several). */
+export function resultsOf(response: ComputeResponse | SubscribeResponse): SlotResult[] {
+  return response.result !== undefined ? [response.result] : response.results;
 }

@@ -118,7 +118,7 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
   const limits = { maxScheduleMessages: config.maxScheduleMessages, maxRequestTags: config.maxRequestTags };
   server.addService(
     withRequestLimits(processWorkerServiceDefinition, limits),
-    createHandlers({ engine, logger, metrics, inFlight }),
+    createHandlers({ engine, logger, metrics, inFlight, maxMessageBytes: config.maxMessageBytes }),
   );
   addReflection(server, loadDescriptorSet());
   let port: number;

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { messageId } from "../../src/core/message.js";
 import { readAll } from "../../src/service/client.js";
 import { GroupKind } from "../../src/generated/procworker/v1/types.js";
+import type { SubscribeResponse } from "../../src/generated/procworker/v1/process_worker_service.js";
 import type { SlotResult } from "../../src/generated/procworker/v1/types.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { msg, take } from "../support/wire.js";
@@ -127,6 +128,21 @@ describe("Compute", () => {
     expect(latest.map((r) => [r.result?.slot, total(r)])).toEqual([[3n, "7"]]);
   });
 
+  it("carries several results per response when asked: the same results, in order, each once", async () => {
+    s = await startTestServer();
+    const p = await spawn();
+    for (let i = 0; i < 3; i++) await schedule(p, ...Array.from({ length: 100 }, () => "1"));
+    const grouped = await readAll(s.client.compute({ processId: p, maxResultsPerResponse: 16 }));
+    expect(grouped.every((r) => r.result === undefined && r.results.length >= 1 && r.results.length <= 16)).toBe(true);
+    // A catch-up fills responses: far fewer responses than results.
+    expect(grouped.length).toBeLessThan(301 / 4);
+    const results = grouped.flatMap((r) => r.results);
+    expect(results.map((r) => r.slot)).toEqual(Array.from({ length: 301 }, (_, i) => BigInt(i)));
+    // The same results as the stream of one result per response.
+    const single = await take(s.client.subscribe({ processId: p, fromSlot: 0n }), 301);
+    expect(results).toEqual(single.map((r) => r.result));
+  });
+
   it("refuses a target past the schedule with OUT_OF_RANGE and an unknown process with NOT_FOUND", async () => {
     s = await startTestServer();
     const p = await spawn();
@@ -234,6 +250,30 @@ describe("Subscribe", () => {
     await until(s.server.engine, () => s!.server.engine.attached().streams === 0, "the stalled stream ended");
     stalled.resume();
     expect(await stalledOutcome).toBe(status.RESOURCE_EXHAUSTED);
+  });
+
+  it("with several results per response, sends a live result at once, alone, without waiting to fill a response", async () => {
+    s = await startTestServer();
+    const p = await spawn();
+    await schedule(p, "1", "1");
+    await readAll(s.client.compute({ processId: p }));
+    const stream = s.client.subscribe({ processId: p, fromSlot: 0n, maxResultsPerResponse: 64 });
+    stream.on("error", () => undefined); // the cancel below
+    const responses = stream[Symbol.asyncIterator]() as AsyncIterator<SubscribeResponse>;
+    const nextSlots = async (): Promise<bigint[]> => {
+      const { value } = (await responses.next()) as IteratorYieldResult<SubscribeResponse>;
+      expect(value.result).toBeUndefined();
+      return value.results.map((r) => r.slot);
+    };
+    const stored: bigint[] = [];
+    while (stored.length < 3) stored.push(...(await nextSlots()));
+    expect(stored).toEqual([0n, 1n, 2n]);
+    // Each live slot comes in a response of its own, as it completes: nothing waits for more.
+    await schedule(p, "1");
+    expect(await nextSlots()).toEqual([3n]);
+    await schedule(p, "1");
+    expect(await nextSlots()).toEqual([4n]);
+    stream.cancel();
   });
 
   it("refuses an unknown process with NOT_FOUND", async () => {

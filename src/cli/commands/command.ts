@@ -27,3 +27,8 @@ export interface ClientCommand extends CommandSpec {
 
 /** The command's PROCESS argument (the spec makes it the first positional). */
 export const processOf = (ctx: Context): string => ctx.positionals[0] ?? "";
+
+/** The results per response the CLI asks of its Compute and Subscribe streams: a catch-up
+ * costs the server several times less per slot than one result per response, and a live
+ * result is still sent as soon as it completes. */
+export const RESULTS_PER_RESPONSE = 256;

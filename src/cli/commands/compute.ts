@@ -8,7 +8,8 @@ import type { SlotResult } from "../../generated/procworker/v1/types.js";
 import { slotOption } from "../args.js";
 import { ProgressBar } from "../progress.js";
 import { resultLine } from "../render.js";
-import { processOf, type ClientCommand, type Context } from "./command.js";
+import { resultsOf } from "../../service/client.js";
+import { processOf, RESULTS_PER_RESPONSE, type ClientCommand, type Context } from "./command.js";
 
 /** `compute PROCESS [--slot N]`. */
 export const compute: ClientCommand = {
@@ -27,17 +28,21 @@ export const compute: ClientCommand = {
     const processId = processOf(ctx);
     const slot = slotOption(ctx.values, "slot");
     const bar = ctx.stderr.isTTY ? await startBar(ctx, processId, slot) : undefined;
-    const stream = ctx.client.compute({ processId, ...(slot !== undefined ? { slot } : {}) }, ctx.call);
+    const stream = ctx.client.compute(
+      { processId, ...(slot !== undefined ? { slot } : {}), maxResultsPerResponse: RESULTS_PER_RESPONSE },
+      ctx.call,
+    );
     let last: SlotResult | undefined;
     let failed = 0;
     try {
-      for await (const { result } of stream as AsyncIterable<ComputeResponse>) {
-        if (result === undefined) continue;
-        last = result;
-        if (result.error !== undefined) failed++;
-        if (ctx.out.json) ctx.out.emit(result, () => resultLine(result));
-        else if (result.error !== undefined) ctx.out.line(resultLine(result));
-        bar?.update();
+      for await (const response of stream as AsyncIterable<ComputeResponse>) {
+        for (const result of resultsOf(response)) {
+          last = result;
+          if (result.error !== undefined) failed++;
+          if (ctx.out.json) ctx.out.emit(result, () => resultLine(result));
+          else if (result.error !== undefined) ctx.out.line(resultLine(result));
+          bar?.update();
+        }
       }
     } finally {
       bar?.clear();

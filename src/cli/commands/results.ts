@@ -7,7 +7,8 @@ import type { SubscribeResponse } from "../../generated/procworker/v1/process_wo
 import { slotOption } from "../args.js";
 import { resultLine } from "../render.js";
 import { MESSAGE_OPTIONS, messageOf } from "./message-options.js";
-import { processOf, type ClientCommand } from "./command.js";
+import { resultsOf } from "../../service/client.js";
+import { processOf, RESULTS_PER_RESPONSE, type ClientCommand } from "./command.js";
 
 /** `await PROCESS [--slot N]`: one slot's result, waiting for it to be scheduled and computed. */
 export const await_: ClientCommand = {
@@ -59,7 +60,11 @@ export const subscribe: ClientCommand = {
   async run(ctx) {
     const fromSlot = slotOption(ctx.values, "from") ?? 0n;
     // No deadline: a subscription follows until it is interrupted.
-    const stream = ctx.client.subscribe({ processId: processOf(ctx), fromSlot });
+    const stream = ctx.client.subscribe({
+      processId: processOf(ctx),
+      fromSlot,
+      maxResultsPerResponse: RESULTS_PER_RESPONSE,
+    });
     let interrupted = false;
     const interrupt = (): void => {
       interrupted = true;
@@ -68,8 +73,9 @@ export const subscribe: ClientCommand = {
     process.once("SIGINT", interrupt);
     process.once("SIGTERM", interrupt);
     try {
-      for await (const { result } of stream as AsyncIterable<SubscribeResponse>)
-        ctx.out.emit(result, () => resultLine(result));
+      for await (const response of stream as AsyncIterable<SubscribeResponse>) {
+        for (const result of resultsOf(response)) ctx.out.emit(result, () => resultLine(result));
+      }
     } catch (error) {
       if (!(interrupted && (error as { code?: unknown }).code === status.CANCELLED)) throw error;
     } finally {

@@ -26,7 +26,7 @@ describe("result response bytes", () => {
   it("are ts-proto's bytes of { result: toWireResult(result) }, byte for byte", () => {
     fc.assert(
       fc.property(result, (r) => {
-        const expected = Buffer.from(SubscribeResponse.encode({ result: toWireResult(r) }).finish());
+        const expected = Buffer.from(SubscribeResponse.encode({ result: toWireResult(r), results: [] }).finish());
         expect(encodeResultResponse(r).equals(expected)).toBe(true);
       }),
       { numRuns: 2000 },
@@ -35,7 +35,7 @@ describe("result response bytes", () => {
 
   it("are ts-proto's bytes for results of one process in a row, another process, and results past 64 KiB", () => {
     const expected = (r: SlotResult): Buffer =>
-      Buffer.from(SubscribeResponse.encode({ result: toWireResult(r) }).finish());
+      Buffer.from(SubscribeResponse.encode({ result: toWireResult(r), results: [] }).finish());
     const of = (processId: string, slot: bigint, data: Uint8Array, tag = "1"): SlotResult => ({
       processId,
       slot,

@@ -114,13 +114,36 @@ export interface ComputeRequest {
    * The slot to compute up to, inclusive. Absent: the latest scheduled slot
    * at the time the call is accepted.
    */
-  slot?: bigint | undefined;
+  slot?:
+    | bigint
+    | undefined;
+  /**
+   * How many results one response may carry. Absent, 0 or 1: each response carries
+   * one result, in `result`. Above 1: each response carries 1 to this many
+   * results, in `results` (consecutive slots, ascending); the server puts in
+   * one response the results it has ready, never waiting to fill it, so a
+   * live result is sent as soon as it completes. A catch-up costs the server
+   * several times less per slot this way. Values above 1024 are taken as 1024,
+   * and a response is also kept under a byte bound (docs/api.md).
+   */
+  maxResultsPerResponse?: number | undefined;
 }
 
 /** One message of the Compute stream. */
 export interface ComputeResponse {
-  /** The result of one slot; slots arrive in ascending order, each once. */
-  result?: SlotResult | undefined;
+  /**
+   * The result of one slot (when the request's max_results_per_response is 0
+   * or 1); slots arrive in ascending order, each once.
+   */
+  result?:
+    | SlotResult
+    | undefined;
+  /**
+   * The results of consecutive slots, ascending (when the request's
+   * max_results_per_response is above 1); `result` is then unset. Across the
+   * stream every slot arrives once, in order.
+   */
+  results: SlotResult[];
 }
 
 /** The request of Await. */
@@ -146,12 +169,28 @@ export interface SubscribeRequest {
   processId: string;
   /** The first slot to deliver; 0 starts with the spawn (slot 0) result. */
   fromSlot: bigint;
+  /**
+   * How many results one response may carry, as in ComputeRequest: absent, 0 or 1,
+   * one result per response in `result`; above 1 (up to 1024), 1 to this many
+   * in `results`, never waiting to fill a response.
+   */
+  maxResultsPerResponse?: number | undefined;
 }
 
 /** One message of the Subscribe stream. */
 export interface SubscribeResponse {
-  /** The result of one slot; slots arrive in ascending order, each once. */
-  result?: SlotResult | undefined;
+  /**
+   * The result of one slot (when the request's max_results_per_response is 0
+   * or 1); slots arrive in ascending order, each once.
+   */
+  result?:
+    | SlotResult
+    | undefined;
+  /**
+   * The results of consecutive slots, ascending (when the request's
+   * max_results_per_response is above 1); `result` is then unset.
+   */
+  results: SlotResult[];
 }
 
 /** The request of Stop. */
@@ -768,7 +807,7 @@ export const GroupResponse: MessageFns<GroupResponse> = {
 };
 
 function createBaseComputeRequest(): ComputeRequest {
-  return { processId: "", slot: undefined };
+  return { processId: "", slot: undefined, maxResultsPerResponse: undefined };
 }
 
 export const ComputeRequest: MessageFns<ComputeRequest> = {
@@ -781,6 +820,9 @@ export const ComputeRequest: MessageFns<ComputeRequest> = {
         throw new globalThis.Error("value provided for field message.slot of type uint64 too large");
       }
       writer.uint32(16).uint64(message.slot);
+    }
+    if (message.maxResultsPerResponse !== undefined) {
+      writer.uint32(24).uint32(message.maxResultsPerResponse);
     }
     return writer;
   },
@@ -814,6 +856,14 @@ export const ComputeRequest: MessageFns<ComputeRequest> = {
             message.slot = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxResultsPerResponse = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -834,6 +884,11 @@ export const ComputeRequest: MessageFns<ComputeRequest> = {
         ? globalThis.String(object.process_id)
         : "",
       slot: isSet(object.slot) ? BigInt(object.slot) : undefined,
+      maxResultsPerResponse: isSet(object.maxResultsPerResponse)
+        ? globalThis.Number(object.maxResultsPerResponse)
+        : isSet(object.max_results_per_response)
+        ? globalThis.Number(object.max_results_per_response)
+        : undefined,
     };
   },
 
@@ -845,6 +900,9 @@ export const ComputeRequest: MessageFns<ComputeRequest> = {
     if (message.slot !== undefined) {
       obj.slot = message.slot.toString();
     }
+    if (message.maxResultsPerResponse !== undefined) {
+      obj.maxResultsPerResponse = Math.round(message.maxResultsPerResponse);
+    }
     return obj;
   },
 
@@ -855,18 +913,22 @@ export const ComputeRequest: MessageFns<ComputeRequest> = {
     const message = createBaseComputeRequest();
     message.processId = object.processId ?? "";
     message.slot = (object.slot !== undefined && object.slot !== null) ? BigInt(object.slot) : undefined;
+    message.maxResultsPerResponse = object.maxResultsPerResponse ?? undefined;
     return message;
   },
 };
 
 function createBaseComputeResponse(): ComputeResponse {
-  return { result: undefined };
+  return { result: undefined, results: [] };
 }
 
 export const ComputeResponse: MessageFns<ComputeResponse> = {
   encode(message: ComputeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.result !== undefined) {
       SlotResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.results) {
+      SlotResult.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -892,6 +954,14 @@ export const ComputeResponse: MessageFns<ComputeResponse> = {
             message.result = SlotResult.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.results.push(SlotResult.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -905,13 +975,19 @@ export const ComputeResponse: MessageFns<ComputeResponse> = {
   },
 
   fromJSON(object: any): ComputeResponse {
-    return { result: isSet(object.result) ? SlotResult.fromJSON(object.result) : undefined };
+    return {
+      result: isSet(object.result) ? SlotResult.fromJSON(object.result) : undefined,
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => SlotResult.fromJSON(e)) : [],
+    };
   },
 
   toJSON(message: ComputeResponse): unknown {
     const obj: any = {};
     if (message.result !== undefined) {
       obj.result = SlotResult.toJSON(message.result);
+    }
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => SlotResult.toJSON(e));
     }
     return obj;
   },
@@ -924,6 +1000,7 @@ export const ComputeResponse: MessageFns<ComputeResponse> = {
     message.result = (object.result !== undefined && object.result !== null)
       ? SlotResult.fromPartial(object.result)
       : undefined;
+    message.results = object.results?.map((e) => SlotResult.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1090,7 +1167,7 @@ export const AwaitResponse: MessageFns<AwaitResponse> = {
 };
 
 function createBaseSubscribeRequest(): SubscribeRequest {
-  return { processId: "", fromSlot: 0n };
+  return { processId: "", fromSlot: 0n, maxResultsPerResponse: undefined };
 }
 
 export const SubscribeRequest: MessageFns<SubscribeRequest> = {
@@ -1103,6 +1180,9 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
         throw new globalThis.Error("value provided for field message.fromSlot of type uint64 too large");
       }
       writer.uint32(16).uint64(message.fromSlot);
+    }
+    if (message.maxResultsPerResponse !== undefined) {
+      writer.uint32(24).uint32(message.maxResultsPerResponse);
     }
     return writer;
   },
@@ -1136,6 +1216,14 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
             message.fromSlot = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxResultsPerResponse = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1160,6 +1248,11 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
         : isSet(object.from_slot)
         ? BigInt(object.from_slot)
         : 0n,
+      maxResultsPerResponse: isSet(object.maxResultsPerResponse)
+        ? globalThis.Number(object.maxResultsPerResponse)
+        : isSet(object.max_results_per_response)
+        ? globalThis.Number(object.max_results_per_response)
+        : undefined,
     };
   },
 
@@ -1171,6 +1264,9 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     if (message.fromSlot !== 0n) {
       obj.fromSlot = message.fromSlot.toString();
     }
+    if (message.maxResultsPerResponse !== undefined) {
+      obj.maxResultsPerResponse = Math.round(message.maxResultsPerResponse);
+    }
     return obj;
   },
 
@@ -1181,18 +1277,22 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
     const message = createBaseSubscribeRequest();
     message.processId = object.processId ?? "";
     message.fromSlot = (object.fromSlot !== undefined && object.fromSlot !== null) ? BigInt(object.fromSlot) : 0n;
+    message.maxResultsPerResponse = object.maxResultsPerResponse ?? undefined;
     return message;
   },
 };
 
 function createBaseSubscribeResponse(): SubscribeResponse {
-  return { result: undefined };
+  return { result: undefined, results: [] };
 }
 
 export const SubscribeResponse: MessageFns<SubscribeResponse> = {
   encode(message: SubscribeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.result !== undefined) {
       SlotResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.results) {
+      SlotResult.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1218,6 +1318,14 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
             message.result = SlotResult.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.results.push(SlotResult.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1231,13 +1339,19 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
   },
 
   fromJSON(object: any): SubscribeResponse {
-    return { result: isSet(object.result) ? SlotResult.fromJSON(object.result) : undefined };
+    return {
+      result: isSet(object.result) ? SlotResult.fromJSON(object.result) : undefined,
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => SlotResult.fromJSON(e)) : [],
+    };
   },
 
   toJSON(message: SubscribeResponse): unknown {
     const obj: any = {};
     if (message.result !== undefined) {
       obj.result = SlotResult.toJSON(message.result);
+    }
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => SlotResult.toJSON(e));
     }
     return obj;
   },
@@ -1250,6 +1364,7 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
     message.result = (object.result !== undefined && object.result !== null)
       ? SlotResult.fromPartial(object.result)
       : undefined;
+    message.results = object.results?.map((e) => SlotResult.fromPartial(e)) || [];
     return message;
   },
 };

@@ -360,9 +360,17 @@ type ComputeRequest struct {
 	ProcessId string `protobuf:"bytes,1,opt,name=process_id,json=processId,proto3" json:"process_id,omitempty"`
 	// The slot to compute up to, inclusive. Absent: the latest scheduled slot
 	// at the time the call is accepted.
-	Slot          *uint64 `protobuf:"varint,2,opt,name=slot,proto3,oneof" json:"slot,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Slot *uint64 `protobuf:"varint,2,opt,name=slot,proto3,oneof" json:"slot,omitempty"`
+	// How many results one response may carry. Absent, 0 or 1: each response carries
+	// one result, in `result`. Above 1: each response carries 1 to this many
+	// results, in `results` (consecutive slots, ascending); the server puts in
+	// one response the results it has ready, never waiting to fill it, so a
+	// live result is sent as soon as it completes. A catch-up costs the server
+	// several times less per slot this way. Values above 1024 are taken as 1024,
+	// and a response is also kept under a byte bound (docs/api.md).
+	MaxResultsPerResponse *uint32 `protobuf:"varint,3,opt,name=max_results_per_response,json=maxResultsPerResponse,proto3,oneof" json:"max_results_per_response,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *ComputeRequest) Reset() {
@@ -409,11 +417,23 @@ func (x *ComputeRequest) GetSlot() uint64 {
 	return 0
 }
 
+func (x *ComputeRequest) GetMaxResultsPerResponse() uint32 {
+	if x != nil && x.MaxResultsPerResponse != nil {
+		return *x.MaxResultsPerResponse
+	}
+	return 0
+}
+
 // One message of the Compute stream.
 type ComputeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The result of one slot; slots arrive in ascending order, each once.
-	Result        *SlotResult `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	// The result of one slot (when the request's max_results_per_response is 0
+	// or 1); slots arrive in ascending order, each once.
+	Result *SlotResult `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	// The results of consecutive slots, ascending (when the request's
+	// max_results_per_response is above 1); `result` is then unset. Across the
+	// stream every slot arrives once, in order.
+	Results       []*SlotResult `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -451,6 +471,13 @@ func (*ComputeResponse) Descriptor() ([]byte, []int) {
 func (x *ComputeResponse) GetResult() *SlotResult {
 	if x != nil {
 		return x.Result
+	}
+	return nil
+}
+
+func (x *ComputeResponse) GetResults() []*SlotResult {
+	if x != nil {
+		return x.Results
 	}
 	return nil
 }
@@ -563,9 +590,13 @@ type SubscribeRequest struct {
 	// The id of the process to follow.
 	ProcessId string `protobuf:"bytes,1,opt,name=process_id,json=processId,proto3" json:"process_id,omitempty"`
 	// The first slot to deliver; 0 starts with the spawn (slot 0) result.
-	FromSlot      uint64 `protobuf:"varint,2,opt,name=from_slot,json=fromSlot,proto3" json:"from_slot,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	FromSlot uint64 `protobuf:"varint,2,opt,name=from_slot,json=fromSlot,proto3" json:"from_slot,omitempty"`
+	// How many results one response may carry, as in ComputeRequest: absent, 0 or 1,
+	// one result per response in `result`; above 1 (up to 1024), 1 to this many
+	// in `results`, never waiting to fill a response.
+	MaxResultsPerResponse *uint32 `protobuf:"varint,3,opt,name=max_results_per_response,json=maxResultsPerResponse,proto3,oneof" json:"max_results_per_response,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -612,11 +643,22 @@ func (x *SubscribeRequest) GetFromSlot() uint64 {
 	return 0
 }
 
+func (x *SubscribeRequest) GetMaxResultsPerResponse() uint32 {
+	if x != nil && x.MaxResultsPerResponse != nil {
+		return *x.MaxResultsPerResponse
+	}
+	return 0
+}
+
 // One message of the Subscribe stream.
 type SubscribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The result of one slot; slots arrive in ascending order, each once.
-	Result        *SlotResult `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	// The result of one slot (when the request's max_results_per_response is 0
+	// or 1); slots arrive in ascending order, each once.
+	Result *SlotResult `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	// The results of consecutive slots, ascending (when the request's
+	// max_results_per_response is above 1); `result` is then unset.
+	Results       []*SlotResult `protobuf:"bytes,2,rep,name=results,proto3" json:"results,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -654,6 +696,13 @@ func (*SubscribeResponse) Descriptor() ([]byte, []int) {
 func (x *SubscribeResponse) GetResult() *SlotResult {
 	if x != nil {
 		return x.Result
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetResults() []*SlotResult {
+	if x != nil {
+		return x.Results
 	}
 	return nil
 }
@@ -1239,27 +1288,33 @@ const file_procworker_v1_process_worker_service_proto_rawDesc = "" +
 	"\x05_slot\"S\n" +
 	"\rGroupResponse\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12,\n" +
-	"\x04kind\x18\x02 \x01(\x0e2\x18.procworker.v1.GroupKindR\x04kind\"Q\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x18.procworker.v1.GroupKindR\x04kind\"\xac\x01\n" +
 	"\x0eComputeRequest\x12\x1d\n" +
 	"\n" +
 	"process_id\x18\x01 \x01(\tR\tprocessId\x12\x17\n" +
-	"\x04slot\x18\x02 \x01(\x04H\x00R\x04slot\x88\x01\x01B\a\n" +
-	"\x05_slot\"D\n" +
+	"\x04slot\x18\x02 \x01(\x04H\x00R\x04slot\x88\x01\x01\x12<\n" +
+	"\x18max_results_per_response\x18\x03 \x01(\rH\x01R\x15maxResultsPerResponse\x88\x01\x01B\a\n" +
+	"\x05_slotB\x1b\n" +
+	"\x19_max_results_per_response\"y\n" +
 	"\x0fComputeResponse\x121\n" +
-	"\x06result\x18\x01 \x01(\v2\x19.procworker.v1.SlotResultR\x06result\"O\n" +
+	"\x06result\x18\x01 \x01(\v2\x19.procworker.v1.SlotResultR\x06result\x123\n" +
+	"\aresults\x18\x02 \x03(\v2\x19.procworker.v1.SlotResultR\aresults\"O\n" +
 	"\fAwaitRequest\x12\x1d\n" +
 	"\n" +
 	"process_id\x18\x01 \x01(\tR\tprocessId\x12\x17\n" +
 	"\x04slot\x18\x02 \x01(\x04H\x00R\x04slot\x88\x01\x01B\a\n" +
 	"\x05_slot\"B\n" +
 	"\rAwaitResponse\x121\n" +
-	"\x06result\x18\x01 \x01(\v2\x19.procworker.v1.SlotResultR\x06result\"N\n" +
+	"\x06result\x18\x01 \x01(\v2\x19.procworker.v1.SlotResultR\x06result\"\xa9\x01\n" +
 	"\x10SubscribeRequest\x12\x1d\n" +
 	"\n" +
 	"process_id\x18\x01 \x01(\tR\tprocessId\x12\x1b\n" +
-	"\tfrom_slot\x18\x02 \x01(\x04R\bfromSlot\"F\n" +
+	"\tfrom_slot\x18\x02 \x01(\x04R\bfromSlot\x12<\n" +
+	"\x18max_results_per_response\x18\x03 \x01(\rH\x00R\x15maxResultsPerResponse\x88\x01\x01B\x1b\n" +
+	"\x19_max_results_per_response\"{\n" +
 	"\x11SubscribeResponse\x121\n" +
-	"\x06result\x18\x01 \x01(\v2\x19.procworker.v1.SlotResultR\x06result\"Q\n" +
+	"\x06result\x18\x01 \x01(\v2\x19.procworker.v1.SlotResultR\x06result\x123\n" +
+	"\aresults\x18\x02 \x03(\v2\x19.procworker.v1.SlotResultR\aresults\"Q\n" +
 	"\vStopRequest\x12\x1d\n" +
 	"\n" +
 	"process_id\x18\x01 \x01(\tR\tprocessId\x12#\n" +
@@ -1365,41 +1420,43 @@ var file_procworker_v1_process_worker_service_proto_depIdxs = []int32{
 	23, // 2: procworker.v1.ScheduleResponse.assignments:type_name -> procworker.v1.Assignment
 	24, // 3: procworker.v1.GroupResponse.kind:type_name -> procworker.v1.GroupKind
 	25, // 4: procworker.v1.ComputeResponse.result:type_name -> procworker.v1.SlotResult
-	25, // 5: procworker.v1.AwaitResponse.result:type_name -> procworker.v1.SlotResult
-	25, // 6: procworker.v1.SubscribeResponse.result:type_name -> procworker.v1.SlotResult
-	26, // 7: procworker.v1.ListWorkersResponse.workers:type_name -> procworker.v1.WorkerInfo
-	22, // 8: procworker.v1.GetProcessResponse.process:type_name -> procworker.v1.Message
-	26, // 9: procworker.v1.GetProcessResponse.worker:type_name -> procworker.v1.WorkerInfo
-	27, // 10: procworker.v1.ReadScheduleResponse.entry:type_name -> procworker.v1.ScheduleEntry
-	22, // 11: procworker.v1.DryRunRequest.message:type_name -> procworker.v1.Message
-	25, // 12: procworker.v1.DryRunResponse.result:type_name -> procworker.v1.SlotResult
-	0,  // 13: procworker.v1.ProcessWorkerService.Spawn:input_type -> procworker.v1.SpawnRequest
-	2,  // 14: procworker.v1.ProcessWorkerService.Schedule:input_type -> procworker.v1.ScheduleRequest
-	4,  // 15: procworker.v1.ProcessWorkerService.Group:input_type -> procworker.v1.GroupRequest
-	6,  // 16: procworker.v1.ProcessWorkerService.Compute:input_type -> procworker.v1.ComputeRequest
-	8,  // 17: procworker.v1.ProcessWorkerService.Await:input_type -> procworker.v1.AwaitRequest
-	10, // 18: procworker.v1.ProcessWorkerService.Subscribe:input_type -> procworker.v1.SubscribeRequest
-	12, // 19: procworker.v1.ProcessWorkerService.Stop:input_type -> procworker.v1.StopRequest
-	14, // 20: procworker.v1.ProcessWorkerService.ListWorkers:input_type -> procworker.v1.ListWorkersRequest
-	16, // 21: procworker.v1.ProcessWorkerService.GetProcess:input_type -> procworker.v1.GetProcessRequest
-	18, // 22: procworker.v1.ProcessWorkerService.ReadSchedule:input_type -> procworker.v1.ReadScheduleRequest
-	20, // 23: procworker.v1.ProcessWorkerService.DryRun:input_type -> procworker.v1.DryRunRequest
-	1,  // 24: procworker.v1.ProcessWorkerService.Spawn:output_type -> procworker.v1.SpawnResponse
-	3,  // 25: procworker.v1.ProcessWorkerService.Schedule:output_type -> procworker.v1.ScheduleResponse
-	5,  // 26: procworker.v1.ProcessWorkerService.Group:output_type -> procworker.v1.GroupResponse
-	7,  // 27: procworker.v1.ProcessWorkerService.Compute:output_type -> procworker.v1.ComputeResponse
-	9,  // 28: procworker.v1.ProcessWorkerService.Await:output_type -> procworker.v1.AwaitResponse
-	11, // 29: procworker.v1.ProcessWorkerService.Subscribe:output_type -> procworker.v1.SubscribeResponse
-	13, // 30: procworker.v1.ProcessWorkerService.Stop:output_type -> procworker.v1.StopResponse
-	15, // 31: procworker.v1.ProcessWorkerService.ListWorkers:output_type -> procworker.v1.ListWorkersResponse
-	17, // 32: procworker.v1.ProcessWorkerService.GetProcess:output_type -> procworker.v1.GetProcessResponse
-	19, // 33: procworker.v1.ProcessWorkerService.ReadSchedule:output_type -> procworker.v1.ReadScheduleResponse
-	21, // 34: procworker.v1.ProcessWorkerService.DryRun:output_type -> procworker.v1.DryRunResponse
-	24, // [24:35] is the sub-list for method output_type
-	13, // [13:24] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	25, // 5: procworker.v1.ComputeResponse.results:type_name -> procworker.v1.SlotResult
+	25, // 6: procworker.v1.AwaitResponse.result:type_name -> procworker.v1.SlotResult
+	25, // 7: procworker.v1.SubscribeResponse.result:type_name -> procworker.v1.SlotResult
+	25, // 8: procworker.v1.SubscribeResponse.results:type_name -> procworker.v1.SlotResult
+	26, // 9: procworker.v1.ListWorkersResponse.workers:type_name -> procworker.v1.WorkerInfo
+	22, // 10: procworker.v1.GetProcessResponse.process:type_name -> procworker.v1.Message
+	26, // 11: procworker.v1.GetProcessResponse.worker:type_name -> procworker.v1.WorkerInfo
+	27, // 12: procworker.v1.ReadScheduleResponse.entry:type_name -> procworker.v1.ScheduleEntry
+	22, // 13: procworker.v1.DryRunRequest.message:type_name -> procworker.v1.Message
+	25, // 14: procworker.v1.DryRunResponse.result:type_name -> procworker.v1.SlotResult
+	0,  // 15: procworker.v1.ProcessWorkerService.Spawn:input_type -> procworker.v1.SpawnRequest
+	2,  // 16: procworker.v1.ProcessWorkerService.Schedule:input_type -> procworker.v1.ScheduleRequest
+	4,  // 17: procworker.v1.ProcessWorkerService.Group:input_type -> procworker.v1.GroupRequest
+	6,  // 18: procworker.v1.ProcessWorkerService.Compute:input_type -> procworker.v1.ComputeRequest
+	8,  // 19: procworker.v1.ProcessWorkerService.Await:input_type -> procworker.v1.AwaitRequest
+	10, // 20: procworker.v1.ProcessWorkerService.Subscribe:input_type -> procworker.v1.SubscribeRequest
+	12, // 21: procworker.v1.ProcessWorkerService.Stop:input_type -> procworker.v1.StopRequest
+	14, // 22: procworker.v1.ProcessWorkerService.ListWorkers:input_type -> procworker.v1.ListWorkersRequest
+	16, // 23: procworker.v1.ProcessWorkerService.GetProcess:input_type -> procworker.v1.GetProcessRequest
+	18, // 24: procworker.v1.ProcessWorkerService.ReadSchedule:input_type -> procworker.v1.ReadScheduleRequest
+	20, // 25: procworker.v1.ProcessWorkerService.DryRun:input_type -> procworker.v1.DryRunRequest
+	1,  // 26: procworker.v1.ProcessWorkerService.Spawn:output_type -> procworker.v1.SpawnResponse
+	3,  // 27: procworker.v1.ProcessWorkerService.Schedule:output_type -> procworker.v1.ScheduleResponse
+	5,  // 28: procworker.v1.ProcessWorkerService.Group:output_type -> procworker.v1.GroupResponse
+	7,  // 29: procworker.v1.ProcessWorkerService.Compute:output_type -> procworker.v1.ComputeResponse
+	9,  // 30: procworker.v1.ProcessWorkerService.Await:output_type -> procworker.v1.AwaitResponse
+	11, // 31: procworker.v1.ProcessWorkerService.Subscribe:output_type -> procworker.v1.SubscribeResponse
+	13, // 32: procworker.v1.ProcessWorkerService.Stop:output_type -> procworker.v1.StopResponse
+	15, // 33: procworker.v1.ProcessWorkerService.ListWorkers:output_type -> procworker.v1.ListWorkersResponse
+	17, // 34: procworker.v1.ProcessWorkerService.GetProcess:output_type -> procworker.v1.GetProcessResponse
+	19, // 35: procworker.v1.ProcessWorkerService.ReadSchedule:output_type -> procworker.v1.ReadScheduleResponse
+	21, // 36: procworker.v1.ProcessWorkerService.DryRun:output_type -> procworker.v1.DryRunResponse
+	26, // [26:37] is the sub-list for method output_type
+	15, // [15:26] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_procworker_v1_process_worker_service_proto_init() }
@@ -1411,6 +1468,7 @@ func file_procworker_v1_process_worker_service_proto_init() {
 	file_procworker_v1_process_worker_service_proto_msgTypes[4].OneofWrappers = []any{}
 	file_procworker_v1_process_worker_service_proto_msgTypes[6].OneofWrappers = []any{}
 	file_procworker_v1_process_worker_service_proto_msgTypes[8].OneofWrappers = []any{}
+	file_procworker_v1_process_worker_service_proto_msgTypes[10].OneofWrappers = []any{}
 	file_procworker_v1_process_worker_service_proto_msgTypes[13].OneofWrappers = []any{}
 	file_procworker_v1_process_worker_service_proto_msgTypes[17].OneofWrappers = []any{}
 	file_procworker_v1_process_worker_service_proto_msgTypes[18].OneofWrappers = []any{}

@@ -1,0 +1,178 @@
+import { describe, expect, it, vi } from "vitest";
+import type { SlotResult } from "../../../src/core/result.js";
+import { toWireResult } from "../../../src/service/convert.js";
+import {
+  MAX_GROUPED_RESPONSE_BYTES,
+  MAX_RESULTS_PER_RESPONSE,
+  slotWriter,
+  type SlotCall,
+} from "../../../src/service/slot-writer.js";
+import { ComputeResponse, SubscribeResponse } from "../../../src/generated/procworker/v1/process_worker_service.js";
+import type { SlotStream } from "../../../src/worker/result-stream.js";
+
+const result = (slot: number, bytes = 8): SlotResult => ({
+  processId: "p".repeat(43),
+  slot: BigInt(slot),
+  messageId: `m${slot}`,
+  output: { tags: { Action: "Count", Slot: String(slot) }, data: new Uint8Array(bytes).fill(slot % 251) },
+});
+
+/** A call that keeps every write and its callback; nothing is sent until `send()`. */
+function fakeCall() {
+  const writes: { bytes: Buffer; sent?: () => void }[] = [];
+  const call = {
+    writes,
+    get writableLength() {
+      return writes.filter((w) => w.sent !== undefined).length;
+    },
+    write(bytes: unknown, sent?: () => void) {
+      writes.push({ bytes: bytes as Buffer, ...(sent ? { sent } : {}) });
+      return true;
+    },
+    on: () => call,
+    /** Sends every write that carries a callback, in order. */
+    send() {
+      for (const w of writes.splice(0)) w.sent?.();
+    },
+  };
+  return call;
+}
+
+function fakeStream(depth = 1 << 20) {
+  return { depth, progress: vi.fn(), resume: vi.fn(), start: vi.fn(), close: vi.fn() } satisfies SlotStream;
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const slotsOf = (bytes: Buffer): bigint[] => ComputeResponse.decode(bytes).results.map((r) => r.slot);
+
+describe("slot writer", () => {
+  it.each([undefined, 0, 1])("with max_results_per_response %s writes each result as `result`, as it comes", (n) => {
+    const call = fakeCall();
+    const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
+      perResponse: n ?? 0,
+      maxMessageBytes: 4 << 20,
+      done: () => undefined,
+    });
+    for (let slot = 1; slot <= 3; slot++) consumer.deliver(result(slot));
+    // Written synchronously, one response each, byte for byte ts-proto's single-result response.
+    expect(call.writes.map((w) => w.bytes)).toEqual(
+      [1, 2, 3].map((slot) =>
+        Buffer.from(SubscribeResponse.encode({ result: toWireResult(result(slot)), results: [] }).finish()),
+      ),
+    );
+  });
+
+  it("gathers the results delivered in one turn into responses of up to the count asked, as `results`", async () => {
+    const call = fakeCall();
+    const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
+      perResponse: 16,
+      maxMessageBytes: 4 << 20,
+      done: () => undefined,
+    });
+    for (let slot = 1; slot <= 40; slot++) consumer.deliver(result(slot));
+    expect(call.writes).toHaveLength(2); // two full responses at once; the rest waits for the turn's end
+    await turn();
+    expect(call.writes.map((w) => ComputeResponse.decode(w.bytes).results.length)).toEqual([16, 16, 8]);
+    for (const w of call.writes) {
+      for (const response of [ComputeResponse.decode(w.bytes), SubscribeResponse.decode(w.bytes)]) {
+        expect(response.result).toBeUndefined();
+      }
+    }
+    const decoded = call.writes.flatMap((w) => ComputeResponse.decode(w.bytes).results);
+    expect(decoded).toEqual(Array.from({ length: 40 }, (_, i) => toWireResult(result(i + 1))));
+  });
+
+  it("never holds a result back to fill a response: one live result goes alone, in the same turn", async () => {
+    const call = fakeCall();
+    const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
+      perResponse: 64,
+      maxMessageBytes: 4 << 20,
+      done: () => undefined,
+    });
+    consumer.deliver(result(7));
+    await Promise.resolve(); // a microtask, not a timer
+    expect(call.writes.map((w) => slotsOf(w.bytes))).toEqual([[7n]]);
+    consumer.deliver(result(8));
+    consumer.deliver(result(9));
+    await Promise.resolve();
+    expect(call.writes.map((w) => slotsOf(w.bytes))).toEqual([[7n], [8n, 9n]]);
+  });
+
+  it("takes a count above the most as the most", async () => {
+    const call = fakeCall();
+    const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
+      perResponse: 1_000_000,
+      maxMessageBytes: 4 << 20,
+      done: () => undefined,
+    });
+    for (let slot = 1; slot <= 2 * MAX_RESULTS_PER_RESPONSE + 2; slot++) consumer.deliver(result(slot, 1));
+    await turn();
+    expect(call.writes.map((w) => slotsOf(w.bytes).length)).toEqual([
+      MAX_RESULTS_PER_RESPONSE,
+      MAX_RESULTS_PER_RESPONSE,
+      2,
+    ]);
+  });
+
+  it("keeps a response under the byte bound and the server's largest message; a larger result goes alone", async () => {
+    for (const maxMessageBytes of [4 << 20, 100_000]) {
+      const call = fakeCall();
+      const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
+        perResponse: 1024,
+        maxMessageBytes,
+        done: () => undefined,
+      });
+      const sizes = [40_000, 40_000, 40_000, 300_000, 40_000, 40_000];
+      sizes.forEach((bytes, i) => consumer.deliver(result(i + 1, bytes)));
+      await turn();
+      const bound = Math.min(MAX_GROUPED_RESPONSE_BYTES, maxMessageBytes);
+      for (const w of call.writes) {
+        if (slotsOf(w.bytes).length > 1) expect(w.bytes.length).toBeLessThanOrEqual(bound);
+      }
+      expect(call.writes.flatMap((w) => slotsOf(w.bytes))).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+      expect(call.writes.map((w) => slotsOf(w.bytes).length)).toEqual(
+        maxMessageBytes === 100_000 ? [2, 1, 1, 2] : [3, 1, 2],
+      );
+    }
+  });
+
+  it("writes what it gathered before it ends or fails the call", () => {
+    for (const how of ["end", "fail"] as const) {
+      const call = fakeCall();
+      const order: string[] = [];
+      const write = call.write.bind(call);
+      call.write = (bytes, sent) => {
+        order.push(`write ${slotsOf(bytes as Buffer).join(",")}`);
+        return write(bytes, sent);
+      };
+      const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
+        perResponse: 16,
+        maxMessageBytes: 4 << 20,
+        done: (error) => order.push(`done ${error?.message ?? "ok"}`),
+      });
+      consumer.deliver(result(1));
+      consumer.deliver(result(2));
+      if (how === "end") consumer.end();
+      else consumer.fail(new Error("worker died"));
+      expect(order).toEqual(["write 1,2", how === "end" ? "done ok" : "done worker died"]);
+    }
+  });
+
+  it("counts flow control in results: full at `depth` unsent, resumed once the client took enough", async () => {
+    const call = fakeCall();
+    const stream = fakeStream(64);
+    const consumer = slotWriter(call as unknown as SlotCall, stream, {
+      perResponse: 16,
+      maxMessageBytes: 4 << 20,
+      done: () => undefined,
+    });
+    const accepted = Array.from({ length: 64 }, (_, i) => consumer.deliver(result(i + 1)));
+    expect(accepted.slice(0, 63).every(Boolean)).toBe(true);
+    expect(accepted[63]).toBe(false); // 64 results unsent: full
+    expect(stream.resume).not.toHaveBeenCalled();
+    call.send();
+    expect(stream.progress).toHaveBeenCalledTimes(4);
+    expect(stream.resume).toHaveBeenCalledTimes(1);
+    expect(consumer.deliver(result(65))).toBe(true);
+  });
+});
