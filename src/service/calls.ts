@@ -124,11 +124,13 @@ export function callKinds({ logger, metrics, inFlight, maxMessageBytes }: CallDe
     ) =>
       ((call) => {
         const { signal, hasDeadline, done } = streamEnder(call, method);
-        const request = decoded(call.request);
         Promise.resolve()
-          .then(() => open(request, hasDeadline))
+          .then(async () => {
+            const request = decoded(call.request); // throws INVALID_ARGUMENT: inside the chain
+            return { stream: await open(request, hasDeadline), perResponse: request.maxResultsPerResponse ?? 0 };
+          })
           .then(
-            (stream) => {
+            ({ stream, perResponse }) => {
               const stop = (): void => {
                 stream.close();
                 done(signal.reason);
@@ -138,7 +140,7 @@ export function callKinds({ logger, metrics, inFlight, maxMessageBytes }: CallDe
               const detach = (): void => signal.removeEventListener("abort", stop);
               stream.start(
                 slotWriter(call, stream, {
-                  perResponse: request.maxResultsPerResponse ?? 0,
+                  perResponse,
                   maxMessageBytes,
                   done: (error) => {
                     detach();
