@@ -94,8 +94,8 @@ async function rawStream(ctx: BenchContext, messages: number, size: number, prof
   }
 }
 
-/** Results per response asked for by the grouped Compute stream (3e, 3f). */
-const PER_RESPONSE = 64;
+/** Results per response asked for by the grouped Compute stream (3e, 3f): what the CLI asks. */
+const PER_RESPONSE = 256;
 
 /** How many results a Compute response carries: one (`result`), or its `results` counted by
  * their tags (field 2, length-delimited), without decoding them. */

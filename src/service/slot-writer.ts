@@ -114,8 +114,9 @@ function groupedWriter(
     const response = Buffer.allocUnsafe(partBytes);
     let at = 0;
     for (const part of parts) {
+      // TypedArray#set: several times cheaper than Buffer#copy for parts this small.
+      response.set(part, at);
       response[at] = RESULTS_TAG;
-      part.copy(response, at + 1, 1);
       at += part.length;
     }
     parts = [];
