@@ -38,7 +38,7 @@ const SENT_EVERY = 16;
 const RESULTS_TAG = 0x12;
 
 /** What a slot writer needs of the call. */
-export type SlotCall = Pick<ServerWritableStream<unknown, unknown>, "write" | "writableLength" | "on">;
+export type SlotCall = Pick<ServerWritableStream<unknown, unknown>, "write" | "writableLength" | "on" | "cancelled">;
 
 export interface SlotWriterOptions {
   /** The request's `max_results_per_response`. */
@@ -111,6 +111,12 @@ function groupedWriter(
     flushQueued = false;
     const count = parts.length;
     if (count === 0) return;
+    if (call.cancelled) {
+      // The client went away between the delivery and the end of its turn: nothing to send.
+      parts = [];
+      partBytes = 0;
+      return;
+    }
     const response = Buffer.allocUnsafe(partBytes);
     let at = 0;
     for (const part of parts) {

@@ -22,6 +22,7 @@ function fakeCall() {
   const writes: { bytes: Buffer; sent?: () => void }[] = [];
   const call = {
     writes,
+    cancelled: false,
     get writableLength() {
       return writes.filter((w) => w.sent !== undefined).length;
     },
@@ -134,6 +135,19 @@ describe("slot writer", () => {
         maxMessageBytes === 100_000 ? [2, 1, 1, 2] : [3, 1, 2],
       );
     }
+  });
+
+  it("writes nothing gathered once the client has gone away", async () => {
+    const call = fakeCall();
+    const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
+      perResponse: 16,
+      maxMessageBytes: 4 << 20,
+      done: () => undefined,
+    });
+    consumer.deliver(result(1));
+    call.cancelled = true;
+    await turn();
+    expect(call.writes).toEqual([]);
   });
 
   it("writes what it gathered before it ends or fails the call", () => {
