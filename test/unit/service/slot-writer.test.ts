@@ -43,17 +43,26 @@ function fakeStream(depth = 1 << 20) {
   return { depth, progress: vi.fn(), resume: vi.fn(), start: vi.fn(), close: vi.fn() } satisfies SlotStream;
 }
 
+/** A slot writer on `call` asking for `perResponse` results per response. */
+function writerOf(
+  call: ReturnType<typeof fakeCall>,
+  perResponse: number,
+  {
+    stream = fakeStream(),
+    maxMessageBytes = 4 << 20,
+    done = () => undefined,
+  }: { stream?: SlotStream; maxMessageBytes?: number; done?: (error?: Error) => unknown } = {},
+) {
+  return slotWriter(call as unknown as SlotCall, stream, { perResponse, maxMessageBytes, done: (e) => void done(e) });
+}
+
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const slotsOf = (bytes: Buffer): bigint[] => ComputeResponse.decode(bytes).results.map((r) => r.slot);
 
 describe("slot writer", () => {
   it.each([undefined, 0, 1])("with max_results_per_response %s writes each result as `result`, as it comes", (n) => {
     const call = fakeCall();
-    const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
-      perResponse: n ?? 0,
-      maxMessageBytes: 4 << 20,
-      done: () => undefined,
-    });
+    const consumer = writerOf(call, n ?? 0);
     for (let slot = 1; slot <= 3; slot++) consumer.deliver(result(slot));
     // Written synchronously, one response each, byte for byte ts-proto's single-result response.
     expect(call.writes.map((w) => w.bytes)).toEqual(
@@ -65,11 +74,7 @@ describe("slot writer", () => {
 
   it("gathers the results delivered in one turn into responses of up to the count asked, as `results`", async () => {
     const call = fakeCall();
-    const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
-      perResponse: 16,
-      maxMessageBytes: 4 << 20,
-      done: () => undefined,
-    });
+    const consumer = writerOf(call, 16);
     for (let slot = 1; slot <= 40; slot++) consumer.deliver(result(slot));
     expect(call.writes).toHaveLength(2); // two full responses at once; the rest waits for the turn's end
     await turn();
@@ -85,11 +90,7 @@ describe("slot writer", () => {
 
   it("never holds a result back to fill a response: one live result goes alone, in the same turn", async () => {
     const call = fakeCall();
-    const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
-      perResponse: 64,
-      maxMessageBytes: 4 << 20,
-      done: () => undefined,
-    });
+    const consumer = writerOf(call, 64);
     consumer.deliver(result(7));
     await Promise.resolve(); // a microtask, not a timer
     expect(call.writes.map((w) => slotsOf(w.bytes))).toEqual([[7n]]);
@@ -101,11 +102,7 @@ describe("slot writer", () => {
 
   it("takes a count above the most as the most", async () => {
     const call = fakeCall();
-    const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
-      perResponse: 1_000_000,
-      maxMessageBytes: 4 << 20,
-      done: () => undefined,
-    });
+    const consumer = writerOf(call, 1_000_000);
     for (let slot = 1; slot <= 2 * MAX_RESULTS_PER_RESPONSE + 2; slot++) consumer.deliver(result(slot, 1));
     await turn();
     expect(call.writes.map((w) => slotsOf(w.bytes).length)).toEqual([
@@ -118,11 +115,7 @@ describe("slot writer", () => {
   it("keeps a response under the byte bound and the server's largest message; a larger result goes alone", async () => {
     for (const maxMessageBytes of [4 << 20, 100_000]) {
       const call = fakeCall();
-      const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
-        perResponse: 1024,
-        maxMessageBytes,
-        done: () => undefined,
-      });
+      const consumer = writerOf(call, 1024, { maxMessageBytes });
       const sizes = [40_000, 40_000, 40_000, 300_000, 40_000, 40_000];
       sizes.forEach((bytes, i) => consumer.deliver(result(i + 1, bytes)));
       await turn();
@@ -139,11 +132,7 @@ describe("slot writer", () => {
 
   it("writes nothing gathered once the client has gone away", async () => {
     const call = fakeCall();
-    const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
-      perResponse: 16,
-      maxMessageBytes: 4 << 20,
-      done: () => undefined,
-    });
+    const consumer = writerOf(call, 16);
     consumer.deliver(result(1));
     call.cancelled = true;
     await turn();
@@ -159,11 +148,7 @@ describe("slot writer", () => {
         order.push(`write ${slotsOf(bytes as Buffer).join(",")}`);
         return write(bytes, sent);
       };
-      const consumer = slotWriter(call as unknown as SlotCall, fakeStream(), {
-        perResponse: 16,
-        maxMessageBytes: 4 << 20,
-        done: (error) => order.push(`done ${error?.message ?? "ok"}`),
-      });
+      const consumer = writerOf(call, 16, { done: (error) => order.push(`done ${error?.message ?? "ok"}`) });
       consumer.deliver(result(1));
       consumer.deliver(result(2));
       if (how === "end") consumer.end();
@@ -175,11 +160,7 @@ describe("slot writer", () => {
   it("counts flow control in results: full at `depth` unsent, resumed once the client took enough", async () => {
     const call = fakeCall();
     const stream = fakeStream(64);
-    const consumer = slotWriter(call as unknown as SlotCall, stream, {
-      perResponse: 16,
-      maxMessageBytes: 4 << 20,
-      done: () => undefined,
-    });
+    const consumer = writerOf(call, 16, { stream });
     const accepted = Array.from({ length: 64 }, (_, i) => consumer.deliver(result(i + 1)));
     expect(accepted.slice(0, 63).every(Boolean)).toBe(true);
     expect(accepted[63]).toBe(false); // 64 results unsent: full
