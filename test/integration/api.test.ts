@@ -222,35 +222,39 @@ describe("Subscribe", () => {
     }
   });
 
-  it("keeps delivering to others while one subscriber stops reading, and ends the stalled one with RESOURCE_EXHAUSTED", async () => {
-    s = await startTestServer({ subscriberBuffer: 64, subscriberStallMs: 50 });
-    const p = await spawn();
-    const stalledClient = s.newClient();
-    const stalled = stalledClient.subscribe({ processId: p, fromSlot: 0n });
-    const stalledOutcome = new Promise<number>((resolve) => {
-      stalled.on("error", (e: ServiceError) => resolve(e.code));
-      stalled.on("end", () => resolve(-1));
-    });
-    // A client that was reading and stops (grpc-js only applies flow control once reading began).
-    stalled.on("data", () => undefined);
-    stalled.pause();
-    const reader = take(s.client.subscribe({ processId: p, fromSlot: 0n }), 3001);
-    await until(s.server.engine, () => s!.server.engine.attached().streams === 2, "2 streams");
-    const data = "x".repeat(200);
-    for (let i = 0; i < 30; i++) {
-      await s.client.schedule({
-        processId: p,
-        messages: Array.from({ length: 100 }, () => msg({ Amount: "1" }, data)),
+  it.each([undefined, 64])(
+    "keeps delivering to others while one subscriber stops reading, and ends the stalled one with RESOURCE_EXHAUSTED (results per response: %s)",
+    async (perResponse) => {
+      s = await startTestServer({ subscriberBuffer: 64, subscriberStallMs: 50 });
+      const p = await spawn();
+      const stalledClient = s.newClient();
+      const grouping = perResponse === undefined ? {} : { maxResultsPerResponse: perResponse };
+      const stalled = stalledClient.subscribe({ processId: p, fromSlot: 0n, ...grouping });
+      const stalledOutcome = new Promise<number>((resolve) => {
+        stalled.on("error", (e: ServiceError) => resolve(e.code));
+        stalled.on("end", () => resolve(-1));
       });
-    }
-    const got = await reader;
-    expect(got.at(-1)?.result?.slot).toBe(3000n);
-    expect(got.map((r) => r.result?.slot)).toEqual(Array.from({ length: 3001 }, (_, i) => BigInt(i)));
-    // The stalled stream ends on the server while its client is still not reading.
-    await until(s.server.engine, () => s!.server.engine.attached().streams === 0, "the stalled stream ended");
-    stalled.resume();
-    expect(await stalledOutcome).toBe(status.RESOURCE_EXHAUSTED);
-  });
+      // A client that was reading and stops (grpc-js only applies flow control once reading began).
+      stalled.on("data", () => undefined);
+      stalled.pause();
+      const reader = take(s.client.subscribe({ processId: p, fromSlot: 0n }), 3001);
+      await until(s.server.engine, () => s!.server.engine.attached().streams === 2, "2 streams");
+      const data = "x".repeat(200);
+      for (let i = 0; i < 30; i++) {
+        await s.client.schedule({
+          processId: p,
+          messages: Array.from({ length: 100 }, () => msg({ Amount: "1" }, data)),
+        });
+      }
+      const got = await reader;
+      expect(got.at(-1)?.result?.slot).toBe(3000n);
+      expect(got.map((r) => r.result?.slot)).toEqual(Array.from({ length: 3001 }, (_, i) => BigInt(i)));
+      // The stalled stream ends on the server while its client is still not reading.
+      await until(s.server.engine, () => s!.server.engine.attached().streams === 0, "the stalled stream ended");
+      stalled.resume();
+      expect(await stalledOutcome).toBe(status.RESOURCE_EXHAUSTED);
+    },
+  );
 
   it("with several results per response, sends a live result at once, alone, without waiting to fill a response", async () => {
     s = await startTestServer();
