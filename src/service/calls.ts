@@ -3,9 +3,8 @@
  * AbortSignal, its place among the calls in flight, a metrics record ended with its status,
  * and every error leaving through `toServiceError`. Three shapes of call: unary, a stream of
  * slot results (push: written as they come, one or several per response, pausing on HTTP/2
- * flow control), and a stream of
- * anything else read from an async iterable (waiting for `drain`, so a slow client never
- * makes the server buffer without bound).
+ * flow control), and a stream of anything else read from an async iterable (waiting for
+ * `drain`, so a slow client never makes the server buffer without bound).
  */
 import { once } from "node:events";
 import {

@@ -57,12 +57,18 @@ export function slotWriter(call: SlotCall, stream: SlotStream, opts: SlotWriterO
     : singleWriter(call, stream, opts.done);
 }
 
+/** Full at `depth` unsent results; resumed once at most `resumeAt` are (a quarter of the
+ * depth freed, at most 64), so a full stream is not woken for every result sent. */
+function bounds(stream: SlotStream): { depth: number; resumeAt: number } {
+  const depth = stream.depth;
+  return { depth, resumeAt: depth - Math.max(1, Math.min(64, depth >> 2)) };
+}
+
 /** One result per response. Up to `depth` results wait in grpc-js (a whole batch of a
  * catch-up fits); the stream hears that the client is reading from a write callback on every
  * SENT_EVERY-th result and from `drain`. */
 function singleWriter(call: SlotCall, stream: SlotStream, done: (error?: Error) => void): SlotConsumer {
-  const depth = stream.depth;
-  const resumeAt = depth - Math.max(1, Math.min(64, depth >> 2));
+  const { depth, resumeAt } = bounds(stream);
   let writes = 0;
   let full = false;
   const sent = (): void => {
@@ -96,8 +102,7 @@ function groupedWriter(
   maxBytes: number,
   done: (error?: Error) => void,
 ): SlotConsumer {
-  const depth = stream.depth;
-  const resumeAt = depth - Math.max(1, Math.min(64, depth >> 2));
+  const { depth, resumeAt } = bounds(stream);
   /** The single-result encodings of the response being gathered. */
   let parts: Buffer[] = [];
   let partBytes = 0;
