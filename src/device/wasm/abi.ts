@@ -7,7 +7,6 @@
  * the slot.
  */
 import type { Step, StepOutcome } from "../device.js";
-import { ByteWriter } from "./byte-buffer.js";
 import type { OutcomeWriter } from "./outcome-batch.js";
 import { StepBatch, packSteps, type PackedStep } from "./step-batch.js";
 
@@ -31,66 +30,83 @@ const TAGS = utf8.encode(`,"tags":{`);
 const DATA = utf8.encode(`},"data":"`);
 const END = utf8.encode(`"}`);
 const HEX = utf8.encode("0123456789abcdef");
+/** The input's fixed bytes besides the prefix, and the most a slot's digits take (2^64−1). */
+const FIXED_BYTES = ID.length + TAGS.length + DATA.length + END.length + 20;
 
 /**
- * Writes the input JSON of `step` (whose ranges point into `src`) to `out`:
- * `{"process","slot","id","tags","data"}` in that order.
+ * The most bytes writeInput can write for `step` (ranges into its batch): every string byte
+ * escaped to six (`\u00XX`), two quotes, `:` and `,` per string, base64 of the data.
  */
-export function writeInput(prefix: Uint8Array, step: PackedStep, src: Uint8Array, out: ByteWriter): void {
-  out.raw(prefix);
-  if (typeof step.slot === "number") writeDecimal(step.slot, out);
-  else writeAscii(step.slot, out);
-  out.raw(ID);
-  writeJsonString(src, step.id[0], step.id[1], out);
-  out.raw(TAGS);
+export function inputBound(prefix: Uint8Array, step: PackedStep): number {
   const tags = step.tags;
-  const count = tags.length / 4;
+  let strings = step.id[1] - step.id[0] + 2;
+  for (let i = 0; i < step.tagCount * 4; i += 2) strings += tags[i + 1]! - tags[i]! + 2;
+  const data = step.data[1] - step.data[0];
+  return prefix.length + FIXED_BYTES + 6 * strings + 2 * step.tagCount + 4 * Math.ceil(data / 3);
+}
+
+/**
+ * Writes the input JSON of `step` (whose ranges point into `src`) to `dst` from `at`, which
+ * must have inputBound(prefix, step) bytes of room: `{"process","slot","id","tags","data"}`
+ * in that order. Returns where the input ends. One pass, no bounds growing: this runs for
+ * every slot.
+ */
+export function writeInput(prefix: Uint8Array, step: PackedStep, src: Uint8Array, dst: Uint8Array, at: number): number {
+  at = copyInto(prefix, 0, prefix.length, dst, at);
+  if (typeof step.slot === "number") at = writeDecimal(step.slot, dst, at);
+  else for (let i = 0; i < step.slot.length; i++) dst[at++] = step.slot.charCodeAt(i);
+  at = copyInto(ID, 0, ID.length, dst, at);
+  at = writeJsonString(src, step.id[0], step.id[1], dst, at);
+  at = copyInto(TAGS, 0, TAGS.length, dst, at);
+  const tags = step.tags;
+  const count = step.tagCount;
   const order = count > 1 ? sortedTagIndexes(src, tags, count) : undefined;
   for (let k = 0; k < count; k++) {
     const i = 4 * (order ? order[k]! : k);
-    if (k > 0) out.u8(0x2c); // ,
-    writeJsonString(src, tags[i]!, tags[i + 1]!, out);
-    out.u8(0x3a); // :
-    writeJsonString(src, tags[i + 2]!, tags[i + 3]!, out);
+    if (k > 0) dst[at++] = 0x2c; // ,
+    at = writeJsonString(src, tags[i]!, tags[i + 1]!, dst, at);
+    dst[at++] = 0x3a; // :
+    at = writeJsonString(src, tags[i + 2]!, tags[i + 3]!, dst, at);
   }
-  out.raw(DATA);
+  at = copyInto(DATA, 0, DATA.length, dst, at);
   const [dataStart, dataEnd] = step.data;
   if (dataEnd > dataStart) {
     const base64 = Buffer.from(src.buffer, src.byteOffset + dataStart, dataEnd - dataStart).toString("base64");
-    out.reserve(base64.length);
-    out.length += out.bytes.write(base64, out.length, "latin1");
+    at += Buffer.from(dst.buffer, dst.byteOffset, dst.byteLength).write(base64, at, "latin1");
   }
-  out.raw(END);
+  return copyInto(END, 0, END.length, dst, at);
 }
 
 /** The input JSON for one step (the reference for tests and benchmarks; the thread writes
  * the same bytes from a batch). */
 export function encodeInput(processId: string, step: Step): Uint8Array {
   const batch = new StepBatch(packSteps([step]));
-  const out = new ByteWriter(256);
-  writeInput(inputPrefix(processId), batch.next(), batch.bytes, out);
-  return out.written().slice();
+  const prefix = inputPrefix(processId);
+  const packed = batch.next();
+  const out = new Uint8Array(inputBound(prefix, packed));
+  return out.slice(0, writeInput(prefix, packed, batch.bytes, out, 0));
 }
 
-/** A non-negative integer below 2^53 in decimal, without making a string. */
-function writeDecimal(value: number, out: ByteWriter): void {
+/** Copies [start, end) of `src` to `dst` at `at`; returns the end. A loop for the few bytes
+ * of an input's parts: cheaper than a call into TypedArray#set. */
+function copyInto(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number): number {
+  for (let i = start; i < end; i++) dst[at++] = src[i]!;
+  return at;
+}
+
+/** A non-negative integer below 2^53 in decimal, without making a string; returns the end. */
+function writeDecimal(value: number, dst: Uint8Array, at: number): number {
   let digits = 1;
   for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  out.reserve(digits);
-  const bytes = out.bytes;
-  let at = out.length + digits;
+  const end = at + digits;
+  let pos = end;
   let rest = value;
   do {
     const next = Math.floor(rest / 10);
-    bytes[--at] = 0x30 + (rest - next * 10);
+    dst[--pos] = 0x30 + (rest - next * 10);
     rest = next;
   } while (rest > 0);
-  out.length += digits;
-}
-
-function writeAscii(text: string, out: ByteWriter): void {
-  out.reserve(text.length);
-  for (let i = 0; i < text.length; i++) out.bytes[out.length++] = text.charCodeAt(i);
+  return end;
 }
 
 /** Tag indexes in ascending order of their names' bytes. */
@@ -108,12 +124,10 @@ function compareBytes(src: Uint8Array, aStart: number, aEnd: number, bStart: num
   return aEnd - aStart - (bEnd - bStart);
 }
 
-/** UTF-8 bytes [start, end) as a JSON string, escaped exactly as JSON.stringify escapes the
- * string they encode (`"`, `\` and control characters; the bytes hold no lone surrogates). */
-function writeJsonString(src: Uint8Array, start: number, end: number, out: ByteWriter): void {
-  out.reserve(2 + 6 * (end - start));
-  const dst = out.bytes;
-  let at = out.length;
+/** UTF-8 bytes [start, end) as a JSON string at `at` of `dst`, escaped exactly as
+ * JSON.stringify escapes the string they encode (`"`, `\` and control characters; the bytes
+ * hold no lone surrogates). Returns the end. */
+function writeJsonString(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number): number {
   dst[at++] = 0x22;
   for (let i = start; i < end; i++) {
     const byte = src[i]!;
@@ -151,7 +165,7 @@ function writeJsonString(src: Uint8Array, start: number, end: number, out: ByteW
     }
   }
   dst[at++] = 0x22;
-  out.length = at;
+  return at;
 }
 
 /** A module's output once checked: its tags and base64 data, or the slot's error. */

@@ -148,7 +148,11 @@ export class ByteReader {
 
   /** A length-prefixed byte string, copied out (so it does not keep the batch alive). */
   byteString(): Uint8Array {
-    const length = this.u32();
+    return this.bytesOf(this.u32());
+  }
+
+  /** The next `length` bytes, copied out. */
+  bytesOf(length: number): Uint8Array {
     const start = this.pos;
     this.pos += length;
     return this.bytes.slice(start, start + length);

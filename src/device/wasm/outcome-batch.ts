@@ -45,21 +45,32 @@ export class OutcomeWriter {
   }
 
   /** A successful step's output given as ranges of `src` (writeOutcome's plain path): tags
-   * as [nameStart, nameEnd, valueStart, valueEnd] of UTF-8, data as a range of base64. */
+   * as [nameStart, nameEnd, valueStart, valueEnd] of UTF-8, data as a range of base64. Room
+   * is made once (the ranges lie inside `src`, and decoded data is shorter than its base64). */
   outputFromBytes(src: Uint8Array, tags: readonly number[], data: readonly [number, number]): void {
     const out = this.out;
-    out.u8(OUTPUT);
-    out.u32(tags.length / 4);
-    for (let i = 0; i < tags.length; i += 2) out.byteRange(src, tags[i]!, tags[i + 1]!);
-    const [start, end] = data;
-    if (end === start) out.u32(0);
-    else {
-      const base64 = Buffer.from(src.buffer, src.byteOffset + start, end - start).toString("latin1");
-      out.reserve(4 + ((end - start) / 4) * 3);
-      const written = out.bytes.write(base64, out.length + 4, "base64");
-      out.view.setUint32(out.length, written, true);
-      out.length += 4 + written;
+    out.reserve(9 + 8 * (tags.length / 4) + src.byteLength);
+    const bytes = out.bytes;
+    const view = out.view;
+    let at = out.length;
+    bytes[at++] = OUTPUT;
+    view.setUint32(at, tags.length / 4, true);
+    at += 4;
+    for (let i = 0; i < tags.length; i += 2) {
+      const start = tags[i]!;
+      const end = tags[i + 1]!;
+      view.setUint32(at, end - start, true);
+      at += 4;
+      for (let k = start; k < end; k++) bytes[at++] = src[k]!;
     }
+    const [start, end] = data;
+    let written = 0;
+    if (end > start) {
+      const base64 = Buffer.from(src.buffer, src.byteOffset + start, end - start).toString("latin1");
+      written = bytes.write(base64, at + 4, "base64");
+    }
+    view.setUint32(at, written, true);
+    out.length = at + 4 + written;
     this.count++;
   }
 
@@ -110,8 +121,8 @@ export function unpackOutcomes(buffer: ArrayBuffer): UnpackedOutcomes {
         Object.defineProperty(tags, name, { value, enumerable: true, writable: true, configurable: true });
       } else tags[name] = value;
     }
-    const data = r.byteString();
-    outcomes[i] = { output: { tags, data: data.byteLength === 0 ? EMPTY_DATA : data } };
+    const dataLength = r.u32();
+    outcomes[i] = { output: { tags, data: dataLength === 0 ? EMPTY_DATA : r.bytesOf(dataLength) } };
   }
   return { outcomes, memoryBytes, logBytes };
 }

@@ -2,13 +2,13 @@
  * One process's live module instance inside a worker thread: a runner. It stays alive
  * between slots, so a successful slot copies no memory. Rollback works from a checkpoint
  * (an immutable state image, state-format.ts, in a SharedArrayBuffer) plus the rollback log
- * of inputs that succeeded since (rollback-log.ts, shared with the host). When a step fails,
+ * of inputs that succeeded since (rollback-log.ts, shared with the host). Each input is
+ * written once, in the log's free space, and committed there if its step succeeds. When a step fails,
  * or after a dry run, the module instance is thrown away and rebuilt from the checkpoint and
  * a replay of the log; a new checkpoint is taken when replaying would cost more than
  * REPLAY_BUDGET copies of memory.
  */
-import { inputPrefix, writeInput, writeOutcome } from "./abi.js";
-import { ByteWriter } from "./byte-buffer.js";
+import { inputBound, inputPrefix, writeInput, writeOutcome } from "./abi.js";
 import type { OutcomeWriter } from "./outcome-batch.js";
 import type { ModuleLayout, ProgressView, RollbackBuffers, RunnerLimits } from "./protocol.js";
 import { sharedClockMs } from "./protocol.js";
@@ -22,9 +22,6 @@ const REPLAY_BUDGET = 16;
 const MIN_REPLAY_MS = 4;
 /** Bound on the input bytes kept in the rollback log. */
 const MAX_LOG_BYTES = 8 * 1024 * 1024;
-/** The input scratch buffer starts this small and is not kept above MAX_KEPT_SCRATCH_BYTES. */
-const INPUT_SCRATCH_BYTES = 1024;
-const MAX_KEPT_SCRATCH_BYTES = 64 * 1024;
 
 /** Marks when process code runs, for the host's time-limit watchdog (protocol.ts). */
 export class ProgressMarker {
@@ -80,9 +77,6 @@ export class Runner {
    * moved to a bigger buffer must be sent with the next answer. */
   private reported: { checkpoint: SharedArrayBuffer | null; log: SharedArrayBuffer };
   private readonly prefix: Uint8Array;
-  /** Scratch space for one input; a large one is let go after its step, so an idle runner
-   * holds nothing but its module instance and its rollback point. */
-  private input = new ByteWriter(INPUT_SCRATCH_BYTES);
 
   constructor(
     private readonly module: WebAssembly.Module,
@@ -117,24 +111,24 @@ export class Runner {
         out.output({ tags: [], data: "" }); // slot 0 without pw_init: nothing runs
         continue;
       }
-      this.input.length = 0;
-      writeInput(this.prefix, step, batch.bytes, this.input);
-      const input = this.input.written();
+      const log = this.log;
+      const at = log.reserve(inputBound(this.prefix, step));
+      const input = log.bytes.subarray(at, writeInput(this.prefix, step, batch.bytes, log.bytes, at));
       const ok = this.call(step.init, input, requestId, index, out);
       if (!ok || dry) {
         this.rebuild(requestId);
         continue;
       }
-      this.log.append(step.init, input);
+      log.commit(step.init, input.byteLength);
       this.logMs += this.callMs;
       this.maybeCheckpoint();
     }
-    if (this.input.bytes.byteLength > MAX_KEPT_SCRATCH_BYTES) this.input = new ByteWriter(INPUT_SCRATCH_BYTES);
+    this.log.trim();
   }
 
   /** Pages of linear memory now. */
   memoryPages(): number {
-    return this.exports.memory.buffer.byteLength / PAGE_BYTES;
+    return this.memory().byteLength / PAGE_BYTES;
   }
 
   /** Bytes of the rollback log confirmed so far. */
@@ -238,6 +232,7 @@ export class Runner {
       this.progress.leave();
     }
     this.exports = this.moduleInstance.exports as unknown as ModuleExports;
+    this.memoryView = new Uint8Array(); // the old instance's memory is not detached
     this.ready = true;
     if (this.checkpoint) this.applyImage(new Uint8Array(this.checkpoint));
     for (const { init, input } of this.log.entries()) {
@@ -286,10 +281,11 @@ export class Runner {
     return this.exports[name] as (value?: number | bigint) => number | bigint;
   }
 
-  /** A view of linear memory, rebuilt only after the memory grew. */
+  /** A view of linear memory, rebuilt only after the memory grew. Growing detaches the old
+   * buffer, so a view of length 0 is the sign to look again (the `buffer` getter is a call
+   * into the engine, too costly for every step). */
   private memory(): Uint8Array {
-    const buffer = this.exports.memory.buffer;
-    if (this.memoryView.buffer !== buffer) this.memoryView = new Uint8Array(buffer);
+    if (this.memoryView.byteLength === 0) this.memoryView = new Uint8Array(this.exports.memory.buffer);
     return this.memoryView;
   }
 

@@ -40,7 +40,10 @@ export interface PackedStep {
   /** Slot 0: initialisation. */
   init: boolean;
   id: [number, number];
-  /** Name and value ranges: [nameStart, nameEnd, valueStart, valueEnd] per tag. */
+  /** How many tags the step has. */
+  tagCount: number;
+  /** Name and value ranges: [nameStart, nameEnd, valueStart, valueEnd] per tag, in its first
+   * 4 × tagCount items (the array is reused and never shrunk). */
   tags: number[];
   data: [number, number];
 }
@@ -49,7 +52,14 @@ export interface PackedStep {
 export class StepBatch {
   readonly count: number;
   private readonly reader: ByteReader;
-  private readonly step: PackedStep = { slot: 0, init: false, id: [0, 0], tags: [], data: [0, 0] };
+  private readonly step: PackedStep = {
+    slot: 0,
+    init: false,
+    id: [0, 0],
+    tagCount: 0,
+    tags: [],
+    data: [0, 0],
+  };
 
   constructor(buffer: ArrayBuffer) {
     this.reader = new ByteReader(buffer);
@@ -72,9 +82,8 @@ export class StepBatch {
     r.pos += 8;
     spanInto(r, step.id, 0);
     const count = r.u32();
-    const tags = step.tags;
-    tags.length = 4 * count;
-    for (let i = 0; i < 4 * count; i += 2) spanInto(r, tags, i);
+    step.tagCount = count;
+    for (let i = 0; i < 4 * count; i += 2) spanInto(r, step.tags, i);
     spanInto(r, step.data, 0);
     return step;
   }

@@ -2,7 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { message, sortedTagNames } from "../../../src/core/message.js";
 import type { Step } from "../../../src/device/device.js";
-import { decodeOutput, encodeInput } from "../../../src/device/wasm/abi.js";
+import { decodeOutput, encodeInput, inputBound, inputPrefix } from "../../../src/device/wasm/abi.js";
+import { StepBatch, packSteps } from "../../../src/device/wasm/step-batch.js";
 import type { ModuleLayout } from "../../../src/device/wasm/protocol.js";
 import { checkImage, imageBytes, imageLayout, writeImageHeader } from "../../../src/device/wasm/state-format.js";
 
@@ -71,7 +72,11 @@ describe("wasm@1.0 input JSON, written from packed bytes in the thread", () => {
         ),
         (tags, id, data, slot) => {
           const step = { slot, messageId: id, message: message(tags, data) };
-          expect(text(encodeInput("proc", step))).toBe(referenceInput("proc", step));
+          const input = encodeInput("proc", step);
+          expect(text(input)).toBe(referenceInput("proc", step));
+          // The thread writes an input into room of inputBound bytes, never grown.
+          const packed = new StepBatch(packSteps([step])).next();
+          expect(inputBound(inputPrefix("proc"), packed)).toBeGreaterThanOrEqual(input.byteLength);
         },
       ),
       { numRuns: 300 },

@@ -150,3 +150,43 @@ describe("wasm@1.0 rollback log", () => {
     expect([...continued.entries()].map((e) => Buffer.from(e.input).toString())).toEqual(["first", "again"]);
   });
 });
+
+describe("wasm@1.0 rollback log, written in place", () => {
+  it("keeps a reserved input only once committed; the host's confirmed bytes never move", () => {
+    const log = RollbackLog.empty();
+    log.append(false, bytes("kept"));
+    const confirmed = log.byteLength;
+    // A step's input is written into the free space; the step fails: nothing is committed.
+    let at = log.reserve(5);
+    log.bytes.set(bytes("fails"), at);
+    expect(log.size).toBe(1);
+    expect(log.byteLength).toBe(confirmed);
+    // The next step's input goes in the same place; it succeeds and becomes an entry.
+    at = log.reserve(4);
+    log.bytes.set(bytes("next"), at);
+    log.commit(true, 4);
+    expect([...log.entries()].map((e) => [e.init, Buffer.from(e.input).toString()])).toEqual([
+      [false, "kept"],
+      [true, "next"],
+    ]);
+    expect([...new RollbackLog(log.buffer, confirmed).entries()].map((e) => Buffer.from(e.input).toString())).toEqual([
+      "kept",
+    ]);
+  });
+
+  it("gives back the room a large uncommitted input took, keeping every entry", () => {
+    const log = RollbackLog.empty();
+    log.append(false, bytes("kept"));
+    const at = log.reserve(1 << 20); // a megabyte input, dry-run or failed: never committed
+    log.bytes.fill(1, at, at + (1 << 20));
+    const grown = log.buffer;
+    expect(grown.byteLength).toBeGreaterThan(1 << 20);
+    log.trim();
+    expect(log.buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+    expect([...log.entries()].map((e) => Buffer.from(e.input).toString())).toEqual(["kept"]);
+    expect(new Uint8Array(grown, 0, log.byteLength)).toEqual(new Uint8Array(log.buffer, 0, log.byteLength));
+    const small = log.buffer;
+    log.trim(); // a log that holds little is left alone
+    expect(log.buffer).toBe(small);
+  });
+});
