@@ -7,6 +7,9 @@
  *   8b. The same runs vs counter@1.0's device alone.
  *   8c. The main thread's CPU time per slot (what the engine, which runs on that thread,
  *       competes for) vs the raw call, which is all main-thread time.
+ *   8d. The CPU time per slot of every thread (the wasm thread's included) in batches of
+ *       1,024, the size a catch-up hands the device, vs the raw call: the device's whole
+ *       cost, without the engine's, the store's and gRPC's noise around it.
  */
 import { messageId, message as domainMessage, sha256Id } from "../../src/core/message.js";
 import { createCounterDevice } from "../../src/device/counter.js";
@@ -28,15 +31,16 @@ async function deviceRun(
   ctx: ProcessContext,
   count: number,
   batch: number,
-): Promise<{ us: number; mainUs: number }> {
+): Promise<{ us: number; mainUs: number; cpuUs: number }> {
   const msg = domainMessage({ Amount: "1" });
   const id = messageId(msg);
   const steps: Step[] = Array.from({ length: count }, (_, i) => ({ slot: BigInt(i + 1), messageId: id, message: msg }));
-  const pass = async (): Promise<{ us: number; mainUs: number }> => {
+  const pass = async (): Promise<{ us: number; mainUs: number; cpuUs: number }> => {
     const instance = await device.instantiate(ctx);
     try {
       await instance.run([{ slot: 0n, messageId: ctx.processId, message: ctx.spawn }]);
       const cpu0 = mainThreadCpuUs() / 1000;
+      const all0 = process.cpuUsage();
       const t0 = now();
       for (let i = 0; i < count; i += batch) {
         const outcomes = await instance.run(steps.slice(i, i + batch));
@@ -44,7 +48,9 @@ async function deviceRun(
         if (!last || "error" in last) throw new Error(`device run failed: ${last ? last.error : "no outcome"}`);
       }
       const us = ((now() - t0) * 1000) / count;
-      return { us, mainUs: ((mainThreadCpuUs() / 1000 - cpu0) * 1000) / count };
+      const all = process.cpuUsage(all0);
+      const cpuUs = (all.user + all.system) / count;
+      return { us, mainUs: ((mainThreadCpuUs() / 1000 - cpu0) * 1000) / count, cpuUs };
     } finally {
       await instance.close();
     }
@@ -52,6 +58,9 @@ async function deviceRun(
   await pass(); // warm the JIT on both sides of the thread boundary
   return pass();
 }
+
+/** The batch a catch-up hands the device (the engine's commit size in the catch-up figures). */
+const CATCH_UP_BATCH = 1024;
 
 export async function deviceFigures({ module, quick }: { module: Uint8Array; quick: boolean }): Promise<Row[]> {
   const slots = quick ? 5_000 : 20_000;
@@ -65,6 +74,7 @@ export async function deviceFigures({ module, quick }: { module: Uint8Array; qui
       const counterSpawn = domainMessage({ "Execution-Device": "counter@1.0", Bench: `f6f-${round}` });
       const counterCtx = { processId: messageId(counterSpawn), spawn: counterSpawn };
       const wasmRun = await deviceRun(wasm, wasmCtx, slots, batch);
+      const catchUpRun = await deviceRun(wasm, wasmCtx, slots, CATCH_UP_BATCH);
       const counterRun = await deviceRun(counter, counterCtx, slots, batch);
       const call = await rawInstance(module);
       const msg = domainMessage({ Amount: "1" });
@@ -81,6 +91,7 @@ export async function deviceFigures({ module, quick }: { module: Uint8Array; qui
         counterUs: counterRun.us,
         rawUs,
         wasmMainUs: wasmRun.mainUs,
+        wasmCpuUs: catchUpRun.cpuUs,
         counterMainUs: counterRun.mainUs,
       };
     });
@@ -111,6 +122,14 @@ export async function deviceFigures({ module, quick }: { module: Uint8Array; qui
         baseline: median(results.map((r) => r.rawUs)),
         baselineIs: "raw pw_handle call on main thread, same input",
         detail: { counterMainUs: median(results.map((r) => r.counterMainUs)) },
+      }),
+      row({
+        id: "8d",
+        figure: `wasm@1.0 device alone, batches of ${CATCH_UP_BATCH}: CPU per slot (all threads)`,
+        unit: "us",
+        procworker: median(results.map((r) => r.wasmCpuUs)),
+        baseline: median(results.map((r) => r.rawUs)),
+        baselineIs: "raw pw_handle call on main thread, same input",
       }),
     ];
   } finally {
