@@ -1,7 +1,7 @@
 /**
  * Figure 8: the wasm@1.0 device alone (no engine, no store, no gRPC), in the client process:
- * `run` on batches of 64 steps of the WAT counter (bench/lib/wasm.ts), 20,000 slots after a
- * warm-up pass.
+ * batches of 64 steps of the WAT counter (bench/lib/wasm.ts), 20,000 slots after a warm-up
+ * pass, handed over as a catch-up hands them (`runEncoded`: each message's stored bytes).
  *   8a. Wall time per slot vs a raw call of the module's pw_handle on the main thread with
  *       the same input bytes (built with the device's own `encodeInput`).
  *   8b. The same runs vs counter@1.0's device alone.
@@ -11,9 +11,15 @@
  *       1,024, the size a catch-up hands the device, vs the raw call: the device's whole
  *       cost, without the engine's, the store's and gRPC's noise around it.
  */
-import { messageId, message as domainMessage, sha256Id } from "../../src/core/message.js";
+import { canonicalBytes, messageId, message as domainMessage, sha256Id } from "../../src/core/message.js";
 import { createCounterDevice } from "../../src/device/counter.js";
-import { moduleFromBytes, type Device, type ProcessContext, type Step } from "../../src/device/device.js";
+import {
+  moduleFromBytes,
+  type Device,
+  type EncodedStep,
+  type ProcessContext,
+  type Step,
+} from "../../src/device/device.js";
 import { createWasmDevice } from "../../src/device/wasm/index.js";
 import { encodeInput } from "../../src/device/wasm/abi.js";
 import { mainThreadCpuUs } from "../lib/probe.js";
@@ -35,6 +41,9 @@ async function deviceRun(
   const msg = domainMessage({ Amount: "1" });
   const id = messageId(msg);
   const steps: Step[] = Array.from({ length: count }, (_, i) => ({ slot: BigInt(i + 1), messageId: id, message: msg }));
+  // A device that takes steps as the store hands them (wasm@1.0) gets them so, as in a catch-up.
+  const canonical = new Uint8Array(canonicalBytes(msg));
+  const encoded: EncodedStep[] = steps.map(({ slot, messageId }) => ({ slot, messageId, canonical }));
   const pass = async (): Promise<{ us: number; mainUs: number; cpuUs: number }> => {
     const instance = await device.instantiate(ctx);
     try {
@@ -43,7 +52,9 @@ async function deviceRun(
       const all0 = process.cpuUsage();
       const t0 = now();
       for (let i = 0; i < count; i += batch) {
-        const outcomes = await instance.run(steps.slice(i, i + batch));
+        const outcomes = instance.runEncoded
+          ? await instance.runEncoded(encoded.slice(i, i + batch))
+          : await instance.run(steps.slice(i, i + batch));
         const last = outcomes.at(-1);
         if (!last || "error" in last) throw new Error(`device run failed: ${last ? last.error : "no outcome"}`);
       }

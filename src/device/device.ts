@@ -36,6 +36,14 @@ export interface Step {
   message: Message;
 }
 
+/** A step whose message is still in its stored canonical encoding (core/message
+ * canonicalBytes), as the store hands it: for a device that would only encode it again. */
+export interface EncodedStep {
+  slot: bigint;
+  messageId: string;
+  canonical: Uint8Array;
+}
+
 /** A slot's outcome: an output, or an error (the state is then as before the slot). */
 export type StepOutcome = { output: Message } | { error: string };
 
@@ -71,6 +79,11 @@ export interface DeviceInstance {
    * (traps, errors, time limits) are outcomes, never rejections; a rejection means the
    * instance itself is unusable (e.g. its thread died) and must be discarded. */
   run(steps: Step[]): Promise<StepOutcome[]>;
+  /** Optional: `run` for steps whose messages are still encoded as stored. A device that
+   * would only encode each message again (wasm@1.0 hands its thread bytes) offers it, and the
+   * engine then reads the schedule without decoding the messages. Same outcomes as `run` on
+   * the decoded steps. */
+  runEncoded?(steps: EncodedStep[]): Promise<StepOutcome[]>;
   /** True when `run` computes on another thread, so a long run never holds the event loop:
    * the engine then passes a whole batch to one call (which the instance may pipeline)
    * instead of cutting it into chunks with an event-loop turn between them. */

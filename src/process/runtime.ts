@@ -13,8 +13,8 @@ import { ProcworkerError } from "../core/errors.js";
 import { inCanonicalOrder, messageId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { Logger } from "../core/log.js";
-import type { DeviceInstance, Step, StepOutcome } from "../device/device.js";
-import type { ScheduleEntry, Snapshot, SnapshotWrite, Store } from "../store/store.js";
+import type { DeviceInstance, EncodedStep, Step, StepOutcome } from "../device/device.js";
+import type { EncodedScheduleEntry, ScheduleEntry, Snapshot, SnapshotWrite, Store } from "../store/store.js";
 import type { ProcessDefinition } from "./definition.js";
 
 export interface RuntimeDeps {
@@ -35,10 +35,16 @@ export interface ComputedBatch {
 }
 
 /** What a batch asks of its device (`plan`). */
-type PlanItem = { steps: Step[] } | { missing: SlotResult } | { exportAfter: bigint };
+/** A schedule entry as read for the device: decoded, or left encoded for a device that
+ * takes encoded steps (`DeviceInstance.runEncoded`). */
+type Entry = ScheduleEntry | EncodedScheduleEntry;
+/** Steps built from entries of one kind. */
+type Steps = Step[] | EncodedStep[];
+
+type PlanItem = { steps: Steps } | { missing: SlotResult } | { exportAfter: bigint };
 
 /** A run of steps handed to the device, or a slot whose schedule entry could not be read. */
-type PostedPart = { steps: Step[]; outcomes: Promise<StepOutcome[]> } | { missing: SlotResult };
+type PostedPart = { steps: Steps; outcomes: Promise<StepOutcome[]> } | { missing: SlotResult };
 
 /** A batch handed to an off-thread device, through slot `last`: its parts in slot order and
  * the states it exports. */
@@ -48,6 +54,11 @@ interface PostedBatch {
   last: bigint;
   parts: PostedPart[];
   snapshots: { slot: bigint; state: Promise<Uint8Array> }[];
+}
+
+/** Whether the steps are encoded ones (a list holds one kind). */
+function isEncoded(steps: Steps): steps is EncodedStep[] {
+  return steps.length > 0 && "canonical" in steps[0]!;
 }
 
 /** The last slot of a batch of at most `maxSlots` from `first`, not beyond `target`. */
@@ -70,7 +81,10 @@ export class ProcessRuntime {
   /** The next batch, handed to an off-thread device while the caller stores this one. */
   private posted: PostedBatch | undefined;
   /** The next batch's schedule, read while the device computes (off-thread devices only). */
-  private prefetched: { first: bigint; last: bigint; entries: Promise<ScheduleEntry[]> } | undefined;
+  private prefetched: { first: bigint; last: bigint; entries: Promise<Entry[]> } | undefined;
+  /** Whether the schedule is read encoded and handed over so: an off-thread device that
+   * takes encoded steps (it would only encode the decoded messages again). */
+  private readonly encodedSteps: boolean;
   /** The latest durable write started: each write waits for the one before it. */
   private writing: Promise<void> = Promise.resolve();
 
@@ -81,6 +95,7 @@ export class ProcessRuntime {
     private computed: bigint | undefined,
   ) {
     this.lastSnapshotSlot = computed;
+    this.encodedSteps = instance.computesOffThread === true && instance.runEncoded !== undefined;
   }
 
   /** The process id. */
@@ -202,7 +217,7 @@ export class ProcessRuntime {
    * the batch just computed is still returned, stored and published. */
   private async postNext(next: bigint, target: bigint, maxSlots: number, snapshotting: boolean): Promise<void> {
     const end = rangeEnd(next, maxSlots, target);
-    let entries: ScheduleEntry[];
+    let entries: Entry[];
     try {
       entries = await this.readSchedule(next, end);
     } catch {
@@ -216,12 +231,12 @@ export class ProcessRuntime {
    * Hands slots first..last to an off-thread device without waiting (the device keeps its
    * calls in order): see `plan`.
    */
-  private post(size: number, first: bigint, last: bigint, entries: ScheduleEntry[], points: bigint[]): PostedBatch {
+  private post(size: number, first: bigint, last: bigint, entries: Entry[], points: bigint[]): PostedBatch {
     const parts: PostedPart[] = [];
     const snapshots: PostedBatch["snapshots"] = [];
     for (const item of this.plan(first, last, entries, points, Infinity)) {
       if ("steps" in item) {
-        const outcomes = this.instance.run(item.steps);
+        const outcomes = this.runSteps(item.steps);
         outcomes.catch(() => undefined); // awaited when the batch is taken, or dropped with the runtime
         parts.push({ steps: item.steps, outcomes });
       } else if ("missing" in item) parts.push(item);
@@ -250,23 +265,35 @@ export class ProcessRuntime {
   }
 
   /** The schedule entries of first..last, from the prefetched read when it covers `first`. */
-  private async readSchedule(first: bigint, last: bigint): Promise<ScheduleEntry[]> {
+  private async readSchedule(first: bigint, last: bigint): Promise<Entry[]> {
     const prefetched = this.prefetched;
     this.prefetched = undefined;
-    if (prefetched === undefined || prefetched.first !== first) {
-      return this.deps.store.readSchedule(this.processId, first, last);
-    }
+    if (prefetched === undefined || prefetched.first !== first) return this.readEntries(first, last);
     const entries = (await prefetched.entries).filter((entry) => entry.slot <= last);
     if (prefetched.last >= last) return entries;
-    return [...entries, ...(await this.deps.store.readSchedule(this.processId, prefetched.last + 1n, last))];
+    return [...entries, ...(await this.readEntries(prefetched.last + 1n, last))];
+  }
+
+  /** Entries first..last from the store: left encoded when the device takes them so. */
+  private readEntries(first: bigint, last: bigint): Promise<Entry[]> {
+    const { store } = this.deps;
+    return this.encodedSteps
+      ? store.readEncodedSchedule(this.processId, first, last)
+      : store.readSchedule(this.processId, first, last);
   }
 
   /** Starts reading first..last of the schedule after an event-loop turn (the schedule
    * through the target is durable and never changes, so it can be read early). */
   private prefetchSchedule(first: bigint, last: bigint): void {
-    const entries = yieldToEventLoop().then(() => this.deps.store.readSchedule(this.processId, first, last));
+    const entries = yieldToEventLoop().then(() => this.readEntries(first, last));
     entries.catch(() => undefined); // a failed read fails the batch that uses it, if any
     this.prefetched = { first, last, entries };
+  }
+
+  /** Hands steps to the device, encoded ones to `runEncoded` (there are some only when the
+   * device has it: `encodedSteps`). */
+  private runSteps(steps: Steps): Promise<StepOutcome[]> {
+    return isEncoded(steps) ? this.instance.runEncoded!(steps) : this.instance.run(steps);
   }
 
   /** The multiples of the snapshot interval in first..last, the newest `snapshotKeep` of
@@ -317,7 +344,7 @@ export class ProcessRuntime {
   private async run(
     first: bigint,
     last: bigint,
-    entries: ScheduleEntry[],
+    entries: Entry[],
     points: bigint[],
   ): Promise<{ results: SlotResult[]; snapshots: Snapshot[] }> {
     const results: SlotResult[] = [];
@@ -326,7 +353,7 @@ export class ProcessRuntime {
     for (const item of this.plan(first, last, entries, points, DEVICE_CHUNK)) {
       if ("steps" in item) {
         if (calls++ > 0) await yieldToEventLoop();
-        const outcomes = await this.instance.run(item.steps);
+        const outcomes = await this.runSteps(item.steps);
         item.steps.forEach((step, i) => results.push(this.toResult(step, outcomes[i])));
       } else if ("missing" in item) results.push(item.missing);
       else snapshots.push({ slot: item.exportAfter, state: await this.instance.exportState() });
@@ -339,22 +366,23 @@ export class ProcessRuntime {
    * a schedule-phase error for each slot whose entry cannot be read, and a state export
    * right after each slot of `points`.
    */
-  private plan(first: bigint, last: bigint, entries: ScheduleEntry[], points: bigint[], chunk: number): PlanItem[] {
+  private plan(first: bigint, last: bigint, entries: Entry[], points: bigint[], chunk: number): PlanItem[] {
     const items: PlanItem[] = [];
-    let steps: Step[] = [];
+    let steps: (Step | EncodedStep)[] = [];
     let point = 0;
     let next = 0; // entries come in slot order, missing ones skipped
     const cut = (): void => {
-      if (steps.length > 0) items.push({ steps });
+      if (steps.length > 0) items.push({ steps: steps as Steps });
       steps = [];
     };
     for (let slot = first; slot <= last; slot++) {
-      while (next < entries.length && (entries[next] as ScheduleEntry).slot < slot) next++;
+      while (next < entries.length && (entries[next] as Entry).slot < slot) next++;
       const entry = entries[next]?.slot === slot ? entries[next] : undefined;
       if (entry === undefined) {
         cut();
         items.push({ missing: this.unreadable(slot) });
-      } else steps.push({ slot, messageId: entry.messageId, message: entry.message });
+      } else if ("canonical" in entry) steps.push({ slot, messageId: entry.messageId, canonical: entry.canonical });
+      else steps.push({ slot, messageId: entry.messageId, message: entry.message });
       if (steps.length >= chunk) cut();
       if (slot === points[point]) {
         cut();
@@ -377,7 +405,7 @@ export class ProcessRuntime {
     };
   }
 
-  private toResult(step: Step, outcome: StepOutcome | undefined): SlotResult {
+  private toResult(step: { slot: bigint; messageId: string }, outcome: StepOutcome | undefined): SlotResult {
     const { processId } = this;
     if (outcome === undefined) {
       const error = { phase: "compute" as const, attemptedSlot: step.slot, message: "device returned no outcome" };

@@ -16,7 +16,7 @@
 import { ByteWriter } from "../core/byte-writer.js";
 import { writeCanonical, type Message } from "../core/message.js";
 import type { SlotError, SlotPhase, SlotResult } from "../core/result.js";
-import type { ScheduleEntry } from "./store.js";
+import type { EncodedScheduleEntry, ScheduleEntry } from "./store.js";
 
 /** The format byte every encoded value starts with. */
 export const FORMAT = 1;
@@ -66,6 +66,17 @@ export function decodeScheduleEntry(bytes: Uint8Array, size?: number): ScheduleE
   const entry: ScheduleEntry = { slot: r.u64(), messageId: r.str(), timestampMs: r.f64(), message: r.message() };
   r.end();
   return entry;
+}
+
+/** Decodes what encodeScheduleEntry wrote but its message, whose canonical bytes are checked
+ * to be well formed (every length within bounds, nothing trailing) and copied, not decoded. */
+export function decodeEncodedScheduleEntry(bytes: Uint8Array, size?: number): EncodedScheduleEntry {
+  const r = new Reader(bytes, size);
+  r.format();
+  const slot = r.u64();
+  const messageId = r.str();
+  r.f64();
+  return { slot, messageId, canonical: r.canonicalMessage() };
 }
 
 /** Encodes a slot result exactly: whichever of output and error are present. */
@@ -170,6 +181,19 @@ class Reader {
     const data = new Uint8Array(size);
     data.set(this.view.subarray(start, start + size));
     return { tags, data };
+  }
+  /** The rest of the value, a canonical message, walked (not decoded) and copied. */
+  canonicalMessage(): Uint8Array {
+    const start = this.at;
+    const count = this.u32();
+    for (let i = 0; i < 2 * count; i++) this.take(this.u32());
+    const len = this.u64();
+    if (len > BigInt(this.size - this.at)) throw new RangeError("truncated message data");
+    this.take(Number(len));
+    this.end();
+    const out = new Uint8Array(this.at - start);
+    out.set(this.view.subarray(start, this.at));
+    return out;
   }
   end(): void {
     if (this.at !== this.size) throw new RangeError(`${this.size - this.at} trailing bytes`);

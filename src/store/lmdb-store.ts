@@ -34,6 +34,7 @@ import type { SlotResult } from "../core/result.js";
 import {
   decodeMessage,
   decodeResult,
+  decodeEncodedScheduleEntry,
   decodeScheduleEntry,
   encodeMessage,
   encodeResult,
@@ -320,6 +321,11 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
       call(() => {
         checkLimit(limit);
         return range(KeyKind.schedule, processId, fromSlot, toSlot, limit, decodeScheduleEntry);
+      }),
+    readEncodedSchedule: (processId, fromSlot, toSlot, limit) =>
+      call(() => {
+        checkLimit(limit);
+        return range(KeyKind.schedule, processId, fromSlot, toSlot, limit, decodeEncodedScheduleEntry);
       }),
 
     putResults: (results: SlotResult[], snapshots) =>

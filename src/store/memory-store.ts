@@ -8,6 +8,7 @@ import type { SlotResult } from "../core/result.js";
 import {
   decodeMessage,
   decodeResult,
+  decodeEncodedScheduleEntry,
   decodeScheduleEntry,
   encodeMessage,
   encodeResult,
@@ -106,6 +107,16 @@ export function createMemoryStore(): Store {
         checkLimit(limit);
         return (schedules.get(processId)?.range(fromSlot, toSlot, limit) ?? []).map((bytes) =>
           decodeScheduleEntry(bytes),
+        );
+      }),
+    readEncodedSchedule: (processId, fromSlot, toSlot, limit) =>
+      call(() => {
+        checkId(processId);
+        checkSlot(fromSlot);
+        checkSlot(toSlot);
+        checkLimit(limit);
+        return (schedules.get(processId)?.range(fromSlot, toSlot, limit) ?? []).map((bytes) =>
+          decodeEncodedScheduleEntry(bytes),
         );
       }),
 

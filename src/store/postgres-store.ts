@@ -22,6 +22,7 @@ import type { SlotResult } from "../core/result.js";
 import {
   decodeMessage,
   decodeResult,
+  decodeEncodedScheduleEntry,
   decodeScheduleEntry,
   encodeMessage,
   encodeResult,
@@ -181,6 +182,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
         return row && fromDbSlot(row.latest_slot);
       }),
     readSchedule: (...range) => call(() => readRange("schedule", "entry", decodeScheduleEntry, range)),
+    readEncodedSchedule: (...range) => call(() => readRange("schedule", "entry", decodeEncodedScheduleEntry, range)),
 
     putResults: (results, snapshots) =>
       call(async () => {

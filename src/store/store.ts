@@ -22,6 +22,15 @@ export interface ScheduleEntry {
   message: Message;
 }
 
+/** A schedule entry whose message is left in its stored canonical encoding
+ * (core/message canonicalBytes; checked to be well formed, not decoded), for a device that
+ * would only encode it again (wasm@1.0 hands it to its thread as it is). */
+export interface EncodedScheduleEntry {
+  slot: bigint;
+  messageId: string;
+  canonical: Uint8Array;
+}
+
 /** A device state saved after `slot` was computed. */
 export interface Snapshot {
   slot: bigint;
@@ -66,6 +75,14 @@ export interface Store {
   /** Entries from `fromSlot` to `toSlot` inclusive, in slot order (missing ones skipped),
    * at most `limit` of them. */
   readSchedule(processId: string, fromSlot: bigint, toSlot: bigint, limit?: number): Promise<ScheduleEntry[]>;
+  /** readSchedule with each message left encoded (EncodedScheduleEntry); a malformed entry
+   * rejects the read as readSchedule's would. */
+  readEncodedSchedule(
+    processId: string,
+    fromSlot: bigint,
+    toSlot: bigint,
+    limit?: number,
+  ): Promise<EncodedScheduleEntry[]>;
 
   /** Stores results (any processes, any slots) in one atomic, durable write; overwrites, so
    * writing a result again (a replay, a second owner) is harmless. With `snapshots`, those

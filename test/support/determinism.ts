@@ -23,6 +23,7 @@ export function viewAt(store: Store, slot: bigint | undefined): Store {
     appendSchedule: (...a) => store.appendSchedule(...a),
     latestScheduledSlot: (...a) => store.latestScheduledSlot(...a),
     readSchedule: (...a) => store.readSchedule(...a),
+    readEncodedSchedule: (...a) => store.readEncodedSchedule(...a),
     putResults: async () => undefined,
     getResult: async (p, s) => (slot !== undefined && s <= slot ? store.getResult(p, s) : undefined),
     readResults: async (p, from, to, limit) =>

@@ -19,6 +19,7 @@ const READS: StoreMethod[] = [
   "getModule",
   "latestScheduledSlot",
   "readSchedule",
+  "readEncodedSchedule",
   "getResult",
   "readResults",
   "latestResultSlot",

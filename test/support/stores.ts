@@ -36,6 +36,7 @@ export function heldStore(inner: Store): HeldStore {
     getModule: (...a) => inner.getModule(...a),
     latestScheduledSlot: (...a) => inner.latestScheduledSlot(...a),
     readSchedule: (...a) => inner.readSchedule(...a),
+    readEncodedSchedule: (...a) => inner.readEncodedSchedule(...a),
     getResult: (...a) => inner.getResult(...a),
     readResults: (...a) => inner.readResults(...a),
     latestResultSlot: (...a) => inner.latestResultSlot(...a),

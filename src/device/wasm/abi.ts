@@ -60,9 +60,8 @@ export function writeInput(prefix: Uint8Array, step: PackedStep, src: Uint8Array
   at = copyInto(TAGS, 0, TAGS.length, dst, at);
   const tags = step.tags;
   const count = step.tagCount;
-  const order = count > 1 ? sortedTagIndexes(src, tags, count) : undefined;
   for (let k = 0; k < count; k++) {
-    const i = 4 * (order ? order[k]! : k);
+    const i = 4 * k; // in canonical order: ascending UTF-8 bytes of the names
     if (k > 0) dst[at++] = 0x2c; // ,
     at = writeJsonString(src, tags[i]!, tags[i + 1]!, dst, at);
     dst[at++] = 0x3a; // :
@@ -107,12 +106,6 @@ function writeDecimal(value: number, dst: Uint8Array, at: number): number {
     rest = next;
   } while (rest > 0);
   return end;
-}
-
-/** Tag indexes in ascending order of their names' bytes. */
-function sortedTagIndexes(src: Uint8Array, tags: number[], count: number): number[] {
-  const order = Array.from({ length: count }, (_, i) => i);
-  return order.sort((a, b) => compareBytes(src, tags[4 * a]!, tags[4 * a + 1]!, tags[4 * b]!, tags[4 * b + 1]!));
 }
 
 function compareBytes(src: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): number {

@@ -1,18 +1,22 @@
 /**
  * A batch of steps as it crosses to a wasm thread: one ArrayBuffer, transferred, never a
- * structured clone of Step objects. The main thread only copies each step's strings (as
- * UTF-8) and data into it; the thread reads the fields in place and writes the input JSON
- * from them (abi.ts). Layout, little-endian:
+ * structured clone of Step objects. Each message goes in its canonical encoding (core/message
+ * writeCanonical: tags already in ascending UTF-8 order of their names, which is the order
+ * the input JSON wants), so a step read from the store crosses as the bytes the store holds,
+ * never decoded on the main thread; the thread reads the fields in place and writes the
+ * input JSON from them (abi.ts). Layout, little-endian apart from the canonical message:
  *
  *   u32 step count, then per step:
- *   u64 slot · str message id · u32 tag count · per tag: str name, str value · bytes data
+ *   u64 slot · str message id · bytes canonical message
  *
  * where `str` and `bytes` are a u32 length and that many bytes (strings in UTF-8).
  */
-import type { Step } from "../device.js";
+import { sortedTagNames } from "../../core/message.js";
+import type { EncodedStep, Step } from "../device.js";
 import { ByteReader, ByteWriter } from "./byte-buffer.js";
 
-/** Packs `steps` (main thread). The result is meant to be transferred. */
+/** Packs decoded steps (main thread: dry runs), encoding each message canonically. The
+ * result is meant to be transferred. */
 export function packSteps(steps: readonly Step[]): ArrayBuffer {
   let estimate = 4;
   for (const step of steps) estimate += 160 + step.message.data.byteLength;
@@ -21,14 +25,35 @@ export function packSteps(steps: readonly Step[]): ArrayBuffer {
   for (const step of steps) {
     out.u64(step.slot);
     out.string(step.messageId);
+    const lengthAt = out.length;
+    out.u32(0); // the canonical message's length, filled in below
     const tags = step.message.tags;
-    const names = Object.keys(tags);
-    out.u32(names.length);
+    const names = sortedTagNames(tags);
+    out.u32be(names.length);
     for (const name of names) {
-      out.string(name);
-      out.string(tags[name]!);
+      out.string(name, "big");
+      out.string(tags[name]!, "big");
     }
-    out.byteString(step.message.data);
+    const data = step.message.data;
+    out.u32be(Math.floor(data.byteLength / 2 ** 32));
+    out.u32be(data.byteLength >>> 0);
+    out.raw(data);
+    out.view.setUint32(lengthAt, out.length - lengthAt - 4, true);
+  }
+  return out.bytes.buffer as ArrayBuffer;
+}
+
+/** Packs steps whose messages are already canonical bytes (read from the store): a copy of
+ * each, nothing decoded or encoded. The result is meant to be transferred. */
+export function packEncodedSteps(steps: readonly EncodedStep[]): ArrayBuffer {
+  let estimate = 4;
+  for (const step of steps) estimate += 64 + step.canonical.byteLength;
+  const out = new ByteWriter(estimate);
+  out.u32(steps.length);
+  for (const step of steps) {
+    out.u64(step.slot);
+    out.string(step.messageId);
+    out.byteString(step.canonical);
   }
   return out.bytes.buffer as ArrayBuffer;
 }
@@ -80,20 +105,30 @@ export class StepBatch {
     step.init = low === 0 && high === 0;
     step.slot = high < 0x200000 ? high * 0x100000000 + low : r.view.getBigUint64(r.pos, true).toString();
     r.pos += 8;
-    spanInto(r, step.id, 0);
-    const count = r.u32();
+    spanInto(r, step.id, 0, true);
+    const messageLength = r.u32();
+    const end = r.pos + messageLength; // the canonical message: big-endian lengths from here
+    const count = r.view.getUint32(r.pos, false);
+    r.pos += 4;
     step.tagCount = count;
-    for (let i = 0; i < 4 * count; i += 2) spanInto(r, step.tags, i);
-    spanInto(r, step.data, 0);
+    for (let i = 0; i < 4 * count; i += 2) spanInto(r, step.tags, i, false);
+    const dataHigh = r.view.getUint32(r.pos, false);
+    r.pos += 4;
+    if (dataHigh !== 0) throw new RangeError("a message's data of 2^32 bytes or more");
+    spanInto(r, step.data, 0, false);
+    if (r.pos !== end) throw new RangeError(`a malformed canonical message in the batch (slot ${step.slot})`);
     return step;
   }
 }
 
 /** Skips a length-prefixed field, writing where its bytes start and end to `into[at]` and
- * `into[at + 1]` (no array per field: this runs several times per slot). */
-function spanInto(r: ByteReader, into: number[], at: number): void {
-  const length = r.u32();
-  into[at] = r.pos;
-  into[at + 1] = r.pos + length;
-  r.pos += length;
+ * `into[at + 1]` (no array per field: this runs several times per slot). A length past the
+ * batch's end throws. */
+function spanInto(r: ByteReader, into: number[], at: number, littleEndian: boolean): void {
+  const length = r.view.getUint32(r.pos, littleEndian);
+  const start = r.pos + 4;
+  if (start + length > r.bytes.byteLength) throw new RangeError("a field runs past the end of the batch");
+  into[at] = start;
+  into[at + 1] = start + length;
+  r.pos = start + length;
 }

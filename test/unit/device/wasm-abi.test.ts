@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { message, sortedTagNames } from "../../../src/core/message.js";
+import { canonicalBytes, message, sortedTagNames } from "../../../src/core/message.js";
 import type { Step } from "../../../src/device/device.js";
-import { decodeOutput, encodeInput, inputBound, inputPrefix } from "../../../src/device/wasm/abi.js";
-import { StepBatch, packSteps } from "../../../src/device/wasm/step-batch.js";
+import { decodeOutput, encodeInput, inputBound, inputPrefix, writeInput } from "../../../src/device/wasm/abi.js";
+import { StepBatch, packEncodedSteps, packSteps } from "../../../src/device/wasm/step-batch.js";
 import type { ModuleLayout } from "../../../src/device/wasm/protocol.js";
 import { checkImage, imageBytes, imageLayout, writeImageHeader } from "../../../src/device/wasm/state-format.js";
 
@@ -77,10 +77,30 @@ describe("wasm@1.0 input JSON, written from packed bytes in the thread", () => {
           // The thread writes an input into room of inputBound bytes, never grown.
           const packed = new StepBatch(packSteps([step])).next();
           expect(inputBound(inputPrefix("proc"), packed)).toBeGreaterThanOrEqual(input.byteLength);
+          // A step read from the store crosses as its stored bytes, and gives the same input.
+          const canonical = new Uint8Array(canonicalBytes(step.message));
+          const stored = new StepBatch(packEncodedSteps([{ slot, messageId: id, canonical }]));
+          const out = new Uint8Array(input.byteLength + 64);
+          const end = writeInput(inputPrefix("proc"), stored.next(), stored.bytes, out, 0);
+          expect(text(out.subarray(0, end))).toBe(text(input));
         },
       ),
       { numRuns: 300 },
     );
+  });
+
+  it("refuses a batch whose canonical message is malformed, never reading past it", () => {
+    const canonical = new Uint8Array(canonicalBytes(message({ A: "1" }, "hi")));
+    const cases = [
+      canonical.subarray(0, canonical.length - 1), // data cut short
+      Uint8Array.of(...canonical, 0), // a trailing byte
+      Uint8Array.of(0, 0, 0, 9, ...canonical.subarray(4)), // more tags than there are
+      Uint8Array.of(...canonical.subarray(0, canonical.length - 10), 0, 0, 0, 1, 0, 0, 0, 2, 104, 105), // 2^32 + 2 bytes of data
+    ];
+    for (const bad of cases) {
+      const batch = new StepBatch(packEncodedSteps([{ slot: 1n, messageId: "m", canonical: bad }]));
+      expect(() => batch.next()).toThrow(RangeError);
+    }
   });
 
   it("writes a lone surrogate as U+FFFD, as message ids encode it", () => {

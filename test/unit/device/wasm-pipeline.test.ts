@@ -5,7 +5,7 @@
  * runaway slot on the same thread.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Message } from "../../../src/core/message.js";
+import { canonicalBytes, type Message } from "../../../src/core/message.js";
 import type { DeviceInstance, StepOutcome } from "../../../src/device/device.js";
 import { PIPELINE_CHUNK } from "../../../src/device/wasm/device-instance.js";
 import { createWasmDevice, type WasmDevice } from "../../../src/device/wasm/index.js";
@@ -55,6 +55,21 @@ describe("wasm@1.0 pipelined runs", () => {
     const short: StepOutcome[] = [];
     for (let i = 0; i < steps.length; i += 50) short.push(...(await reference.run(steps.slice(i, i + 50))));
     expect(outcomes).toEqual(short);
+  });
+
+  it("steps handed over as their stored bytes (runEncoded) give the outcomes of decoded ones", async () => {
+    const messages = messagesWith(PIPELINE_CHUNK + 40, probe("trap"), [2, PIPELINE_CHUNK + 1]);
+    const steps = stepsFrom(1n, messages);
+    const { instance } = await started("encoded");
+    const encoded = steps.map(({ slot, messageId, message }) => ({
+      slot,
+      messageId,
+      canonical: new Uint8Array(canonicalBytes(message)),
+    }));
+    const outcomes = await instance.runEncoded!(encoded);
+    expectCounted(outcomes, messages, /^trap: /);
+    const { instance: reference } = await started("decoded");
+    expect(outcomes).toEqual(await reference.run(steps));
   });
 
   it("a runaway slot in the middle chunk fails alone; the chunks posted after it run again, in order", async () => {

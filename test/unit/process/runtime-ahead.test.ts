@@ -7,11 +7,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../../src/core/log.js";
-import { message, messageId } from "../../../src/core/message.js";
+import { canonicalBytes, message, messageId } from "../../../src/core/message.js";
 import type { SlotResult } from "../../../src/core/result.js";
 import { createCounterDevice } from "../../../src/device/counter.js";
-import type { Device } from "../../../src/device/device.js";
+import type { Device, EncodedStep } from "../../../src/device/device.js";
 import { ProcessRuntime } from "../../../src/process/runtime.js";
+import { FORMAT, decodeMessage } from "../../../src/store/codec.js";
 import { createMemoryStore } from "../../../src/store/memory-store.js";
 import type { Store } from "../../../src/store/store.js";
 import { resultBytes } from "../../support/determinism.js";
@@ -173,5 +174,53 @@ describe("ProcessRuntime batches handed ahead", () => {
     await expect(runtime.computeAhead(20n, 5, () => true)).rejects.toThrow(/disk read failed/);
     failFrom = undefined;
     await runtime.close();
+  });
+});
+
+describe("ProcessRuntime steps left encoded", () => {
+  it("hands an off-thread device that takes encoded steps the stored bytes, never decoding a message", async () => {
+    const { store: inner, processId, spawn } = await scheduled(40);
+    const encodedReads: bigint[] = [];
+    const store: Store = {
+      ...inner,
+      readSchedule: () => Promise.reject(new Error("the schedule was read decoded")),
+      readEncodedSchedule: (p, from, to, limit) => {
+        encodedReads.push(from);
+        return inner.readEncodedSchedule(p, from, to, limit);
+      },
+    };
+    const handed: Uint8Array[] = [];
+    const base = counter(true);
+    const device: Device = {
+      ...base,
+      async instantiate(ctx) {
+        const instance = await base.instantiate(ctx);
+        const run = instance.run.bind(instance);
+        return Object.assign(instance, {
+          run: () => Promise.reject(new Error("decoded steps were handed over")),
+          // What a device makes of the bytes: here, the message they encode.
+          runEncoded: (steps: EncodedStep[]) => {
+            handed.push(...steps.map((s) => s.canonical));
+            const message = (s: EncodedStep) => decodeMessage(Uint8Array.of(FORMAT, ...s.canonical));
+            return run(steps.map((s) => ({ slot: s.slot, messageId: s.messageId, message: message(s) })));
+          },
+        });
+      },
+    };
+    const deps = { store, snapshotInterval: 10n, snapshotKeep: 1000, logger: silentLogger() };
+    const runtime = await ProcessRuntime.restore(deps, { processId, spawn, device });
+    const results: SlotResult[] = [];
+    while (runtime.nextSlot <= 40n) {
+      const batch = await runtime.computeAhead(40n, 8, () => true);
+      await batch.stored;
+      results.push(...batch.results);
+    }
+    await runtime.close();
+    const plain = await computeIn(false, [8], 40n, { snapshotInterval: 10n });
+    expect(resultBytes(results)).toBe(resultBytes(plain.results));
+    expect(handed).toHaveLength(41);
+    const stored = await inner.readSchedule(processId, 0n, 40n);
+    expect(handed).toEqual(stored.map((e) => new Uint8Array(canonicalBytes(e.message))));
+    expect(encodedReads.length).toBeGreaterThan(1);
   });
 });

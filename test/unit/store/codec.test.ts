@@ -1,10 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { slotResults } from "../../support/arbitraries.js";
-import type { Message } from "../../../src/core/message.js";
+import { canonicalBytes, type Message } from "../../../src/core/message.js";
 import type { SlotResult } from "../../../src/core/result.js";
 import {
   decodeMessage,
+  decodeEncodedScheduleEntry,
   decodeResult,
   decodeScheduleEntry,
   encodeMessage,
@@ -44,6 +45,32 @@ describe("store codec", () => {
 
   it("schedule entries round-trip exactly, u64 slots and any f64 timestamp included", () => {
     fc.assert(fc.property(entryArb, (e) => roundTrips(e, encodeScheduleEntry, decodeScheduleEntry)));
+  });
+
+  it("an entry read encoded has the decoded entry's slot and id, and its message's canonical bytes", () => {
+    fc.assert(
+      fc.property(entryArb, (e) => {
+        const bytes = encodeScheduleEntry(e);
+        const encoded = decodeEncodedScheduleEntry(bytes);
+        expect(encoded).toEqual({
+          slot: e.slot,
+          messageId: e.messageId,
+          canonical: new Uint8Array(canonicalBytes(e.message)),
+        });
+        bytes.fill(0);
+        expect(encoded.canonical).toEqual(new Uint8Array(canonicalBytes(e.message))); // a copy
+      }),
+    );
+  });
+
+  it("an entry read encoded is checked as a decoded one is: every truncation and trailing byte rejected", () => {
+    fc.assert(
+      fc.property(entryArb, fc.nat(), (e, cut) => {
+        const bytes = encodeScheduleEntry(e);
+        expect(() => decodeEncodedScheduleEntry(bytes.subarray(0, cut % bytes.length))).toThrow();
+        expect(() => decodeEncodedScheduleEntry(Uint8Array.of(...bytes, 0))).toThrow();
+      }),
+    );
   });
 
   it("results round-trip exactly with output or error, and absent parts stay absent", () => {

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../../src/core/errors.js";
-import { message, messageId, sha256Id, type Message } from "../../../src/core/message.js";
+import { canonicalBytes, message, messageId, sha256Id, type Message } from "../../../src/core/message.js";
 import type { SlotResult } from "../../../src/core/result.js";
 import type { Store } from "../../../src/store/store.js";
 
@@ -130,6 +130,23 @@ export function storeConformance(name: string, open: () => Promise<StoreFixture>
         expect(next.every((e) => e.timestampMs === 20)).toBe(true);
         expect(await store.latestScheduledSlot(pid)).toBe(4n);
         expect(await store.readSchedule(pid, 1n, 4n)).toEqual([...first, ...next]);
+      });
+
+      it("reads the schedule with messages left encoded: the same entries, each message's canonical bytes", async () => {
+        const appended = await store.appendSchedule(pid, [msg(1), msg(2), msg(3)], 10);
+        const encoded = await store.readEncodedSchedule(pid, 0n, 2n);
+        const decoded = await store.readSchedule(pid, 0n, 2n);
+        expect(encoded).toEqual(
+          decoded.map((e) => ({
+            slot: e.slot,
+            messageId: e.messageId,
+            canonical: new Uint8Array(canonicalBytes(e.message)),
+          })),
+        );
+        expect(encoded.map((e) => e.slot)).toEqual([0n, 1n, 2n]);
+        expect(decoded[1]?.message).toEqual(appended[0]?.message);
+        expect(await store.readEncodedSchedule(pid, 2n, MAX, 1)).toHaveLength(1);
+        expect(await store.readEncodedSchedule(messageId(spawnOf("nobody")), 0n, MAX)).toEqual([]);
       });
 
       it("an empty append is a no-op", async () => {
