@@ -47,6 +47,14 @@ export function createMemoryStore(): Store {
     slotsOf(snapshots, processId).set(snapshot.slot, snapshot.state.slice());
     if (deleteBelow !== undefined) snapshots.get(processId)?.deleteBelow(deleteBelow);
   };
+  /** The encoded schedule entries of a range, its arguments checked as every store checks them. */
+  const scheduleRange = (processId: string, from: bigint, to: bigint, limit: number | undefined): Uint8Array[] => {
+    checkId(processId);
+    checkSlot(from);
+    checkSlot(to);
+    checkLimit(limit);
+    return schedules.get(processId)?.range(from, to, limit) ?? [];
+  };
   const storeModule = (module: StoredModule): void => {
     checkId(module.id);
     if (!modules.has(module.id)) modules.set(module.id, module.bytes.slice());
@@ -100,25 +108,9 @@ export function createMemoryStore(): Store {
         return schedules.get(processId)?.last();
       }),
     readSchedule: (processId, fromSlot, toSlot, limit) =>
-      call(() => {
-        checkId(processId);
-        checkSlot(fromSlot);
-        checkSlot(toSlot);
-        checkLimit(limit);
-        return (schedules.get(processId)?.range(fromSlot, toSlot, limit) ?? []).map((bytes) =>
-          decodeScheduleEntry(bytes),
-        );
-      }),
+      call(() => scheduleRange(processId, fromSlot, toSlot, limit).map((bytes) => decodeScheduleEntry(bytes))),
     readEncodedSchedule: (processId, fromSlot, toSlot, limit) =>
-      call(() => {
-        checkId(processId);
-        checkSlot(fromSlot);
-        checkSlot(toSlot);
-        checkLimit(limit);
-        return (schedules.get(processId)?.range(fromSlot, toSlot, limit) ?? []).map((bytes) =>
-          decodeEncodedScheduleEntry(bytes),
-        );
-      }),
+      call(() => scheduleRange(processId, fromSlot, toSlot, limit).map((bytes) => decodeEncodedScheduleEntry(bytes))),
 
     putResults: (list: SlotResult[], snapshots) =>
       call(() => {
