@@ -44,6 +44,14 @@ export interface EncodedStep {
   canonical: Uint8Array;
 }
 
+/** Steps of one kind: decoded, or encoded as stored. */
+export type Steps = Step[] | EncodedStep[];
+
+/** Whether `steps` are encoded ones (a list holds one kind). */
+export function isEncoded(steps: Steps): steps is EncodedStep[] {
+  return steps.length > 0 && "canonical" in steps[0]!;
+}
+
 /** A slot's outcome: an output, or an error (the state is then as before the slot). */
 export type StepOutcome = { output: Message } | { error: string };
 

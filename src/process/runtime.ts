@@ -13,7 +13,14 @@ import { ProcworkerError } from "../core/errors.js";
 import { inCanonicalOrder, messageId, type Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
 import type { Logger } from "../core/log.js";
-import type { DeviceInstance, EncodedStep, Step, StepOutcome } from "../device/device.js";
+import {
+  isEncoded,
+  type DeviceInstance,
+  type EncodedStep,
+  type Step,
+  type StepOutcome,
+  type Steps,
+} from "../device/device.js";
 import type { EncodedScheduleEntry, ScheduleEntry, Snapshot, SnapshotWrite, Store } from "../store/store.js";
 import type { ProcessDefinition } from "./definition.js";
 
@@ -34,13 +41,11 @@ export interface ComputedBatch {
   size: number;
 }
 
-/** What a batch asks of its device (`plan`). */
 /** A schedule entry as read for the device: decoded, or left encoded for a device that
  * takes encoded steps (`DeviceInstance.runEncoded`). */
 type Entry = ScheduleEntry | EncodedScheduleEntry;
-/** Steps built from entries of one kind. */
-type Steps = Step[] | EncodedStep[];
 
+/** What a batch asks of its device (`plan`). */
 type PlanItem = { steps: Steps } | { missing: SlotResult } | { exportAfter: bigint };
 
 /** A run of steps handed to the device, or a slot whose schedule entry could not be read. */
@@ -54,11 +59,6 @@ interface PostedBatch {
   last: bigint;
   parts: PostedPart[];
   snapshots: { slot: bigint; state: Promise<Uint8Array> }[];
-}
-
-/** Whether the steps are encoded ones (a list holds one kind). */
-function isEncoded(steps: Steps): steps is EncodedStep[] {
-  return steps.length > 0 && "canonical" in steps[0]!;
 }
 
 /** The last slot of a batch of at most `maxSlots` from `first`, not beyond `target`. */

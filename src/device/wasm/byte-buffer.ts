@@ -45,21 +45,14 @@ export class ByteWriter {
     this.length += 4;
   }
 
-  u32be(value: number): void {
-    this.reserve(4);
-    this.view.setUint32(this.length, value, false);
-    this.length += 4;
-  }
-
   u64(value: bigint): void {
     this.reserve(8);
     this.view.setBigUint64(this.length, value, true);
     this.length += 8;
   }
 
-  /** A string as u32 byte length (little-endian unless told) + UTF-8 (lone surrogates
-   * become U+FFFD). */
-  string(text: string, lengthOrder: "little" | "big" = "little"): void {
+  /** A string as u32 byte length + UTF-8 (lone surrogates become U+FFFD). */
+  string(text: string): void {
     const units = text.length;
     this.reserve(4 + units * 3);
     const at = this.length + 4;
@@ -75,7 +68,7 @@ export class ByteWriter {
       if (i === units) written = units;
     }
     if (written < 0) written = encoder.encodeInto(text, this.bytes.subarray(at)).written;
-    this.view.setUint32(this.length, written, lengthOrder === "little");
+    this.view.setUint32(this.length, written, true);
     this.length = at + written;
   }
 
@@ -153,12 +146,7 @@ export class ByteReader {
     return decodeUtf8(this.bytes, start, start + length);
   }
 
-  /** A length-prefixed byte string, copied out (so it does not keep the batch alive). */
-  byteString(): Uint8Array {
-    return this.bytesOf(this.u32());
-  }
-
-  /** The next `length` bytes, copied out. */
+  /** The next `length` bytes, copied out (so they do not keep the batch alive). */
   bytesOf(length: number): Uint8Array {
     const start = this.pos;
     this.pos += length;

@@ -8,7 +8,14 @@
  * processes of that thread are rebuilt the same way on their next call.
  */
 import { ProcworkerError } from "../../core/errors.js";
-import type { DeviceInstance, EncodedStep, Step, StepOutcome } from "../device.js";
+import {
+  isEncoded,
+  type DeviceInstance,
+  type EncodedStep,
+  type Step,
+  type StepOutcome,
+  type Steps,
+} from "../device.js";
 import type { PreparedModule } from "./module-cache.js";
 import { unpackOutcomes } from "./outcome-batch.js";
 import type { ThreadPool } from "./pool.js";
@@ -22,9 +29,6 @@ import { ThreadHandle, ThreadLostError, type WasmLogger } from "./thread-handle.
 export const PIPELINE_CHUNK = 256;
 
 type RanAnswer = Extract<ThreadResponse, { kind: "ran" }>;
-
-/** Steps of either kind; one run holds only one kind. */
-type AnySteps = Step[] | EncodedStep[];
 
 /** Another process's runaway call stopped the thread: nothing is wrong with this one. */
 export function isBystander(err: unknown): err is ThreadLostError {
@@ -142,10 +146,10 @@ export class WasmDeviceInstance implements DeviceInstance {
    * this thread packs the next and unpacks the previous, and answers arrive in order. If the
    * thread is lost, the chunk it was on is recovered and the rest are run again, in order.
    */
-  private async runSteps(steps: AnySteps, dry: boolean): Promise<StepOutcome[]> {
+  private async runSteps(steps: Steps, dry: boolean): Promise<StepOutcome[]> {
     if (steps.length <= PIPELINE_CHUNK) return this.runChunk(steps, dry);
     const thread = this.liveThread() ?? (await this.ensureLive());
-    const chunks: AnySteps[] = [];
+    const chunks: Steps[] = [];
     for (let at = 0; at < steps.length; at += PIPELINE_CHUNK) chunks.push(steps.slice(at, at + PIPELINE_CHUNK));
     const answers = chunks.map((chunk) => this.post(thread, chunk, dry));
     for (const answer of answers) answer.catch(() => undefined); // each is awaited below, in order
@@ -168,7 +172,7 @@ export class WasmDeviceInstance implements DeviceInstance {
   }
 
   /** Runs one chunk of steps on the live runner, recovering from a lost thread. */
-  private async runChunk(steps: AnySteps, dry: boolean): Promise<StepOutcome[]> {
+  private async runChunk(steps: Steps, dry: boolean): Promise<StepOutcome[]> {
     if (steps.length === 0) return [];
     const thread = this.liveThread() ?? (await this.ensureLive());
     try {
@@ -179,7 +183,7 @@ export class WasmDeviceInstance implements DeviceInstance {
   }
 
   /** Packs steps and sends them to the runner. */
-  private post(thread: ThreadHandle, steps: AnySteps, dry: boolean): Promise<RanAnswer> {
+  private post(thread: ThreadHandle, steps: Steps, dry: boolean): Promise<RanAnswer> {
     const batch = isEncoded(steps) ? packEncodedSteps(steps) : packSteps(steps);
     return thread.request("ran", { kind: "run", runner: this.runner, batch, dry }, [batch]);
   }
@@ -197,7 +201,7 @@ export class WasmDeviceInstance implements DeviceInstance {
    * (run them all again), one of them outran the time limit (it fails, the others run), or
    * anything else (rethrown: the instance is unusable).
    */
-  private async recover(steps: AnySteps, dry: boolean, err: unknown): Promise<StepOutcome[]> {
+  private async recover(steps: Steps, dry: boolean, err: unknown): Promise<StepOutcome[]> {
     this.thread = undefined;
     if (isBystander(err)) return this.runChunk(steps, dry);
     const overran = err instanceof ThreadLostError && err.reason === "time_limit" ? err.blamedStep : undefined;
@@ -263,10 +267,6 @@ export class WasmDeviceInstance implements DeviceInstance {
     );
     return result;
   }
-}
-
-function isEncoded(steps: AnySteps): steps is EncodedStep[] {
-  return steps.length > 0 && "canonical" in steps[0]!;
 }
 
 /** Calls `start` now; a synchronous throw becomes a rejection. */

@@ -3,10 +3,10 @@
  * between slots, so a successful slot copies no memory. Rollback works from a checkpoint
  * (an immutable state image, state-format.ts, in a SharedArrayBuffer) plus the rollback log
  * of inputs that succeeded since (rollback-log.ts, shared with the host). Each input is
- * written once, in the log's free space, and committed there if its step succeeds. When a step fails,
- * or after a dry run, the module instance is thrown away and rebuilt from the checkpoint and
- * a replay of the log; a new checkpoint is taken when replaying would cost more than
- * REPLAY_BUDGET copies of memory.
+ * written once, in the log's free space, and committed there if its step succeeds. When a
+ * step fails, or after a dry run, the module instance is thrown away and rebuilt from the
+ * checkpoint and a replay of the log; a new checkpoint is taken when replaying would cost
+ * more than REPLAY_BUDGET copies of memory.
  */
 import { inputBound, inputPrefix, writeInput, writeOutcome } from "./abi.js";
 import type { OutcomeWriter } from "./outcome-batch.js";

@@ -11,36 +11,16 @@
  *
  * where `str` and `bytes` are a u32 length and that many bytes (strings in UTF-8).
  */
-import { sortedTagNames } from "../../core/message.js";
+import { canonicalBytes } from "../../core/message.js";
 import type { EncodedStep, Step } from "../device.js";
 import { ByteReader, ByteWriter } from "./byte-buffer.js";
 
-/** Packs decoded steps (main thread: dry runs), encoding each message canonically. The
- * result is meant to be transferred. */
+/** Packs decoded steps (main thread: dry runs), encoding each message canonically
+ * (core/message canonicalBytes). The result is meant to be transferred. */
 export function packSteps(steps: readonly Step[]): ArrayBuffer {
-  let estimate = 4;
-  for (const step of steps) estimate += 160 + step.message.data.byteLength;
-  const out = new ByteWriter(estimate);
-  out.u32(steps.length);
-  for (const step of steps) {
-    out.u64(step.slot);
-    out.string(step.messageId);
-    const lengthAt = out.length;
-    out.u32(0); // the canonical message's length, filled in below
-    const tags = step.message.tags;
-    const names = sortedTagNames(tags);
-    out.u32be(names.length);
-    for (const name of names) {
-      out.string(name, "big");
-      out.string(tags[name]!, "big");
-    }
-    const data = step.message.data;
-    out.u32be(Math.floor(data.byteLength / 2 ** 32));
-    out.u32be(data.byteLength >>> 0);
-    out.raw(data);
-    out.view.setUint32(lengthAt, out.length - lengthAt - 4, true);
-  }
-  return out.bytes.buffer as ArrayBuffer;
+  return packEncodedSteps(
+    steps.map(({ slot, messageId, message }) => ({ slot, messageId, canonical: canonicalBytes(message) })),
+  );
 }
 
 /** Packs steps whose messages are already canonical bytes (read from the store): a copy of
