@@ -14,7 +14,9 @@
  * Each round measures everything back to back; wall time per slot and the CPU time of the
  * server's (or the raw) process per slot.
  */
+import { availableParallelism } from "node:os";
 import { message } from "../../src/core/message.js";
+import { laneOf } from "../../src/device/wasm/pool.js";
 import { encodeResult } from "../../src/store/codec.js";
 import { DEFAULT_BATCH_SLOTS } from "../../src/worker/engine.js";
 import type { BenchContext } from "../lib/context.js";
@@ -74,6 +76,24 @@ export async function catchUp(
   const timed = profile === undefined ? await run() : await profiled(ctx, profile, run);
   await client.stop({ processId, skipSnapshot: false });
   return timed;
+}
+
+/**
+ * Gives every wasm lane of the server one catch-up of `slots`, so that no measured round pays
+ * for starting a thread and warming its JIT: the server starts a lane's thread on its first
+ * process, and each round's process lands on the lane its id hashes to. The server runs the
+ * default `wasm_threads` (one per core of this machine).
+ */
+async function warmWasmLanes(ctx: BenchContext, slots: number): Promise<void> {
+  const lanes = availableParallelism();
+  const warm = new Set<number>();
+  for (let i = 0; warm.size < lanes && i < 16 * lanes; i++) {
+    const name = `warm-lane-${i}`;
+    const lane = laneOf(await spawnWasm(ctx.pw.client, ctx.module as Uint8Array, name), lanes);
+    if (warm.has(lane)) continue;
+    warm.add(lane);
+    await catchUp(ctx, "wasm", slots, name); // spawns the same definition again: the same process
+  }
 }
 
 /** The raw process streams `messages` pre-encoded messages of `size` bytes to this one. */
@@ -179,6 +199,7 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
     );
     // A ComputeResponse is the result (resultBytes) in a 1-field wrapper: 2–3 bytes more.
     const rawStreamed = perSlot(await rawStream(ctx, n + 1, resultBytes + 3, last ? "raw-stream" : undefined), n + 1);
+    if (wasm && round < 0) await warmWasmLanes(ctx, n);
     const w = wasm
       ? perSlot(await catchUp(ctx, "wasm", n, `w${round}`, last ? "catchup-wasm" : undefined), n)
       : undefined;

@@ -11,6 +11,17 @@ import { ThreadHandle, type WasmLogger } from "./thread-handle.js";
 /** The compiler thread is stopped after this long without work, to free its thread. */
 const COMPILER_IDLE_MS = 30_000;
 
+/** The lane of a process among `lanes`: FNV-1a of its id, so placement is stable across
+ * restarts (and can be predicted by a client that knows the lane count, as the benchmarks do). */
+export function laneOf(processId: string, lanes: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < processId.length; i++) {
+    hash ^= processId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % lanes;
+}
+
 /** The device's threads (see the file comment). */
 export class ThreadPool {
   private readonly threads: (ThreadHandle | undefined)[];
@@ -32,14 +43,9 @@ export class ThreadPool {
     return this.threads.length;
   }
 
-  /** The lane of a process: FNV-1a of its id, so placement is stable across restarts. */
+  /** The lane of a process (see `laneOf`). */
   laneOf(processId: string): number {
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < processId.length; i++) {
-      hash ^= processId.charCodeAt(i);
-      hash = Math.imul(hash, 0x01000193);
-    }
-    return (hash >>> 0) % this.threads.length;
+    return laneOf(processId, this.threads.length);
   }
 
   /** The running thread of a lane, started (or replaced) if needed. */
