@@ -57,26 +57,33 @@ function writerOf(
 }
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const encodedLength = (r: SlotResult): number =>
+  SubscribeResponse.encode({ result: toWireResult(r), results: [] }).finish().length;
 const slotsOf = (bytes: Buffer): bigint[] => ComputeResponse.decode(bytes).results.map((r) => r.slot);
 
 describe("slot writer", () => {
-  it.each([undefined, 0, 1])("with max_results_per_response %s writes each result as `result`, as it comes", (n) => {
-    const call = fakeCall();
-    const consumer = writerOf(call, n ?? 0);
-    for (let slot = 1; slot <= 3; slot++) consumer.deliver(result(slot));
-    // Written synchronously, one response each, byte for byte ts-proto's single-result response.
-    expect(call.writes.map((w) => w.bytes)).toEqual(
-      [1, 2, 3].map((slot) =>
-        Buffer.from(SubscribeResponse.encode({ result: toWireResult(result(slot)), results: [] }).finish()),
-      ),
-    );
-  });
+  it.each([undefined, 0, 1])(
+    "with max_results_per_response %s writes each result as its own `result` response, at the end of its turn",
+    async (n) => {
+      const call = fakeCall();
+      const consumer = writerOf(call, n ?? 0);
+      for (let slot = 1; slot <= 3; slot++) consumer.deliver(result(slot));
+      expect(call.writes).toEqual([]); // gathered until the turn ends
+      await Promise.resolve();
+      // One response each, byte for byte ts-proto's single-result response.
+      expect(call.writes.map((w) => w.bytes)).toEqual(
+        [1, 2, 3].map((slot) =>
+          Buffer.from(SubscribeResponse.encode({ result: toWireResult(result(slot)), results: [] }).finish()),
+        ),
+      );
+    },
+  );
 
   it("gathers the results delivered in one turn into responses of up to the count asked, as `results`", async () => {
     const call = fakeCall();
     const consumer = writerOf(call, 16);
     for (let slot = 1; slot <= 40; slot++) consumer.deliver(result(slot));
-    expect(call.writes).toHaveLength(2); // two full responses at once; the rest waits for the turn's end
+    expect(call.writes).toHaveLength(0); // written when the turn ends
     await turn();
     expect(call.writes.map((w) => ComputeResponse.decode(w.bytes).results.length)).toEqual([16, 16, 8]);
     for (const w of call.writes) {
@@ -113,10 +120,13 @@ describe("slot writer", () => {
   });
 
   it("keeps a response under the byte bound and the server's largest message; a larger result goes alone", async () => {
-    for (const maxMessageBytes of [4 << 20, 100_000]) {
+    const cases = [
+      { maxMessageBytes: 4 << 20, sizes: [40_000, 40_000, 40_000, 300_000, 40_000, 40_000], counts: [3, 1, 2] },
+      { maxMessageBytes: 100_000, sizes: [40_000, 40_000, 40_000, 90_000, 40_000, 40_000], counts: [2, 1, 1, 2] },
+    ];
+    for (const { maxMessageBytes, sizes, counts } of cases) {
       const call = fakeCall();
       const consumer = writerOf(call, 1024, { maxMessageBytes });
-      const sizes = [40_000, 40_000, 40_000, 300_000, 40_000, 40_000];
       sizes.forEach((bytes, i) => consumer.deliver(result(i + 1, bytes)));
       await turn();
       const bound = Math.min(MAX_GROUPED_RESPONSE_BYTES, maxMessageBytes);
@@ -124,10 +134,61 @@ describe("slot writer", () => {
         if (slotsOf(w.bytes).length > 1) expect(w.bytes.length).toBeLessThanOrEqual(bound);
       }
       expect(call.writes.flatMap((w) => slotsOf(w.bytes))).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
-      expect(call.writes.map((w) => slotsOf(w.bytes).length)).toEqual(
-        maxMessageBytes === 100_000 ? [2, 1, 1, 2] : [3, 1, 2],
-      );
+      expect(call.writes.map((w) => slotsOf(w.bytes).length)).toEqual(counts);
     }
+  });
+
+  it.each([1, 16])(
+    "fails the call with RESOURCE_EXHAUSTED, as grpc-js would, when a response is over the largest message (%s a response)",
+    async (perResponse) => {
+      const call = fakeCall();
+      const stream = fakeStream();
+      const ended: (Error | undefined)[] = [];
+      const consumer = writerOf(call, perResponse, { stream, maxMessageBytes: 50_000, done: (e) => ended.push(e) });
+      consumer.deliver(result(1, 10));
+      await Promise.resolve();
+      consumer.deliver(result(2, 60_000));
+      await Promise.resolve();
+      expect(
+        call.writes.flatMap((w) => slotsOf(w.bytes).concat(SubscribeResponse.decode(w.bytes).result?.slot ?? [])),
+      ).toEqual([1n]);
+      expect(ended).toHaveLength(1);
+      expect(ended[0]).toMatchObject({ code: "resource_exhausted" });
+      expect(ended[0]?.message).toMatch(/over the server's largest message \(50000 bytes\)/);
+      expect(stream.close).toHaveBeenCalledTimes(1);
+      expect(consumer.deliver(result(3))).toBe(false); // nothing more after the end
+      await Promise.resolve();
+      expect(call.writes).toHaveLength(1);
+    },
+  );
+
+  it("writes a turn's responses in one sink write, and mid-turn once they pass 64 KiB", async () => {
+    const writes: { count: number; bytes: number; sent: () => void }[] = [];
+    const sink = {
+      write: (responses: readonly Buffer[], bytes: number, sent: () => void) =>
+        void writes.push({ count: responses.length, bytes, sent }),
+    };
+    const stream = fakeStream();
+    const consumer = slotWriter(fakeCall() as unknown as SlotCall, stream, {
+      perResponse: 0,
+      maxMessageBytes: 4 << 20,
+      done: () => undefined,
+      sink,
+    });
+    for (let slot = 1; slot <= 100; slot++) consumer.deliver(result(slot, 10));
+    expect(writes).toEqual([]);
+    await Promise.resolve();
+    expect(writes.map((w) => w.count)).toEqual([100]);
+    expect(writes[0]?.bytes).toBe(
+      Array.from({ length: 100 }, (_, i) => encodedLength(result(i + 1, 10))).reduce((a, b) => a + b, 0),
+    );
+    writes[0]?.sent();
+    expect(stream.progress).toHaveBeenCalledTimes(1);
+    writes.length = 0;
+    for (let slot = 101; slot <= 110; slot++) consumer.deliver(result(slot, 10_000));
+    expect(writes.map((w) => w.count)).toEqual([7]); // 7 × ~10 KB passed 64 KiB
+    await Promise.resolve();
+    expect(writes.map((w) => w.count)).toEqual([7, 3]);
   });
 
   it("writes nothing gathered once the client has gone away", async () => {
@@ -164,9 +225,11 @@ describe("slot writer", () => {
     const accepted = Array.from({ length: 64 }, (_, i) => consumer.deliver(result(i + 1)));
     expect(accepted.slice(0, 63).every(Boolean)).toBe(true);
     expect(accepted[63]).toBe(false); // 64 results unsent: full
+    await Promise.resolve(); // the turn's four responses are written together, one callback
+    expect(call.writes).toHaveLength(4);
     expect(stream.resume).not.toHaveBeenCalled();
     call.send();
-    expect(stream.progress).toHaveBeenCalledTimes(4);
+    expect(stream.progress).toHaveBeenCalledTimes(1);
     expect(stream.resume).toHaveBeenCalledTimes(1);
     expect(consumer.deliver(result(65))).toBe(true);
   });
