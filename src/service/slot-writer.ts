@@ -99,9 +99,12 @@ export function slotWriter(call: SlotCall, stream: SlotStream, opts: SlotWriterO
       stream.resume();
     }
   };
-  /** Writes every complete response, and the one being gathered too at the end of a turn
-   * (`turnEnded`). Returns the call's error if one is over the server's largest message:
-   * grpc-js would fail the call with RESOURCE_EXHAUSTED, and so does this. */
+  /**
+   * Writes every complete response, and the one being gathered too at the end of a turn
+   * (`turnEnded`). A response over the server's largest message is not sent: grpc-js would
+   * fail the call with RESOURCE_EXHAUSTED, and so does this. The responses before it are
+   * written, nothing after it, and the call's error is returned.
+   */
   const flush = (turnEnded: boolean): Error | undefined => {
     if (turnEnded) {
       flushQueued = false;
@@ -116,29 +119,38 @@ export function slotWriter(call: SlotCall, stream: SlotStream, opts: SlotWriterO
     responseResults = 0;
     // The client went away between the delivery and the end of its turn: nothing to send.
     if (call.cancelled) return undefined;
-    const oversized = batch.find((response) => response.length > opts.maxMessageBytes);
-    if (oversized !== undefined) {
-      const limit = opts.maxMessageBytes;
-      return new ProcworkerError(
-        "resource_exhausted",
-        `a response of ${oversized.length} bytes is over the server's largest message (${limit} bytes)`,
-      );
+    const tooLarge = batch.findIndex((response) => response.length > opts.maxMessageBytes);
+    if (tooLarge < 0) {
+      sink.write(batch, bytes, sent(count));
+      return undefined;
     }
-    sink.write(batch, bytes, sent(count));
-    return undefined;
+    parts = [];
+    partBytes = 0;
+    const before = batch.slice(0, tooLarge);
+    if (before.length > 0) sink.write(before, byteLength(before), () => undefined); // the call ends next
+    const size = batch[tooLarge]!.length;
+    const limit = opts.maxMessageBytes;
+    return new ProcworkerError(
+      "resource_exhausted",
+      `a response of ${size} bytes is over the server's largest message (${limit} bytes)`,
+    );
+  };
+  /** Ends the call once: `error`, or the error of a response too large to send. */
+  const end = (error: Error | undefined): void => {
+    ended = true;
+    opts.done(error);
   };
   /** Ends the call once, after writing what was gathered. */
   const finish = (error?: Error): void => {
     if (ended) return;
-    ended = true;
-    opts.done(flush(true) ?? error);
+    end(flush(true) ?? error);
   };
   /** A flush outside end and fail: a response too large ends the call, and its stream. */
   const flushOrFail = (turnEnded: boolean): void => {
     const error = flush(turnEnded);
     if (error === undefined) return;
     stream.close();
-    finish(error);
+    end(error);
   };
   return {
     deliver: (result: SlotResult) => {
@@ -166,6 +178,12 @@ export function slotWriter(call: SlotCall, stream: SlotStream, opts: SlotWriterO
     end: () => finish(),
     fail: (error) => finish(error),
   };
+}
+
+function byteLength(buffers: readonly Buffer[]): number {
+  let bytes = 0;
+  for (const buffer of buffers) bytes += buffer.length;
+  return bytes;
 }
 
 /** Full at `depth` unsent results; resumed once at most `resumeAt` are (a quarter of the

@@ -141,24 +141,30 @@ describe("slot writer", () => {
   it.each([1, 16])(
     "fails the call with RESOURCE_EXHAUSTED, as grpc-js would, when a response is over the largest message (%s a response)",
     async (perResponse) => {
-      const call = fakeCall();
-      const stream = fakeStream();
-      const ended: (Error | undefined)[] = [];
-      const consumer = writerOf(call, perResponse, { stream, maxMessageBytes: 50_000, done: (e) => ended.push(e) });
-      consumer.deliver(result(1, 10));
-      await Promise.resolve();
-      consumer.deliver(result(2, 60_000));
-      await Promise.resolve();
-      expect(
-        call.writes.flatMap((w) => slotsOf(w.bytes).concat(SubscribeResponse.decode(w.bytes).result?.slot ?? [])),
-      ).toEqual([1n]);
-      expect(ended).toHaveLength(1);
-      expect(ended[0]).toMatchObject({ code: "resource_exhausted" });
-      expect(ended[0]?.message).toMatch(/over the server's largest message \(50000 bytes\)/);
-      expect(stream.close).toHaveBeenCalledTimes(1);
-      expect(consumer.deliver(result(3))).toBe(false); // nothing more after the end
-      await Promise.resolve();
-      expect(call.writes).toHaveLength(1);
+      const sentSlots = (call: ReturnType<typeof fakeCall>) =>
+        call.writes.flatMap((w) => slotsOf(w.bytes).concat(SubscribeResponse.decode(w.bytes).result?.slot ?? []));
+      // The large result in a later turn, or in the same turn as the results around it.
+      for (const sameTurn of [false, true]) {
+        const call = fakeCall();
+        const stream = fakeStream();
+        const ended: (Error | undefined)[] = [];
+        const consumer = writerOf(call, perResponse, { stream, maxMessageBytes: 50_000, done: (e) => ended.push(e) });
+        consumer.deliver(result(1, 10));
+        if (!sameTurn) await Promise.resolve();
+        consumer.deliver(result(2, 60_000));
+        consumer.deliver(result(3, 10));
+        await Promise.resolve();
+        expect(sentSlots(call)).toEqual([1n]); // what came before it, nothing after
+        expect(ended).toHaveLength(1);
+        expect(ended[0]).toMatchObject({ code: "resource_exhausted" });
+        expect(ended[0]?.message).toMatch(/over the server's largest message \(50000 bytes\)/);
+        expect(stream.close).toHaveBeenCalledTimes(1);
+        expect(consumer.deliver(result(4))).toBe(false); // nothing more after the end
+        consumer.end();
+        await Promise.resolve();
+        expect(sentSlots(call)).toEqual([1n]);
+        expect(ended).toHaveLength(1);
+      }
     },
   );
 
