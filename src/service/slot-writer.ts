@@ -152,6 +152,9 @@ export function slotWriter(call: SlotCall, stream: SlotStream, opts: SlotWriterO
     stream.close();
     end(error);
   };
+  const turnEnded = (): void => {
+    if (!ended) flushOrFail(true);
+  };
   return {
     deliver: (result: SlotResult) => {
       if (ended) return false;
@@ -167,9 +170,7 @@ export function slotWriter(call: SlotCall, stream: SlotStream, opts: SlotWriterO
       if (responseBytes >= WRITE_BYTES) flushOrFail(false);
       else if (!flushQueued) {
         flushQueued = true;
-        queueMicrotask(() => {
-          if (!ended) flushOrFail(true);
-        });
+        atTurnEnd(turnEnded);
       }
       if (unsent < depth) return true;
       full = true;
@@ -178,6 +179,27 @@ export function slotWriter(call: SlotCall, stream: SlotStream, opts: SlotWriterO
     end: () => finish(),
     fail: (error) => finish(error),
   };
+}
+
+/** Writers with responses gathered in this turn, flushed in the microtask after it: one
+ * microtask for all of them rather than one each (a broadcast reaches thousands of streams
+ * in one turn). */
+const due: (() => void)[] = [];
+
+function atTurnEnd(flush: () => void): void {
+  if (due.push(flush) === 1) queueMicrotask(flushDue);
+}
+
+/** Runs every due flush, those added meanwhile too. If one throws, the rest run in a new
+ * microtask (the error still surfaces, as it would from a microtask of its own). */
+function flushDue(): void {
+  let next = 0;
+  try {
+    while (next < due.length) due[next++]!();
+  } finally {
+    due.splice(0, next);
+    if (due.length > 0) queueMicrotask(flushDue);
+  }
 }
 
 function byteLength(buffers: readonly Buffer[]): number {

@@ -197,6 +197,25 @@ describe("slot writer", () => {
     expect(writes.map((w) => w.count)).toEqual([7, 3]);
   });
 
+  it("flushes every stream of a turn at its end, and one that gets results while others flush", async () => {
+    const calls = Array.from({ length: 3 }, () => fakeCall());
+    const writers = calls.map((call) => writerOf(call, 0));
+    // The first stream's write hands the last stream a result (as a resumed stream would).
+    const firstWrite = calls[0]!.write.bind(calls[0]);
+    calls[0]!.write = (bytes, sent) => {
+      writers[2]!.deliver(result(9));
+      return firstWrite(bytes, sent);
+    };
+    writers[0]!.deliver(result(1));
+    writers[1]!.deliver(result(2));
+    await Promise.resolve();
+    expect(calls.map((call) => call.writes.map((w) => SubscribeResponse.decode(w.bytes).result?.slot))).toEqual([
+      [1n],
+      [2n],
+      [9n],
+    ]);
+  });
+
   it("writes nothing gathered once the client has gone away", async () => {
     const call = fakeCall();
     const consumer = writerOf(call, 16);
