@@ -108,6 +108,8 @@ export async function startServer({ config, logger, ...opts }: StartOptions): Pr
     // One injector per connection (connections.ts); channelz would register each.
     "grpc.enable_channelz": 0,
     // The connection tracker first (innermost): it sees every status, refusals included.
+    // None may have a `sendMessage`: Compute and Subscribe write their responses around it,
+    // straight to the HTTP/2 stream (response-sink.ts).
     interceptors: [
       connections.interceptor,
       ...(access === undefined ? [] : [accessInterceptor(access, logger, metrics)]),
