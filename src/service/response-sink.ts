@@ -4,7 +4,7 @@
  * grpc-js sends every response on its own: through an object-mode Writable, a serializer, a
  * copy into a framed buffer, one HTTP/2 write and its callback. Measured here that is 12–18 µs
  * of server CPU per response, more than a catch-up spends computing and storing the slot
- * (docs/benchmarks.md, figures 3c–d). On the wire a gRPC stream is only a byte stream of
+ * (docs/benchmarks.md, "A turn's responses leave in one HTTP/2 write"). On the wire a gRPC stream is only a byte stream of
  * length-prefixed messages (a flag byte, 0 for uncompressed, then a big-endian u32 length and
  * the message), so any number of responses can share one HTTP/2 write: the client reads
  * exactly the messages it would have read one by one. Written that way a response costs about
