@@ -14,10 +14,12 @@ import { defaultConfig, type Config } from "../../src/core/config.js";
 import { silentLogger } from "../../src/core/log.js";
 import { ProcworkerClient } from "../../src/service/client.js";
 import { startServer } from "../../src/service/server.js";
+import type { ComputeResponse } from "../../src/generated/procworker/v1/process_worker_service.js";
+import type { SlotResult } from "../../src/generated/procworker/v1/types.js";
 import { makeCerts, type TestCerts } from "../support/certs.js";
 import { runHere } from "../support/cli.js";
 import { startTestServer, type TestServer } from "../support/server.js";
-import { msg } from "../support/wire.js";
+import { msg, tagsOf, take } from "../support/wire.js";
 
 let dir: string;
 let certs: TestCerts;
@@ -169,6 +171,28 @@ describe("bearer tokens", () => {
     const metrics = await s.server.metrics.registry.getSingleMetricAsString("procworker_rpc_total");
     expect(metrics).toContain('procworker_rpc_total{method="Spawn",code="PERMISSION_DENIED"} 1');
     expect(metrics).toContain('procworker_rpc_total{method="ListWorkers",code="UNAUTHENTICATED"} 2');
+  });
+
+  it("streams over TLS with a token: Compute and Subscribe, one result per response and several", async () => {
+    s = await tokenServer(true);
+    const reader = client({ token: READ_TOKEN, tls: { ca: certs.ca } });
+    const slotsOf = (r: { result?: SlotResult | undefined; results: SlotResult[] }) =>
+      r.result ? [r.result] : r.results;
+    for (const [perResponse, initial] of [
+      [0, 0],
+      [16, 10],
+    ]) {
+      const process = msg({ "Execution-Device": "counter@1.0", Initial: String(initial) });
+      const { processId } = await s.client.spawn({ process, module: Buffer.alloc(0) }, CALL);
+      await s.client.schedule({ processId, messages: [msg({ Amount: "2" }), msg({}), msg({ Amount: "3" })] }, CALL);
+      const totals: string[] = [];
+      for await (const r of s.client.compute({ processId, maxResultsPerResponse: perResponse }, CALL)) {
+        for (const result of slotsOf(r as ComputeResponse)) totals.push(`${result.slot}:${tagsOf(result)["Total"]}`);
+      }
+      expect(totals).toEqual([0, 2, 3, 6].map((add, slot) => `${slot}:${initial! + add}`));
+      const [first] = await take(reader.subscribe({ processId, fromSlot: 1n, maxResultsPerResponse: perResponse }), 1);
+      expect(slotsOf(first!)[0]?.slot).toBe(1n);
+    }
   });
 
   it("refuses authorization metadata that is not a bearer token", async () => {
