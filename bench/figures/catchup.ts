@@ -7,10 +7,12 @@
  *   2. The same catch-up on wasm@1.0 (the WAT counter), against the same raw loop stepping the
  *      module's pw_handle on the raw process's main thread, and against figure 1 (what the
  *      wasm device adds to the engine's per-slot cost).
- *   3. A Compute stream of N counter@1.0 slots, read by a raw-bytes client, against the
- *      catch-up of figure 1 (the stream adds encoding and writing, not a second pipeline),
- *      and against raw grpc-js streaming N pre-encoded messages of the same size (what any
- *      stream of one result per message costs).
+ *   3. A Compute stream of N counter@1.0 slots, read by the frame reader (lib/frame-reader.ts:
+ *      the server's cost, not a client's), against the catch-up of figure 1 (the stream adds
+ *      encoding and writing, not a second pipeline), and against raw grpc-js streaming N
+ *      pre-encoded messages of the same size (what any stream of one result per message
+ *      costs). 3g/3h read both streams with a grpc-js client instead: what a Node client
+ *      waits for, set mostly by that client's own cost per message.
  * Each round measures everything back to back; wall time per slot and the CPU time of the
  * server's (or the raw) process per slot.
  */
@@ -18,12 +20,14 @@ import { availableParallelism } from "node:os";
 import { message } from "../../src/core/message.js";
 import { laneOf } from "../../src/device/wasm/pool.js";
 import { encodeResult } from "../../src/store/codec.js";
+import { ComputeRequest } from "../../src/generated/procworker/v1/process_worker_service.js";
 import { DEFAULT_BATCH_SLOTS } from "../../src/worker/engine.js";
 import type { BenchContext } from "../lib/context.js";
 import { profiled } from "../lib/context.js";
+import { readStream } from "../lib/frame-reader.js";
 import { scheduleMany, spawnCounter, spawnWasm } from "../lib/procworker.js";
 import type { CpuSample } from "../lib/probe.js";
-import { row, type Row } from "../lib/report.js";
+import { overRounds, row, type Row } from "../lib/report.js";
 import { median, now, rounds, settle } from "../lib/stats.js";
 
 /** One timed run: wall ms and the CPU the measured process spent. */
@@ -96,23 +100,41 @@ async function warmWasmLanes(ctx: BenchContext, slots: number): Promise<void> {
   }
 }
 
+/** How a stream figure's client reads: the frame reader (the server's cost) or a grpc-js
+ * client (what a Node user of grpc-js waits for; its own per-message cost sets the pace). */
+type Reader = "frames" | "grpc-js";
+
 /** The raw process streams `messages` pre-encoded messages of `size` bytes to this one. */
-async function rawStream(ctx: BenchContext, messages: number, size: number, profile?: string): Promise<Timed> {
-  const client = ctx.raw.echoClient(true);
+async function rawStream(
+  ctx: BenchContext,
+  messages: number,
+  size: number,
+  reader: Reader,
+  profile?: string,
+): Promise<Timed> {
+  const client = reader === "grpc-js" ? ctx.raw.echoClient(true) : undefined;
+  const request = Buffer.alloc(8);
+  request.writeUInt32LE(messages, 0);
+  request.writeUInt32LE(size, 4);
   const run = () =>
     timed(
       () => ctx.raw.cpu(),
       async () => {
-        const got = await client.flood(messages, size);
+        const got =
+          client === undefined
+            ? (await readStream(ctx.raw.address, "/bench.Echo/Flood", request)).messages
+            : await client.flood(messages, size);
         if (got !== messages) throw new Error(`the raw stream sent ${got} messages, expected ${messages}`);
       },
     );
   try {
     return profile === undefined ? await run() : await profiled(ctx, profile, run, "raw");
   } finally {
-    client.close();
+    client?.close();
   }
 }
+
+const COMPUTE = "/procworker.v1.ProcessWorkerService/Compute";
 
 /** Results per response asked for by the grouped Compute stream (3e, 3f): what the CLI asks. */
 const PER_RESPONSE = 256;
@@ -137,38 +159,44 @@ function resultsIn(response: Buffer, grouped: boolean): number {
   return count;
 }
 
-/** A Compute stream of a fresh counter process with `slots` scheduled slots, read whole;
- * `perResponse` results per response when given. */
+/** A Compute stream of a fresh counter process with `slots` scheduled slots, read whole by
+ * `reader`; `perResponse` results per response when given. */
 async function computeStream(
   ctx: BenchContext,
   slots: number,
   name: string,
+  reader: Reader,
   perResponse?: number,
   profile?: string,
 ): Promise<Timed> {
   const processId = await spawnCounter(ctx.pw.client, name);
   const last = await scheduleMany(ctx.pw.client, processId, slots);
-  const raw = ctx.pw.rawClient();
+  const request: ComputeRequest = {
+    processId,
+    slot: last,
+    ...(perResponse === undefined ? {} : { maxResultsPerResponse: perResponse }),
+  };
+  const grouped = perResponse !== undefined;
+  const raw = reader === "grpc-js" ? ctx.pw.rawClient() : undefined;
   await settle(100);
   const run = () =>
     serverTimed(ctx, async () => {
       let count = 0;
-      await new Promise<void>((resolve, reject) => {
-        const stream = raw.compute({
-          processId,
-          slot: last,
-          ...(perResponse === undefined ? {} : { maxResultsPerResponse: perResponse }),
+      const take = (response: Buffer): void => void (count += resultsIn(response, grouped));
+      if (raw === undefined) await readStream(ctx.pw.address, COMPUTE, ComputeRequest.encode(request).finish(), take);
+      else
+        await new Promise<void>((resolve, reject) => {
+          const stream = raw.compute(request);
+          stream.on("data", take);
+          stream.on("error", reject);
+          stream.on("end", resolve);
         });
-        stream.on("data", (response: Buffer) => (count += resultsIn(response, perResponse !== undefined)));
-        stream.on("error", reject);
-        stream.on("end", resolve);
-      });
       if (count !== slots + 1) throw new Error(`Compute streamed ${count} results, expected ${slots + 1}`);
     });
   try {
     return profile === undefined ? await run() : await profiled(ctx, profile, run);
   } finally {
-    raw.close();
+    raw?.close();
     await ctx.pw.client.stop({ processId, skipSnapshot: false });
   }
 }
@@ -190,15 +218,20 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
     const counter = perSlot(await catchUp(ctx, "counter", n, `c${round}`, last ? "catchup-counter" : undefined), n);
     const raw = perSlot(await ctx.raw.catchup({ slots: n, commit, resultBytes }), n);
     const stream = perSlot(
-      await computeStream(ctx, n, `s${round}`, undefined, last ? "compute-stream" : undefined),
+      await computeStream(ctx, n, `s${round}`, "frames", undefined, last ? "compute-stream" : undefined),
       n + 1,
     );
     const grouped = perSlot(
-      await computeStream(ctx, n, `g${round}`, PER_RESPONSE, last ? "compute-stream-grouped" : undefined),
+      await computeStream(ctx, n, `g${round}`, "frames", PER_RESPONSE, last ? "compute-stream-grouped" : undefined),
       n + 1,
     );
     // A ComputeResponse is the result (resultBytes) in a 1-field wrapper: 2–3 bytes more.
-    const rawStreamed = perSlot(await rawStream(ctx, n + 1, resultBytes + 3, last ? "raw-stream" : undefined), n + 1);
+    const rawStreamed = perSlot(
+      await rawStream(ctx, n + 1, resultBytes + 3, "frames", last ? "raw-stream" : undefined),
+      n + 1,
+    );
+    const streamGrpc = perSlot(await computeStream(ctx, n, `j${round}`, "grpc-js"), n + 1);
+    const rawStreamedGrpc = perSlot(await rawStream(ctx, n + 1, resultBytes + 3, "grpc-js"), n + 1);
     if (wasm && round < 0) await warmWasmLanes(ctx, n);
     const w = wasm
       ? perSlot(await catchUp(ctx, "wasm", n, `w${round}`, last ? "catchup-wasm" : undefined), n)
@@ -210,9 +243,12 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       `  round ${round}: counter ${counter.rate.toFixed(0)}/s (raw ${raw.rate.toFixed(0)}/s), stream ${stream.us.toFixed(1)} µs/slot, ${PER_RESPONSE} a response ${grouped.us.toFixed(1)} µs/slot` +
         (w && rawWasm ? `, wasm ${w.rate.toFixed(0)}/s (raw ${rawWasm.rate.toFixed(0)}/s)` : ""),
     );
-    return { counter, raw, stream, grouped, rawStreamed, wasm: w, rawWasm };
+    return { counter, raw, stream, grouped, rawStreamed, streamGrpc, rawStreamedGrpc, wasm: w, rawWasm };
   });
-  const m = (pick: (r: (typeof results)[number]) => number | undefined): number =>
+  type Round = (typeof results)[number];
+  const vs = (pw: (r: Round) => number | undefined, base: (r: Round) => number | undefined) =>
+    overRounds(results, pw, base);
+  const m = (pick: (r: Round) => number | undefined): number =>
     median(results.map(pick).filter((v): v is number => v !== undefined));
   const detail = { slots, commit, resultBytes, rounds: results.length, perRound: results };
   const rows: Row[] = [
@@ -220,8 +256,10 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       id: "1a",
       figure: `Catch-up: Await slot ${slots / 1000}k, counter@1.0`,
       unit: "/s",
-      procworker: m((r) => r.counter.rate),
-      baseline: m((r) => r.raw.rate),
+      ...vs(
+        (r) => r.counter.rate,
+        (r) => r.raw.rate,
+      ),
       baselineIs: `raw read + step + put, durable commits of ${commit}`,
       target: { maxCost: 1.3, min: 100_000 },
       detail,
@@ -230,8 +268,10 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       id: "1b",
       figure: "Catch-up, counter@1.0: CPU per slot",
       unit: "us",
-      procworker: m((r) => r.counter.cpuUs),
-      baseline: m((r) => r.raw.cpuUs),
+      ...vs(
+        (r) => r.counter.cpuUs,
+        (r) => r.raw.cpuUs,
+      ),
       baselineIs: "the raw loop's CPU per slot (its process)",
       target: { maxCost: 1.3 },
       detail: { serverMainUs: m((r) => r.counter.mainUs), rawMainUs: m((r) => r.raw.mainUs) },
@@ -240,8 +280,10 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       id: "3a",
       figure: `Compute stream of ${slots / 1000}k counter@1.0 slots, per slot`,
       unit: "us",
-      procworker: m((r) => r.stream.us),
-      baseline: m((r) => r.counter.us),
+      ...vs(
+        (r) => r.stream.us,
+        (r) => r.counter.us,
+      ),
       baselineIs: "the catch-up of 1a, per slot",
       target: { maxCost: 1.5 },
     }),
@@ -249,8 +291,10 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       id: "3b",
       figure: "Compute stream: CPU per slot",
       unit: "us",
-      procworker: m((r) => r.stream.cpuUs),
-      baseline: m((r) => r.counter.cpuUs),
+      ...vs(
+        (r) => r.stream.cpuUs,
+        (r) => r.counter.cpuUs,
+      ),
       baselineIs: "the catch-up of 1b, CPU per slot",
       target: { maxCost: 1.5 },
     }),
@@ -258,24 +302,30 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       id: "3c",
       figure: "Compute stream: per slot",
       unit: "us",
-      procworker: m((r) => r.stream.us),
-      baseline: m((r) => r.rawStreamed.us),
-      baselineIs: "raw grpc-js stream of as many pre-encoded messages, same size",
+      ...vs(
+        (r) => r.stream.us,
+        (r) => r.rawStreamed.us,
+      ),
+      baselineIs: "raw grpc-js stream of as many pre-encoded messages, same size (frame reader)",
     }),
     row({
       id: "3d",
       figure: "Compute stream: CPU per slot",
       unit: "us",
-      procworker: m((r) => r.stream.cpuUs),
-      baseline: m((r) => r.rawStreamed.cpuUs),
+      ...vs(
+        (r) => r.stream.cpuUs,
+        (r) => r.rawStreamed.cpuUs,
+      ),
       baselineIs: "the raw stream's server CPU per message",
     }),
     row({
       id: "3e",
       figure: `Compute stream, ${PER_RESPONSE} results a response: per slot`,
       unit: "us",
-      procworker: m((r) => r.grouped.us),
-      baseline: m((r) => r.counter.us),
+      ...vs(
+        (r) => r.grouped.us,
+        (r) => r.counter.us,
+      ),
       baselineIs: "the catch-up of 1a, per slot",
       target: { maxCost: 1.5 },
     }),
@@ -283,10 +333,32 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       id: "3f",
       figure: `Compute stream, ${PER_RESPONSE} a response: CPU per slot`,
       unit: "us",
-      procworker: m((r) => r.grouped.cpuUs),
-      baseline: m((r) => r.counter.cpuUs),
+      ...vs(
+        (r) => r.grouped.cpuUs,
+        (r) => r.counter.cpuUs,
+      ),
       baselineIs: "the catch-up of 1b, CPU per slot",
       target: { maxCost: 1.5 },
+    }),
+    row({
+      id: "3g",
+      figure: "Compute stream read by a grpc-js client: per slot",
+      unit: "us",
+      ...vs(
+        (r) => r.streamGrpc.us,
+        (r) => r.rawStreamedGrpc.us,
+      ),
+      baselineIs: "raw grpc-js stream of as many messages, same size, read by a grpc-js client",
+    }),
+    row({
+      id: "3h",
+      figure: "Compute stream read by a grpc-js client: CPU per slot",
+      unit: "us",
+      ...vs(
+        (r) => r.streamGrpc.cpuUs,
+        (r) => r.rawStreamedGrpc.cpuUs,
+      ),
+      baselineIs: "that raw stream's server CPU per message",
     }),
   ];
   if (wasm) {
@@ -295,8 +367,10 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
         id: "2a",
         figure: `Catch-up: Await slot ${slots / 1000}k, wasm@1.0 WAT counter`,
         unit: "/s",
-        procworker: m((r) => r.wasm?.rate),
-        baseline: m((r) => r.rawWasm?.rate),
+        ...vs(
+          (r) => r.wasm?.rate,
+          (r) => r.rawWasm?.rate,
+        ),
         baselineIs: `raw read + pw_handle on main thread + put, commits of ${commit}`,
         target: { min: 60_000 },
       }),
@@ -304,8 +378,10 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
         id: "2b",
         figure: "Catch-up, wasm@1.0: per slot",
         unit: "us",
-        procworker: m((r) => r.wasm?.us),
-        baseline: m((r) => r.counter.us),
+        ...vs(
+          (r) => r.wasm?.us,
+          (r) => r.counter.us,
+        ),
         baselineIs: "the counter@1.0 catch-up of 1a, per slot",
         target: { maxCost: 1.5 },
       }),
@@ -313,8 +389,10 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
         id: "2c",
         figure: "Catch-up, wasm@1.0: CPU per slot (all threads)",
         unit: "us",
-        procworker: m((r) => r.wasm?.cpuUs),
-        baseline: m((r) => r.counter.cpuUs),
+        ...vs(
+          (r) => r.wasm?.cpuUs,
+          (r) => r.counter.cpuUs,
+        ),
         baselineIs: "the counter@1.0 catch-up of 1b, CPU per slot",
         target: { maxCost: 1.5 },
         detail: { wasmMainUs: m((r) => r.wasm?.mainUs), rawWasmCpuUs: m((r) => r.rawWasm?.cpuUs) },

@@ -23,7 +23,7 @@ import {
 import { createWasmDevice } from "../../src/device/wasm/index.js";
 import { encodeInput } from "../../src/device/wasm/abi.js";
 import { mainThreadCpuUs } from "../lib/probe.js";
-import { row, type Row } from "../lib/report.js";
+import { overRounds, row, type Row } from "../lib/report.js";
 import { median, now, rounds } from "../lib/stats.js";
 import { rawInstance } from "../lib/wasm.js";
 
@@ -106,14 +106,16 @@ export async function deviceFigures({ module, quick }: { module: Uint8Array; qui
         counterMainUs: counterRun.mainUs,
       };
     });
-    const wasmUs = median(results.map((r) => r.wasmUs));
     return [
       row({
         id: "8a",
         figure: `wasm@1.0 device alone, batches of ${batch}, per slot`,
         unit: "us",
-        procworker: wasmUs,
-        baseline: median(results.map((r) => r.rawUs)),
+        ...overRounds(
+          results,
+          (r) => r.wasmUs,
+          (r) => r.rawUs,
+        ),
         baselineIs: "raw pw_handle call on main thread, same input",
         detail: { slots, batch, rounds: results.length, perRound: results },
       }),
@@ -121,16 +123,22 @@ export async function deviceFigures({ module, quick }: { module: Uint8Array; qui
         id: "8b",
         figure: `wasm@1.0 device alone, batches of ${batch}, per slot`,
         unit: "us",
-        procworker: wasmUs,
-        baseline: median(results.map((r) => r.counterUs)),
+        ...overRounds(
+          results,
+          (r) => r.wasmUs,
+          (r) => r.counterUs,
+        ),
         baselineIs: "counter@1.0 device alone, same batches",
       }),
       row({
         id: "8c",
         figure: `wasm@1.0 device alone: main-thread CPU per slot`,
         unit: "us",
-        procworker: median(results.map((r) => r.wasmMainUs)),
-        baseline: median(results.map((r) => r.rawUs)),
+        ...overRounds(
+          results,
+          (r) => r.wasmMainUs,
+          (r) => r.rawUs,
+        ),
         baselineIs: "raw pw_handle call on main thread, same input",
         detail: { counterMainUs: median(results.map((r) => r.counterMainUs)) },
       }),
@@ -138,8 +146,11 @@ export async function deviceFigures({ module, quick }: { module: Uint8Array; qui
         id: "8d",
         figure: `wasm@1.0 device alone, batches of ${CATCH_UP_BATCH}: CPU per slot (all threads)`,
         unit: "us",
-        procworker: median(results.map((r) => r.wasmCpuUs)),
-        baseline: median(results.map((r) => r.rawUs)),
+        ...overRounds(
+          results,
+          (r) => r.wasmCpuUs,
+          (r) => r.rawUs,
+        ),
         baselineIs: "raw pw_handle call on main thread, same input",
       }),
     ];
