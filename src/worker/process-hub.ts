@@ -166,11 +166,21 @@ export class ProcessHub {
   publish(group: string, results: SlotResult[]): number {
     let count = 0;
     const logging = this.ctx.logger.isLevelEnabled("debug");
+    const recent = this.recent;
+    /** The next slot of the stream furthest behind, once the result was offered to all. */
+    let slowest: bigint | undefined;
     for (const result of results) {
       const notified = this.waiters.notify(result);
       count += notified;
-      this.recent?.add(result);
-      for (const stream of this.streams) stream.push(result);
+      slowest = undefined;
+      for (const stream of this.streams) {
+        stream.push(result);
+        const next = stream.next;
+        if (slowest === undefined || next < slowest) slowest = next;
+      }
+      // Kept in memory only while a stream has yet to take it: such a stream may need it
+      // again after its queue overflows.
+      if (slowest !== undefined && slowest <= result.slot) recent?.add(result);
       if (!logging) continue;
       const slot = result.slot.toString();
       this.ctx.logger.debug(
@@ -179,6 +189,7 @@ export class ProcessHub {
       );
       this.ctx.logger.debug({ event: "finished_notifying", group, slot, listeners: notified }, "finished_notifying");
     }
+    if (slowest !== undefined) recent?.dropBefore(slowest); // every stream took those before it
     const last = results[results.length - 1];
     if (last !== undefined) this.sawComputed(last.slot);
     this.retryDelay = this.ctx.retryMs.first;

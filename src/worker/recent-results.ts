@@ -3,8 +3,10 @@
  * fell behind (their queue overflowed while the client read slower than the worker
  * computed): such a stream takes its next results from here instead of reading them back
  * from the store and decoding them. Only processes with an open stream keep a run of results
- * here. Every result kept was published, so it is durable: serving it is the same as serving
- * the store's copy.
+ * here, and only the results one of those streams has yet to take (the hub adds a result
+ * no stream took at once, and drops what every stream has taken: `dropBefore`), so a stream
+ * that keeps up holds nothing here and its results die young. Every result kept was
+ * published, so it is durable: serving it is the same as serving the store's copy.
  *
  * Memory is bounded node-wide by an estimate of the bytes each result holds: past
  * `maxBytes` the oldest published result goes first, whichever process it belongs to.
@@ -153,6 +155,24 @@ export class RecentRun {
     return this.results[this.head + Number(offset)];
   }
 
+  /** Drops the kept results before `slot` (every stream of the process has taken them). */
+  dropBefore(slot: bigint): void {
+    const size = this.results.length - this.head;
+    if (size === 0 || slot <= this.first) return;
+    const count = slot - this.first >= BigInt(size) ? size : Number(slot - this.first);
+    if (count === size) return this.dropAll();
+    let bytes = 0;
+    for (let i = this.head; i < this.head + count; i++) {
+      bytes += this.sizes[i] as number;
+      this.results[i] = undefined as unknown as SlotResult;
+    }
+    this.head += count;
+    this.first += BigInt(count);
+    this.stale += count;
+    this.compactFront();
+    this.bound.dropped(count, bytes);
+  }
+
   /** Drops every result and keeps no more (the process has no stream left). */
   close(): void {
     this.closed = true;
@@ -170,6 +190,19 @@ export class RecentRun {
     this.results[this.head] = undefined as unknown as SlotResult;
     this.head++;
     this.first++;
+    this.compactFront();
+    return bytes;
+  }
+
+  /** @internal While the bound rebuilds its order: true for each of this run's stale entries. */
+  skipStale(): boolean {
+    if (this.stale === 0) return false;
+    this.stale--;
+    return true;
+  }
+
+  /** Lets go of the arrays' front once it has been taken (empty, or more than half). */
+  private compactFront(): void {
     if (this.head === this.results.length) {
       this.results = [];
       this.sizes = [];
@@ -179,14 +212,6 @@ export class RecentRun {
       this.sizes = this.sizes.slice(this.head);
       this.head = 0;
     }
-    return bytes;
-  }
-
-  /** @internal While the bound rebuilds its order: true for each of this run's stale entries. */
-  skipStale(): boolean {
-    if (this.stale === 0) return false;
-    this.stale--;
-    return true;
   }
 
   private dropAll(): void {

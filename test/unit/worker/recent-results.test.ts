@@ -91,6 +91,29 @@ describe("recent results", () => {
     expect(kept.get(0n)?.slot).toBe(0n);
   });
 
+  it("let go of the results before a slot, freeing their bytes, and keep the rest", () => {
+    const recent = new RecentResults(1 << 20);
+    const run = recent.run();
+    const other = recent.run();
+    for (let slot = 0; slot < 10; slot++) run.add(result(1, slot));
+    other.add(result(2, 0));
+    const one = resultBytes(result(1, 0));
+    run.dropBefore(2n);
+    run.dropBefore(1n); // already gone: nothing more
+    expect(slotsOf(run, 0, 10)).toEqual([undefined, undefined, 2, 3, 4, 5, 6, 7, 8, 9, undefined]);
+    expect(run.size).toBe(8);
+    expect(recent.size).toBe(9);
+    expect(recent.bytes).toBe(9 * one);
+    run.add(result(1, 10)); // still contiguous from slot 2
+    expect(run.get(10n)?.slot).toBe(10n);
+    run.dropBefore(100n);
+    expect(run.size).toBe(0);
+    expect(recent.size).toBe(1);
+    expect(recent.bytes).toBe(resultBytes(result(2, 0)));
+    run.add(result(1, 11)); // an empty run starts again from the next result published
+    expect(slotsOf(run, 10, 11)).toEqual([undefined, 11]);
+  });
+
   it("keep nothing with a bound of 0, and not a result larger than the bound", () => {
     const none = new RecentResults(0);
     const run = none.run();
@@ -126,10 +149,10 @@ describe("recent results", () => {
   });
 
   it("hold exactly what a model of the bound holds, however results, gaps and closes interleave", () => {
-    type Op = { kind: "next" | "gap" | "repeat" | "close" | "open"; run: number; data: number };
+    type Op = { kind: "next" | "gap" | "repeat" | "close" | "open" | "taken"; run: number; data: number };
     const kind = fc.oneof(
       { weight: 30, arbitrary: fc.constant<Op["kind"]>("next") },
-      { weight: 1, arbitrary: fc.constantFrom<Op["kind"]>("gap", "repeat", "close", "open") },
+      { weight: 1, arbitrary: fc.constantFrom<Op["kind"]>("gap", "repeat", "close", "open", "taken") },
     );
     const op: fc.Arbitrary<Op> = fc.record({
       kind,
@@ -166,6 +189,13 @@ describe("recent results", () => {
             continue;
           }
           const target = runs[run] as RecentRun;
+          if (kind === "taken") {
+            // Every stream took the slots before one `data % 8` back from the next.
+            const before = (nextSlot[run] as number) - (data % 8);
+            target.dropBefore(BigInt(Math.max(0, before)));
+            model = model.filter(([r, slot]) => r !== run || slot >= before);
+            continue;
+          }
           if (kind === "repeat") {
             if (nextSlot[run] === 0) continue;
             // Ignored while the run keeps results (the last one is this slot); an empty run

@@ -102,29 +102,36 @@ describe("a stream that fell behind its worker", () => {
   });
 });
 
+/** A hub of one process whose store has nothing, sharing `recent`. */
+async function hubWith(recent: RecentResults, processId: string): Promise<ProcessHub> {
+  const hub = new ProcessHub(
+    processId,
+    {
+      source: {
+        results: () => Promise.resolve([]),
+        latestScheduledSlot: () => Promise.resolve(0n),
+        latestResultSlot: () => Promise.resolve(undefined),
+      },
+      dispatch: () => true,
+      groupOf: () => processId,
+      logger: silentLogger(),
+      changes: new Changes(),
+      recent,
+      retryMs: { first: 1, max: 1, follow: 1 },
+    },
+    () => undefined,
+  );
+  await hub.ready;
+  return hub;
+}
+
 describe("a process's recent results", () => {
+  const processId = "P".repeat(43);
+  const result = (slot: number): SlotResult => ({ processId, slot: BigInt(slot), messageId: "M".repeat(43) });
+
   it("are kept while it has a stream, shared by its streams, and dropped with its last stream", async () => {
     const recent = new RecentResults(1 << 20);
-    const processId = "P".repeat(43);
-    const hub = new ProcessHub(
-      processId,
-      {
-        source: {
-          results: () => Promise.resolve([]),
-          latestScheduledSlot: () => Promise.resolve(0n),
-          latestResultSlot: () => Promise.resolve(undefined),
-        },
-        dispatch: () => true,
-        groupOf: () => processId,
-        logger: silentLogger(),
-        changes: new Changes(),
-        recent,
-        retryMs: { first: 1, max: 1, follow: 1 },
-      },
-      () => undefined,
-    );
-    await hub.ready;
-    const result = (slot: number): SlotResult => ({ processId, slot: BigInt(slot), messageId: "M".repeat(43) });
+    const hub = await hubWith(recent, processId);
     hub.publish(processId, [result(0)]); // nobody streams: nothing kept
     expect(recent.size).toBe(0);
     const a = hub.openStream({ from: 1n, buffer: 64, leaderBound: false });
@@ -136,6 +143,39 @@ describe("a process's recent results", () => {
     b.close();
     expect(recent.size).toBe(0);
     expect(recent.bytes).toBe(0);
+    expect(hub.empty).toBe(true);
+  });
+
+  it("hold only what a stream has yet to take: none while every stream keeps up", async () => {
+    const recent = new RecentResults(1 << 20);
+    const hub = await hubWith(recent, processId);
+    const taken: bigint[][] = [[], []];
+    let roomOfB = 1; // b takes one result, then is full until resumed
+    const consumer = (i: number, room: () => boolean) => ({
+      deliver: (r: SlotResult) => (taken[i]?.push(r.slot), room()),
+      end: () => undefined,
+      fail: (error: Error) => {
+        throw error;
+      },
+    });
+    const a = hub.openStream({ from: 1n, buffer: 64, leaderBound: false });
+    const b = hub.openStream({ from: 1n, buffer: 64, leaderBound: false });
+    a.start(consumer(0, () => true));
+    b.start(consumer(1, () => --roomOfB > 0));
+    await new Promise((resolve) => setImmediate(resolve)); // their first store reads (empty)
+    hub.publish(processId, [result(1)]);
+    expect(recent.size).toBe(0); // both took it at once
+    hub.publish(processId, [result(2), result(3), result(4)]);
+    expect(taken).toEqual([[1n, 2n, 3n, 4n], [1n]]);
+    expect(recent.size).toBe(3); // 2–4: b has yet to take them
+    roomOfB = Infinity;
+    b.resume();
+    expect(taken[1]).toEqual([1n, 2n, 3n, 4n]);
+    hub.publish(processId, [result(5)]);
+    expect(recent.size).toBe(0); // both took 2–5
+    expect(recent.bytes).toBe(0);
+    a.close();
+    b.close();
     expect(hub.empty).toBe(true);
   });
 });
