@@ -27,8 +27,11 @@ const HAS_ERROR = 2;
 const TWO_32 = 2 ** 32;
 /** Decoded strings up to this many bytes are always decoded afresh. */
 const SHORT = 16;
-/** The last longer string decoded, and its bytes. */
-let lastDecoded: { text: string; bytes: Buffer } = { text: "", bytes: Buffer.alloc(0) };
+/** The two longer strings decoded most recently, the latest first. A result holds two ids,
+ * its process's (the same for every result of the process) and its message's (usually new):
+ * with one entry each would replace the other at every read and never match. */
+let recent = "";
+let older = "";
 /** Empty data, shared by every decoded message that has none (nothing can be written to it). */
 const EMPTY = new Uint8Array(0);
 /** Every value is written here, then copied out at its exact size: one allocation each. */
@@ -109,10 +112,16 @@ export function decodeResult(bytes: Uint8Array, size?: number): SlotResult {
   return result;
 }
 
-/** Whether `bytes` holds `expected` at `start` (a loop: for ids of tens of bytes it is
- * several times cheaper than a call into Buffer#compare). */
-function sameBytes(bytes: Uint8Array, start: number, expected: Uint8Array): boolean {
-  for (let i = 0; i < expected.length; i++) if (bytes[start + i] !== expected[i]) return false;
+/** Whether the `length` bytes of `bytes` at `start` are the ASCII string `text` (ids are
+ * ASCII; a string with any other character never matches, and is decoded). A loop: for ids
+ * of tens of bytes it is several times cheaper than a call into Buffer#compare, and it needs
+ * no copy of the bytes the string was decoded from. */
+function sameAscii(bytes: Uint8Array, start: number, length: number, text: string): boolean {
+  if (text.length !== length) return false;
+  for (let i = 0; i < length; i++) {
+    const byte = bytes[start + i] as number;
+    if (byte >= 0x80 || byte !== text.charCodeAt(i)) return false;
+  }
   return true;
 }
 
@@ -153,12 +162,19 @@ class Reader {
     const len = this.u32();
     const start = this.take(len);
     if (len <= SHORT) return this.view.toString("utf8", start, start + len);
-    // A longer string equal to the last one decoded (a message id repeated, a process id):
-    // the same string, without decoding or allocating it again.
-    const last = lastDecoded;
-    if (last.bytes.length === len && sameBytes(this.view, start, last.bytes)) return last.text;
+    // A longer string equal to one of the two decoded last (the process id of every result,
+    // a message id repeated): the same string, without decoding or allocating it again.
+    const latest = recent;
+    if (sameAscii(this.view, start, len, latest)) return latest;
+    const other = older;
+    if (sameAscii(this.view, start, len, other)) {
+      older = latest;
+      recent = other;
+      return other;
+    }
     const text = this.view.toString("utf8", start, start + len);
-    lastDecoded = { text, bytes: Buffer.from(this.view.subarray(start, start + len)) };
+    older = latest;
+    recent = text;
     return text;
   }
   /** A canonical message (core/message writeCanonical); tags rebuilt as own data properties,
