@@ -12,7 +12,9 @@
  *      encoding and writing, not a second pipeline), and against raw grpc-js streaming N
  *      pre-encoded messages of the same size (what any stream of one result per message
  *      costs). 3g/3h read both streams with a grpc-js client instead: what a Node client
- *      waits for, set mostly by that client's own cost per message.
+ *      waits for, set mostly by that client's own cost per message. 3i/3j: a new subscriber
+ *      of that process once computed (Subscribe from slot 0, every result read back from the
+ *      store), against the raw stream and against computing the results.
  * Each round measures everything back to back; wall time per slot and the CPU time of the
  * server's (or the raw) process per slot.
  */
@@ -20,7 +22,7 @@ import { availableParallelism } from "node:os";
 import { message } from "../../src/core/message.js";
 import { laneOf } from "../../src/device/wasm/pool.js";
 import { encodeResult } from "../../src/store/codec.js";
-import { ComputeRequest } from "../../src/generated/procworker/v1/process_worker_service.js";
+import { ComputeRequest, SubscribeRequest } from "../../src/generated/procworker/v1/process_worker_service.js";
 import { DEFAULT_BATCH_SLOTS } from "../../src/worker/engine.js";
 import type { BenchContext } from "../lib/context.js";
 import { profiled } from "../lib/context.js";
@@ -135,6 +137,7 @@ async function rawStream(
 }
 
 const COMPUTE = "/procworker.v1.ProcessWorkerService/Compute";
+const SUBSCRIBE = "/procworker.v1.ProcessWorkerService/Subscribe";
 
 /** Results per response asked for by the grouped Compute stream (3e, 3f): what the CLI asks. */
 const PER_RESPONSE = 256;
@@ -160,7 +163,8 @@ function resultsIn(response: Buffer, grouped: boolean): number {
 }
 
 /** A Compute stream of a fresh counter process with `slots` scheduled slots, read whole by
- * `reader`; `perResponse` results per response when given. */
+ * `reader`; `perResponse` results per response when given. The process is stopped after it,
+ * every result stored. */
 async function computeStream(
   ctx: BenchContext,
   slots: number,
@@ -168,7 +172,7 @@ async function computeStream(
   reader: Reader,
   perResponse?: number,
   profile?: string,
-): Promise<Timed> {
+): Promise<Timed & { processId: string }> {
   const processId = await spawnCounter(ctx.pw.client, name);
   const last = await scheduleMany(ctx.pw.client, processId, slots);
   const request: ComputeRequest = {
@@ -194,11 +198,25 @@ async function computeStream(
       if (count !== slots + 1) throw new Error(`Compute streamed ${count} results, expected ${slots + 1}`);
     });
   try {
-    return profile === undefined ? await run() : await profiled(ctx, profile, run);
+    return { ...(profile === undefined ? await run() : await profiled(ctx, profile, run)), processId };
   } finally {
     raw?.close();
     await ctx.pw.client.stop({ processId, skipSnapshot: false });
   }
+}
+
+/** A new subscriber of a process whose `slots` + 1 results are all stored and whose worker is
+ * stopped: Subscribe from slot 0, read by the frame reader up to the last stored slot. */
+async function replay(ctx: BenchContext, processId: string, slots: number, profile?: string): Promise<Timed> {
+  const request = SubscribeRequest.encode({ processId, fromSlot: 0n }).finish();
+  await settle(100);
+  const run = () =>
+    serverTimed(ctx, async () => {
+      const read = await readStream(ctx.pw.address, SUBSCRIBE, request, undefined, slots + 1);
+      if (read.messages !== slots + 1)
+        throw new Error(`Subscribe replayed ${read.messages} results, expected ${slots + 1}`);
+    });
+  return profile === undefined ? run() : profiled(ctx, profile, run);
 }
 
 export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
@@ -217,10 +235,9 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
     const last = round === (ctx.quick ? 1 : 2);
     const counter = perSlot(await catchUp(ctx, "counter", n, `c${round}`, last ? "catchup-counter" : undefined), n);
     const raw = perSlot(await ctx.raw.catchup({ slots: n, commit, resultBytes }), n);
-    const stream = perSlot(
-      await computeStream(ctx, n, `s${round}`, "frames", undefined, last ? "compute-stream" : undefined),
-      n + 1,
-    );
+    const computed = await computeStream(ctx, n, `s${round}`, "frames", undefined, last ? "compute-stream" : undefined);
+    const stream = perSlot(computed, n + 1);
+    const replayed = perSlot(await replay(ctx, computed.processId, n, last ? "replay" : undefined), n + 1);
     const grouped = perSlot(
       await computeStream(ctx, n, `g${round}`, "frames", PER_RESPONSE, last ? "compute-stream-grouped" : undefined),
       n + 1,
@@ -243,7 +260,7 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       `  round ${round}: counter ${counter.rate.toFixed(0)}/s (raw ${raw.rate.toFixed(0)}/s), stream ${stream.us.toFixed(1)} µs/slot, ${PER_RESPONSE} a response ${grouped.us.toFixed(1)} µs/slot` +
         (w && rawWasm ? `, wasm ${w.rate.toFixed(0)}/s (raw ${rawWasm.rate.toFixed(0)}/s)` : ""),
     );
-    return { counter, raw, stream, grouped, rawStreamed, streamGrpc, rawStreamedGrpc, wasm: w, rawWasm };
+    return { counter, raw, stream, replayed, grouped, rawStreamed, streamGrpc, rawStreamedGrpc, wasm: w, rawWasm };
   });
   type Round = (typeof results)[number];
   const vs = (pw: (r: Round) => number | undefined, base: (r: Round) => number | undefined) =>
@@ -339,6 +356,26 @@ export async function catchupFigures(ctx: BenchContext): Promise<Row[]> {
       ),
       baselineIs: "the catch-up of 1b, CPU per slot",
       target: { maxCost: 1.5 },
+    }),
+    row({
+      id: "3i",
+      figure: `Subscribe from slot 0 over ${slots / 1000}k stored results: per slot`,
+      unit: "us",
+      ...vs(
+        (r) => r.replayed.us,
+        (r) => r.rawStreamed.us,
+      ),
+      baselineIs: "the raw stream of 3c (frame reader)",
+    }),
+    row({
+      id: "3j",
+      figure: `Subscribe from slot 0 over ${slots / 1000}k stored results: CPU per slot`,
+      unit: "us",
+      ...vs(
+        (r) => r.replayed.cpuUs,
+        (r) => r.counter.cpuUs,
+      ),
+      baselineIs: "the catch-up of 1b, CPU per slot (computing them)",
     }),
     row({
       id: "3g",

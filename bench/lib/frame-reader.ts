@@ -31,15 +31,17 @@ const PREFIX = 5;
 
 /**
  * Calls `path` (`/package.Service/Method`) at `address` (host:port) with the request's
- * protobuf bytes, on a connection of its own, and reads the response stream to its end;
- * `onMessage` sees each response (a view, valid only during the call). Rejects when the
- * status is not OK, or the connection fails.
+ * protobuf bytes, on a connection of its own, and reads the response stream to its end, or
+ * until `stopAfter` responses when given (it then cancels the call: for a stream that does not
+ * end by itself, such as Subscribe); `onMessage` sees each response (a view, valid only during
+ * the call). Rejects when the status is not OK, or the connection fails.
  */
 export function readStream(
   address: string,
   path: string,
   request: Uint8Array,
   onMessage?: (response: Buffer) => void,
+  stopAfter?: number,
 ): Promise<StreamRead> {
   return new Promise((resolve, reject) => {
     const session = connect(`http://${address}`);
@@ -61,9 +63,10 @@ export function readStream(
     /** The bytes of a response cut by a chunk's end (rare: whole responses are written). */
     let partial: Buffer | undefined;
     let status: { code: number; details: string } | undefined;
+    let stopped = false;
     const take = (bytes: Buffer): void => {
       let at = 0;
-      while (bytes.length - at >= PREFIX) {
+      while (!stopped && bytes.length - at >= PREFIX) {
         const length = bytes.readUInt32BE(at + 1);
         if (bytes.length - at - PREFIX < length) break;
         const response = bytes.subarray(at + PREFIX, at + PREFIX + length);
@@ -71,8 +74,12 @@ export function readStream(
         read.messages++;
         read.bytes += length;
         onMessage?.(response);
+        if (read.messages === stopAfter) {
+          stopped = true;
+          stream.close(constants.NGHTTP2_CANCEL);
+        }
       }
-      partial = at === bytes.length ? undefined : Buffer.from(bytes.subarray(at));
+      partial = stopped || at === bytes.length ? undefined : Buffer.from(bytes.subarray(at));
     };
     stream.on("data", (chunk: Buffer) => take(partial === undefined ? chunk : Buffer.concat([partial, chunk])));
     const statusOf = (headers: IncomingHttpHeaders): void => {
@@ -86,6 +93,7 @@ export function readStream(
     stream.on("error", fail);
     stream.on("close", () => {
       session.close();
+      if (stopped) return resolve(read);
       if (status === undefined)
         return reject(new Error(`stream closed without a status (HTTP/2 code ${stream.rstCode})`));
       if (status.code !== 0) return reject(new StreamStatusError(status.code, status.details));

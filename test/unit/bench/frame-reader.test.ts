@@ -34,6 +34,11 @@ describe("the benchmarks' frame reader", () => {
     }
   });
 
+  it("stops after as many responses as asked, cancelling the call", async () => {
+    const read = await readStream(echo.address, "/bench.Echo/Flood", flood(100_000, 60), undefined, 1000);
+    expect(read).toEqual({ messages: 1000, bytes: 60_000 });
+  });
+
   it("rejects a call that ends with a status other than OK", async () => {
     const call = readStream(echo.address, "/bench.Echo/NoSuchMethod", Buffer.alloc(0));
     await expect(call).rejects.toBeInstanceOf(StreamStatusError);
