@@ -26,6 +26,7 @@ import { ComputeRequest, SubscribeRequest } from "../../src/generated/procworker
 import { DEFAULT_BATCH_SLOTS } from "../../src/worker/engine.js";
 import type { BenchContext } from "../lib/context.js";
 import { profiled } from "../lib/context.js";
+import { floodRequest } from "../lib/echo.js";
 import { readStream } from "../lib/frame-reader.js";
 import { scheduleMany, spawnCounter, spawnWasm } from "../lib/procworker.js";
 import type { CpuSample } from "../lib/probe.js";
@@ -115,9 +116,7 @@ async function rawStream(
   profile?: string,
 ): Promise<Timed> {
   const client = reader === "grpc-js" ? ctx.raw.echoClient(true) : undefined;
-  const request = Buffer.alloc(8);
-  request.writeUInt32LE(messages, 0);
-  request.writeUInt32LE(size, 4);
+  const request = floodRequest(messages, size);
   const run = () =>
     timed(
       () => ctx.raw.cpu(),

@@ -124,6 +124,14 @@ export async function startEchoServer(durable: () => Promise<unknown>): Promise<
   };
 }
 
+/** The request of a Flood of `count` messages of `size` bytes (two little-endian u32s). */
+export function floodRequest(count: number, size: number): Buffer {
+  const request = Buffer.alloc(8);
+  request.writeUInt32LE(count, 0);
+  request.writeUInt32LE(size, 4);
+  return request;
+}
+
 export interface EchoClient {
   echo(payload: Buffer): Promise<Buffer>;
   echoDurable(payload: Buffer): Promise<Buffer>;
@@ -156,10 +164,10 @@ export function echoClient(address: string, ownConnection = false): EchoClient {
     listen: () => (client["Listen"] as Function).call(client, Buffer.alloc(0)) as ClientReadableStream<Buffer>,
     flood: (count, size) =>
       new Promise((resolve, reject) => {
-        const request = Buffer.alloc(8);
-        request.writeUInt32LE(count, 0);
-        request.writeUInt32LE(size, 4);
-        const stream = (client["Flood"] as Function).call(client, request) as ClientReadableStream<Buffer>;
+        const stream = (client["Flood"] as Function).call(
+          client,
+          floodRequest(count, size),
+        ) as ClientReadableStream<Buffer>;
         let got = 0;
         stream.on("data", () => got++);
         stream.on("error", reject);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEchoServer, type EchoServer } from "../../../bench/lib/echo.js";
+import { floodRequest, startEchoServer, type EchoServer } from "../../../bench/lib/echo.js";
 import { readStream, StreamStatusError } from "../../../bench/lib/frame-reader.js";
 import { overRounds, row } from "../../../bench/lib/report.js";
 
@@ -9,14 +9,6 @@ beforeAll(async () => {
 });
 afterAll(() => echo.close());
 
-/** The Flood request: `count` messages of `size` bytes. */
-function flood(count: number, size: number): Buffer {
-  const request = Buffer.alloc(8);
-  request.writeUInt32LE(count, 0);
-  request.writeUInt32LE(size, 4);
-  return request;
-}
-
 describe("the benchmarks' frame reader", () => {
   it("reads every response of a stream, whole, however HTTP/2 cuts the bytes", async () => {
     for (const [count, size] of [
@@ -25,7 +17,7 @@ describe("the benchmarks' frame reader", () => {
       [0, 10],
     ] as const) {
       const sizes: number[] = [];
-      const read = await readStream(echo.address, "/bench.Echo/Flood", flood(count, size), (response) => {
+      const read = await readStream(echo.address, "/bench.Echo/Flood", floodRequest(count, size), (response) => {
         expect(response.every((byte) => byte === 7)).toBe(true);
         sizes.push(response.length);
       });
@@ -35,7 +27,7 @@ describe("the benchmarks' frame reader", () => {
   });
 
   it("stops after as many responses as asked, cancelling the call", async () => {
-    const read = await readStream(echo.address, "/bench.Echo/Flood", flood(100_000, 60), undefined, 1000);
+    const read = await readStream(echo.address, "/bench.Echo/Flood", floodRequest(100_000, 60), undefined, 1000);
     expect(read).toEqual({ messages: 1000, bytes: 60_000 });
   });
 
