@@ -8,7 +8,7 @@ import type { Logger } from "../core/log.js";
 import type { Message } from "../core/message.js";
 import { MAX_SLOT, type SlotResult } from "../core/result.js";
 import type { DeviceRegistry } from "../device/registry.js";
-import type { ScheduleEntry, Store } from "../store/store.js";
+import type { EncodedResult, ScheduleEntry, Store } from "../store/store.js";
 import { DefinitionCache, type DefinitionCacheLimits, type ProcessDefinition } from "./definition.js";
 import { ProcessRuntime } from "./runtime.js";
 import { spawnProcess } from "./spawn.js";
@@ -79,6 +79,11 @@ export class Processes {
   /** Stored results from `fromSlot` to `toSlot`, at most `limit`. */
   results(processId: string, fromSlot: bigint, toSlot: bigint, limit: number): Promise<SlotResult[]> {
     return this.opts.store.readResults(processId, fromSlot, toSlot, limit);
+  }
+
+  /** Stored results from `fromSlot` to `toSlot`, at most `limit`, left encoded. */
+  encodedResults(processId: string, fromSlot: bigint, toSlot: bigint, limit: number): Promise<EncodedResult[]> {
+    return this.opts.store.readEncodedResults(processId, fromSlot, toSlot, limit);
   }
 
   /** Readies the device for `processId` (see Device.prepare); nothing when it has nothing to

@@ -75,14 +75,18 @@ export function createHandlers({
       const group = await engine.group(request.processId, request.path, request.slot);
       return { group: group.name, kind: toWireGroupKind(group.kind) };
     }),
-    compute: slots("Compute", (request, hasDeadline) => engine.compute(request.processId, request.slot, hasDeadline)),
+    compute: slots("Compute", (request, hasDeadline) =>
+      engine.compute(request.processId, request.slot, hasDeadline, { encoded: true }),
+    ),
     // The definition's serializer passes the pre-encoded AwaitResponse bytes through.
     await: unary(
       "Await",
       async (request, signal) =>
         encodeResultResponse(await engine.await(request.processId, request.slot, signal)) as unknown as AwaitResponse,
     ),
-    subscribe: slots("Subscribe", (request) => engine.subscribe(request.processId, request.fromSlot)),
+    subscribe: slots("Subscribe", (request) =>
+      engine.subscribe(request.processId, request.fromSlot, { encoded: true }),
+    ),
     stop: unary("Stop", async (request) => {
       const { stopped, atSlot } = await engine.stop(request.processId, request.skipSnapshot);
       return { stopped, ...(atSlot !== undefined ? { atSlot } : {}) };

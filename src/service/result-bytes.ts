@@ -12,6 +12,7 @@
  */
 import type { Message } from "../core/message.js";
 import type { SlotResult } from "../core/result.js";
+import { decodeResult } from "../store/codec.js";
 
 const MAX_U64 = 2n ** 64n - 1n;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -180,4 +181,156 @@ function varintSize(n: number): number {
     size++;
   }
   return size;
+}
+
+/**
+ * The same response bytes for a result read back from the store and left in its encoding
+ * (store/codec.ts: checked well formed when it was read), written in one pass over its bytes:
+ * its strings and data are copied as they are stored (the store holds them in UTF-8, as the
+ * response does), with no string decoded and no object made. encodeResultResponse writes a
+ * decoded result's tags in the order of its object's keys, which is the stored (canonical)
+ * order unless a tag is named like an array index (JavaScript puts those first), or two
+ * names differed only in lone surrogates (stored alike, as U+FFFD, so the decoded object
+ * keeps one). Such a rare result is decoded and encoded instead, so the bytes are the same
+ * either way.
+ */
+export function encodeStoredResultResponse(value: Uint8Array): Buffer {
+  const src = value;
+  // Every stored field has a 4- or 8-byte length or number where the response has at most
+  // a tag and a 5-byte varint, plus the nested messages' headers: twice the value and a
+  // little more is always enough.
+  const bound = 2 * src.length + 32;
+  let out: Buffer;
+  let start: number;
+  if (bound > SLAB_BYTES / 8) {
+    out = Buffer.allocUnsafe(bound);
+    start = 0;
+  } else {
+    if (slabAt + bound > SLAB_BYTES) {
+      slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      slabAt = 0;
+    }
+    out = slab;
+    start = slabAt;
+  }
+  const end = writeStoredResult(src, out, start);
+  if (end < 0) return encodeResultResponse(decodeResult(value));
+  if (out === slab) slabAt = end;
+  return out.subarray(start, end);
+}
+
+/** Writes the response of a stored result at `start` of `out`; returns its end, or -1 when
+ * its tags need the decoded way (see encodeStoredResultResponse). */
+function writeStoredResult(src: Uint8Array, out: Buffer, start: number): number {
+  out[start] = 0x0a;
+  let at = start + 2;
+  let read = 1; // the format byte
+  // process id, slot, message id
+  let length = u32(src, read);
+  at = copyBytes(out, at, 0x0a, src, read + 4, length);
+  read += 4 + length;
+  at = writeStoredU64(out, at, 0x10, src, read);
+  read += 8;
+  length = u32(src, read);
+  at = copyBytes(out, at, 0x1a, src, read + 4, length);
+  read += 4 + length;
+  const flags = src[read++] as number;
+  if (flags & 1) {
+    out[at] = 0x22;
+    const outputAt = at + 1;
+    at += 2;
+    const count = u32(src, read);
+    read += 4;
+    let previous = -1;
+    let previousLength = 0;
+    for (let i = 0; i < count; i++) {
+      const nameLength = u32(src, read);
+      const name = read + 4;
+      if (nameLength > 0 && nameLength <= 10 && (src[name] as number) >= 0x30 && (src[name] as number) <= 0x39) {
+        if (isArrayIndex(src, name, nameLength)) return -1;
+      }
+      if (previous >= 0 && previousLength === nameLength && sameBytes(src, previous, name, nameLength)) return -1;
+      previous = name;
+      previousLength = nameLength;
+      read = name + nameLength;
+      const valueLength = u32(src, read);
+      out[at] = 0x0a;
+      const entryAt = at + 1;
+      at = copyBytes(out, at + 2, 0x0a, src, name, nameLength);
+      at = copyBytes(out, at, 0x12, src, read + 4, valueLength);
+      at = closeLength(out, entryAt, at);
+      read += 4 + valueLength;
+    }
+    const high = u32(src, read);
+    const dataLength = high * TWO_32 + u32(src, read + 4);
+    at = copyBytes(out, at, 0x12, src, read + 8, dataLength);
+    read += 8 + dataLength;
+    at = closeLength(out, outputAt, at);
+  }
+  if (flags & 2) {
+    out[at] = 0x2a;
+    const errorAt = at + 1;
+    at = writeString(out, at + 2, 0x0a, src[read] === 0 ? "compute" : "schedule");
+    at = writeStoredU64(out, at, 0x10, src, read + 1);
+    read += 9;
+    length = u32(src, read);
+    at = copyBytes(out, at, 0x1a, src, read + 4, length);
+    at = closeLength(out, errorAt, at);
+  }
+  return closeLength(out, start + 1, at);
+}
+
+const TWO_32 = 2 ** 32;
+
+/** The big-endian u32 at `at` of `src`. */
+function u32(src: Uint8Array, at: number): number {
+  return (
+    (((src[at] as number) << 24) |
+      ((src[at + 1] as number) << 16) |
+      ((src[at + 2] as number) << 8) |
+      (src[at + 3] as number)) >>>
+    0
+  );
+}
+
+/** Whether the `length` bytes at `a` and at `b` of `src` are the same. */
+function sameBytes(src: Uint8Array, a: number, b: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (src[a + i] !== src[b + i]) return false;
+  return true;
+}
+
+/** `length` bytes of `src` from `from` as a length-delimited field (nothing when empty). */
+function copyBytes(out: Buffer, at: number, tag: number, src: Uint8Array, from: number, length: number): number {
+  if (length === 0) return at;
+  out[at] = tag;
+  at = writeVarint(out, at + 1, length);
+  // A loop for short fields (ids, tags), TypedArray#set for longer ones: each is the
+  // cheaper side of about 48 bytes.
+  if (length <= 48) for (let i = 0; i < length; i++) out[at + i] = src[from + i] as number;
+  else out.set(src.subarray(from, from + length), at);
+  return at + length;
+}
+
+/** The stored u64 at `from` of `src` as a varint field (nothing when zero). */
+function writeStoredU64(out: Buffer, at: number, tag: number, src: Uint8Array, from: number): number {
+  const high = u32(src, from);
+  if (high < 0x200000) {
+    const n = high * TWO_32 + u32(src, from + 4);
+    if (n === 0) return at;
+    out[at] = tag;
+    return writeVarint(out, at + 1, n);
+  }
+  return writeU64(out, at, tag, (BigInt(high) << 32n) | BigInt(u32(src, from + 4)));
+}
+
+/** Whether a tag name of at most 10 bytes is an array index ("0", "7", "4294967294"). */
+function isArrayIndex(src: Uint8Array, from: number, length: number): boolean {
+  if (length > 1 && src[from] === 0x30) return false;
+  let n = 0;
+  for (let i = from; i < from + length; i++) {
+    const digit = (src[i] as number) - 0x30;
+    if (digit < 0 || digit > 9) return false;
+    n = n * 10 + digit;
+  }
+  return n <= 2 ** 32 - 2;
 }

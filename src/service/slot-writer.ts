@@ -22,9 +22,9 @@
  * delivered and not yet sent, and the stream holds the rest (result-stream.ts).
  */
 import { ProcworkerError } from "../core/errors.js";
-import type { SlotResult } from "../core/result.js";
-import type { SlotConsumer, SlotStream } from "../worker/result-stream.js";
+import { isEncodedResult, type SlotConsumer, type SlotStream, type StreamedResult } from "../worker/result-stream.js";
 import { encodedResultResponse } from "./convert.js";
+import { encodeStoredResultResponse } from "./result-bytes.js";
 import { responseSink, type ResponseSink, type SinkCall } from "./response-sink.js";
 
 /** The most results one response carries, whatever the request asks. */
@@ -156,9 +156,9 @@ export function slotWriter(call: SlotCall, stream: SlotStream, opts: SlotWriterO
     if (!ended) flushOrFail(true);
   };
   return {
-    deliver: (result: SlotResult) => {
+    deliver: (result: StreamedResult) => {
       if (ended) return false;
-      const bytes = encodedResultResponse(result);
+      const bytes = isEncodedResult(result) ? encodeStoredResultResponse(result.value) : encodedResultResponse(result);
       if (perResponse === 1) complete(bytes, 1);
       else {
         if (parts.length !== 0 && partBytes + bytes.length > maxResponseBytes) completeParts();

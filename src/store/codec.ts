@@ -16,7 +16,7 @@
 import { ByteWriter } from "../core/byte-writer.js";
 import { writeCanonical, type Message } from "../core/message.js";
 import type { SlotError, SlotPhase, SlotResult } from "../core/result.js";
-import type { EncodedScheduleEntry, ScheduleEntry } from "./store.js";
+import type { EncodedResult, EncodedScheduleEntry, ScheduleEntry } from "./store.js";
 
 /** The format byte every encoded value starts with. */
 export const FORMAT = 1;
@@ -112,6 +112,37 @@ export function decodeResult(bytes: Uint8Array, size?: number): SlotResult {
   return result;
 }
 
+/** Checks what encodeResult wrote (the first `size` bytes, default all) as decodeResult would,
+ * without decoding it: its slot, and a copy of the value. */
+export function decodeEncodedResult(bytes: Uint8Array, size?: number): EncodedResult {
+  const r = new Reader(bytes, size);
+  const slot = r.checkResult();
+  return { slot, value: copied(bytes, r.consumed) };
+}
+
+/** Copies are made into slabs of this size, each copy a view of its slab (a new backing
+ * store per value costs more than the copy): a slab lives as long as one of its views;
+ * a value over an eighth of one gets a buffer of its own. */
+const SLAB_BYTES = 16 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabAt = 0;
+
+/** A copy of the first `size` bytes of `bytes` that no later copy overwrites. */
+function copied(bytes: Uint8Array, size: number): Uint8Array {
+  if (size > SLAB_BYTES / 8) return Uint8Array.prototype.slice.call(bytes, 0, size);
+  if (slabAt + size > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabAt = 0;
+  }
+  const target = slab;
+  const start = slabAt;
+  // Through a view of exactly `size` bytes: lmdb-js's read buffer reports its value's size
+  // as its length, but TypedArray#set would copy the whole buffer.
+  target.set(bytes.subarray(0, size), start);
+  slabAt += size;
+  return target.subarray(start, slabAt);
+}
+
 /** Whether the `length` bytes of `bytes` at `start` are the ASCII string `text` (ids are
  * ASCII; a string with any other character never matches, and is decoded). A loop: for ids
  * of tens of bytes it is several times cheaper than a call into Buffer#compare, and it needs
@@ -176,6 +207,33 @@ class Reader {
     older = latest;
     recent = text;
     return text;
+  }
+  /** Bytes read so far. */
+  get consumed(): number {
+    return this.at;
+  }
+  /** Checks a whole result value as decodeResult does, keeping nothing; returns its slot. */
+  checkResult(): bigint {
+    this.format();
+    this.take(this.u32());
+    const slot = this.u64();
+    this.take(this.u32());
+    const flags = this.u8();
+    if (flags & ~(HAS_OUTPUT | HAS_ERROR)) throw new RangeError(`bad result flags ${flags}`);
+    if (flags & HAS_OUTPUT) {
+      const count = this.u32();
+      for (let i = 0; i < 2 * count; i++) this.take(this.u32());
+      const len = this.u64();
+      if (len > BigInt(this.size - this.at)) throw new RangeError("truncated message data");
+      this.take(Number(len));
+    }
+    if (flags & HAS_ERROR) {
+      if (PHASES[this.u8()] === undefined) throw new RangeError("bad slot phase");
+      this.u64();
+      this.take(this.u32());
+    }
+    this.end();
+    return slot;
   }
   /** A canonical message (core/message writeCanonical); tags rebuilt as own data properties,
    * so a tag named "__proto__" stays a tag. */

@@ -34,6 +34,7 @@ import type { SlotResult } from "../core/result.js";
 import {
   decodeMessage,
   decodeResult,
+  decodeEncodedResult,
   decodeEncodedScheduleEntry,
   decodeScheduleEntry,
   encodeMessage,
@@ -358,6 +359,11 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
       call(() => {
         checkLimit(limit);
         return range(KeyKind.result, processId, fromSlot, toSlot, limit, decodeResult);
+      }),
+    readEncodedResults: (processId, fromSlot, toSlot, limit) =>
+      call(() => {
+        checkLimit(limit);
+        return range(KeyKind.result, processId, fromSlot, toSlot, limit, decodeEncodedResult);
       }),
     latestResultSlot: (processId) => call(() => lastSlot(KeyKind.result, processId, MAX_SLOT)),
 

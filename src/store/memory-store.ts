@@ -8,6 +8,7 @@ import type { SlotResult } from "../core/result.js";
 import {
   decodeMessage,
   decodeResult,
+  decodeEncodedResult,
   decodeEncodedScheduleEntry,
   decodeScheduleEntry,
   encodeMessage,
@@ -138,6 +139,16 @@ export function createMemoryStore(): Store {
         checkSlot(toSlot);
         checkLimit(limit);
         return (results.get(processId)?.range(fromSlot, toSlot, limit) ?? []).map((bytes) => decodeResult(bytes));
+      }),
+    readEncodedResults: (processId, fromSlot, toSlot, limit) =>
+      call(() => {
+        checkId(processId);
+        checkSlot(fromSlot);
+        checkSlot(toSlot);
+        checkLimit(limit);
+        return (results.get(processId)?.range(fromSlot, toSlot, limit) ?? []).map((bytes) =>
+          decodeEncodedResult(bytes),
+        );
       }),
     latestResultSlot: (processId) =>
       call(() => {

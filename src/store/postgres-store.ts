@@ -22,6 +22,7 @@ import type { SlotResult } from "../core/result.js";
 import {
   decodeMessage,
   decodeResult,
+  decodeEncodedResult,
   decodeEncodedScheduleEntry,
   decodeScheduleEntry,
   encodeMessage,
@@ -223,6 +224,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
         return row && decodeResult(row.result);
       }),
     readResults: (...range) => call(() => readRange("results", "result", decodeResult, range)),
+    readEncodedResults: (...range) => call(() => readRange("results", "result", decodeEncodedResult, range)),
     latestResultSlot: (processId) =>
       call(async () => {
         checkPgId(processId);

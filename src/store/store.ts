@@ -31,6 +31,14 @@ export interface EncodedScheduleEntry {
   canonical: Uint8Array;
 }
 
+/** A stored result left in the store's encoding (codec.ts): what a stream that only sends
+ * it on needs, without the objects of a decoded SlotResult. */
+export interface EncodedResult {
+  slot: bigint;
+  /** The whole stored value, checked well formed; a copy the store does not reuse. */
+  value: Uint8Array;
+}
+
 /** A device state saved after `slot` was computed. */
 export interface Snapshot {
   slot: bigint;
@@ -93,6 +101,9 @@ export interface Store {
   getResult(processId: string, slot: bigint): Promise<SlotResult | undefined>;
   /** Results from `fromSlot` to `toSlot` inclusive, in slot order, at most `limit` of them. */
   readResults(processId: string, fromSlot: bigint, toSlot: bigint, limit?: number): Promise<SlotResult[]>;
+  /** readResults with each result left encoded (EncodedResult); a malformed result rejects
+   * the read as readResults' would. */
+  readEncodedResults(processId: string, fromSlot: bigint, toSlot: bigint, limit?: number): Promise<EncodedResult[]>;
   /** The highest slot with a stored result, or undefined if none. */
   latestResultSlot(processId: string): Promise<bigint | undefined>;
 

@@ -58,6 +58,13 @@ const SCHEDULE_PAGE = 256;
  * default snapshot interval is a multiple, so a catch-up writes one batch per interval. */
 export const DEFAULT_BATCH_SLOTS = 1024;
 
+/** How a Compute or Subscribe stream delivers. */
+export interface StreamOptions {
+  /** Results read back from the store come in its encoding (EncodedResult), for a consumer
+   * that only sends them on (gRPC); live ones are SlotResults either way. */
+  encoded?: boolean;
+}
+
 /** Delays before trying again to start a worker that could not run: after a failure before
  * any progress (store down), 250 ms doubling to 5 s; while another node owns the process,
  * every 500 ms, so a dead owner's processes are taken over within about a second. Each with
@@ -191,9 +198,15 @@ export class Engine implements SignalListener {
    * first one not yet computed up to the target, in order; an already computed target
    * streams just its stored result. OUT_OF_RANGE past the schedule. The stream fails with
    * the leader-death error if its worker dies, and with DEADLINE_EXCEEDED when no result
-   * comes for max_await_ms and the caller set no deadline of its own.
+   * comes for max_await_ms and the caller set no deadline of its own. `encoded`: results
+   * read back from the store are delivered in its encoding (EncodedResult).
    */
-  async compute(processId: string, slot: bigint | undefined, hasDeadline = false): Promise<SlotStream> {
+  async compute(
+    processId: string,
+    slot: bigint | undefined,
+    hasDeadline = false,
+    { encoded = false }: StreamOptions = {},
+  ): Promise<SlotStream> {
     this.checkOpen();
     checkProcessId(processId);
     await this.processes.definition(processId);
@@ -204,6 +217,7 @@ export class Engine implements SignalListener {
       buffer: this.opts.config.subscriberBuffer,
       stallMs: this.opts.config.subscriberStallMs,
       leaderBound: true,
+      encoded,
       ...(hasDeadline ? {} : { maxWaitMs: this.opts.config.maxAwaitMs }),
     });
     try {
@@ -262,8 +276,9 @@ export class Engine implements SignalListener {
   }
 
   /** Every result from `fromSlot` on, stored ones first, then live ones, each once and in
-   * order. The subscription belongs to the process and outlives any worker. */
-  async subscribe(processId: string, fromSlot: bigint): Promise<SlotStream> {
+   * order. The subscription belongs to the process and outlives any worker. `encoded` as
+   * for compute. */
+  async subscribe(processId: string, fromSlot: bigint, { encoded = false }: StreamOptions = {}): Promise<SlotStream> {
     this.checkOpen();
     checkProcessId(processId);
     await this.processes.definition(processId);
@@ -273,6 +288,7 @@ export class Engine implements SignalListener {
       buffer: this.opts.config.subscriberBuffer,
       stallMs: this.opts.config.subscriberStallMs,
       leaderBound: false,
+      encoded,
     });
     hub.computeFor(stream);
     return stream;

@@ -16,12 +16,23 @@ import { deadlineExceeded } from "../core/abort.js";
 import { ProcworkerError, StoreFailureError } from "../core/errors.js";
 import { MAX_SLOT, type SlotResult } from "../core/result.js";
 import { capDelay } from "../core/timers.js";
+import type { EncodedResult } from "../store/store.js";
+
+/** What a stream delivers: a result, or, to a consumer that asked for them (`encoded`), a
+ * stored result read back from the store and left in its encoding. */
+export type StreamedResult = SlotResult | EncodedResult;
+
+/** Whether a streamed result is a stored one left encoded. */
+export function isEncodedResult(result: StreamedResult): result is EncodedResult {
+  return "value" in result;
+}
 
 /** The side that takes a stream's results (the gRPC handler, or a test). */
 export interface SlotConsumer {
-  /** Takes the next result, in slot order. Returns false when it can take no more for now;
-   * the stream then holds further results until `resume()`. */
-  deliver(result: SlotResult): boolean;
+  /** Takes the next result, in slot order (an EncodedResult only if the stream was opened
+   * `encoded`). Returns false when it can take no more for now; the stream then holds
+   * further results until `resume()`. */
+  deliver(result: StreamedResult): boolean;
   /** The stream delivered its last slot (a bounded Compute stream). Called at most once. */
   end(): void;
   /**
@@ -51,6 +62,8 @@ export interface SlotStream {
 /** Where a stream reads the results it did not see published. */
 export interface ResultSource {
   results(processId: string, fromSlot: bigint, toSlot: bigint, limit: number): Promise<SlotResult[]>;
+  /** The same results left in the store's encoding (for `encoded` streams). */
+  encodedResults?(processId: string, fromSlot: bigint, toSlot: bigint, limit: number): Promise<EncodedResult[]>;
 }
 
 export interface ResultStreamOptions {
@@ -75,6 +88,9 @@ export interface ResultStreamOptions {
   onClose: (stream: ResultStream) => void;
   /** The process's latest published results: read before the store when behind. */
   recent?: RecentResultsOf;
+  /** The consumer takes results read back from the store as they are stored (EncodedResult):
+   * a gRPC stream sends them on without decoding them into objects first. */
+  encoded?: boolean;
 }
 
 /** The latest published results of the stream's process (recent-results.ts). */
@@ -96,7 +112,7 @@ export class ResultStream implements SlotStream {
   private consumer: SlotConsumer | undefined;
   /** Live results not yet delivered, in slot order: queue[head..], all ≥ nextSlot. Taken
    * from the front by moving `head` (Array#shift is linear in the queue's length). */
-  private queue: SlotResult[] = [];
+  private queue: StreamedResult[] = [];
   private head = 0;
   /** Results at or after nextSlot may be in the store and not in the queue: read before
    * relying on pushes. True at the start and after the queue overflowed. */
@@ -201,7 +217,7 @@ export class ResultStream implements SlotStream {
     return this.queue.length - this.head;
   }
 
-  private enqueue(result: SlotResult): void {
+  private enqueue(result: StreamedResult): void {
     if (this.queued >= this.opts.buffer) {
       this.queue = []; // the store has them all: catch up from there later
       this.head = 0;
@@ -223,15 +239,15 @@ export class ResultStream implements SlotStream {
   /** Merges results read from the store (in slot order) into the queue, in one pass: both
    * are sorted, a slot present in both is kept once, and past `buffer` the latest are left
    * to a later read. */
-  private merge(read: SlotResult[]): void {
-    const merged: SlotResult[] = [];
+  private merge(read: StreamedResult[]): void {
+    const merged: StreamedResult[] = [];
     let i = 0;
     let j = this.head;
     while (i < read.length || j < this.queue.length) {
       const a = read[i];
       const b = this.queue[j];
-      let next: SlotResult;
-      if (b === undefined || (a !== undefined && a.slot < b.slot)) next = a as SlotResult;
+      let next: StreamedResult;
+      if (b === undefined || (a !== undefined && a.slot < b.slot)) next = a as StreamedResult;
       else next = b;
       if (a !== undefined && a.slot === next.slot) i++;
       if (b !== undefined && b.slot === next.slot) j++;
@@ -286,7 +302,7 @@ export class ResultStream implements SlotStream {
     }
   }
 
-  private deliver(result: SlotResult): void {
+  private deliver(result: StreamedResult): void {
     this.nextSlot = result.slot + 1n;
     this.completedSinceProgress = 0;
     if (this.stallTimer !== undefined) this.unstall();
@@ -304,9 +320,13 @@ export class ResultStream implements SlotStream {
     const last = this.to ?? MAX_SLOT;
     const upTo = from + BigInt(PAGE) - 1n < last ? from + BigInt(PAGE) - 1n : last;
     const drops = this.drops;
-    let page: SlotResult[];
+    let page: StreamedResult[];
     try {
-      page = await this.source.results(this.processId, from, upTo, PAGE);
+      const { source } = this;
+      page =
+        this.opts.encoded === true && source.encodedResults !== undefined
+          ? await source.encodedResults(this.processId, from, upTo, PAGE)
+          : await source.results(this.processId, from, upTo, PAGE);
     } catch (error) {
       this.reading = false;
       if (error instanceof StoreFailureError) return this.readLater();
@@ -315,7 +335,7 @@ export class ResultStream implements SlotStream {
     this.reading = false;
     this.retryDelay = READ_RETRY_MS.first;
     if (this.closed) return;
-    const contiguous: SlotResult[] = [];
+    const contiguous: StreamedResult[] = [];
     for (const result of page) {
       if (result.slot !== from + BigInt(contiguous.length)) break;
       contiguous.push(result);

@@ -49,11 +49,17 @@ const RawClient = makeGenericClientConstructor(
 async function lagging(streamWindowBytes: number): Promise<{ responses: Buffer[]; reads: number }> {
   const dataDir = await mkdtemp(join(tmpdir(), "procworker-test-"));
   const store = await openLmdbStore({ path: dataDir });
+  // Result reads in either form (gRPC streams read them left encoded).
   let reads = 0;
   const readResults = store.readResults.bind(store);
   store.readResults = (...args) => {
     reads++;
     return readResults(...args);
+  };
+  const readEncodedResults = store.readEncodedResults.bind(store);
+  store.readEncodedResults = (...args) => {
+    reads++;
+    return readEncodedResults(...args);
   };
   s = await startTestServer({ subscriberBuffer: 64, streamWindowBytes }, { dataDir, store });
   const { processId } = await s.client.spawn({

@@ -28,6 +28,8 @@ export function viewAt(store: Store, slot: bigint | undefined): Store {
     getResult: async (p, s) => (slot !== undefined && s <= slot ? store.getResult(p, s) : undefined),
     readResults: async (p, from, to, limit) =>
       slot === undefined ? [] : store.readResults(p, from, to < slot ? to : slot, limit),
+    readEncodedResults: async (p, from, to, limit) =>
+      slot === undefined ? [] : store.readEncodedResults(p, from, to < slot ? to : slot, limit),
     latestResultSlot: async () => slot,
     putSnapshot: async () => undefined,
     latestSnapshot: async (p, at) => {

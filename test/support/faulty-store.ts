@@ -22,6 +22,7 @@ const READS: StoreMethod[] = [
   "readEncodedSchedule",
   "getResult",
   "readResults",
+  "readEncodedResults",
   "latestResultSlot",
   "latestSnapshot",
   "latestSnapshotSlot",

@@ -39,6 +39,7 @@ export function heldStore(inner: Store): HeldStore {
     readEncodedSchedule: (...a) => inner.readEncodedSchedule(...a),
     getResult: (...a) => inner.getResult(...a),
     readResults: (...a) => inner.readResults(...a),
+    readEncodedResults: (...a) => inner.readEncodedResults(...a),
     latestResultSlot: (...a) => inner.latestResultSlot(...a),
     latestSnapshot: (...a) => inner.latestSnapshot(...a),
     latestSnapshotSlot: (...a) => inner.latestSnapshotSlot(...a),

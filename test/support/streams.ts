@@ -6,7 +6,8 @@
  */
 import { abortReason } from "../../src/core/abort.js";
 import type { SlotResult } from "../../src/core/result.js";
-import type { SlotStream } from "../../src/worker/result-stream.js";
+import { decodeResult } from "../../src/store/codec.js";
+import { isEncodedResult, type SlotStream } from "../../src/worker/result-stream.js";
 
 /** Iterates `stream`; aborting `signal` closes it (the client cancelled) and ends the
  * iteration with the signal's reason. */
@@ -22,7 +23,7 @@ export function iterate(stream: SlotStream, signal?: AbortSignal): AsyncIterable
   };
   stream.start({
     deliver(result) {
-      buffered.push(result);
+      buffered.push(isEncodedResult(result) ? decodeResult(result.value) : result);
       poke();
       return false; // full until next() takes it
     },

@@ -5,6 +5,7 @@ import { canonicalBytes, type Message } from "../../../src/core/message.js";
 import type { SlotResult } from "../../../src/core/result.js";
 import {
   decodeMessage,
+  decodeEncodedResult,
   decodeEncodedScheduleEntry,
   decodeResult,
   decodeScheduleEntry,
@@ -69,6 +70,20 @@ describe("store codec", () => {
         const bytes = encodeScheduleEntry(e);
         expect(() => decodeEncodedScheduleEntry(bytes.subarray(0, cut % bytes.length))).toThrow();
         expect(() => decodeEncodedScheduleEntry(Uint8Array.of(...bytes, 0))).toThrow();
+      }),
+    );
+  });
+
+  it("a result read encoded is its slot and a copy of its bytes, checked as a decoded one is", () => {
+    fc.assert(
+      fc.property(resultArb, fc.nat(), (r, cut) => {
+        const bytes = encodeResult(r);
+        const encoded = decodeEncodedResult(bytes);
+        expect(encoded.slot).toBe(r.slot);
+        expect(Buffer.from(encoded.value).equals(Buffer.from(bytes))).toBe(true);
+        expect(encoded.value.buffer).not.toBe(bytes.buffer);
+        expect(() => decodeEncodedResult(bytes.subarray(0, cut % bytes.length))).toThrow();
+        expect(() => decodeEncodedResult(Uint8Array.of(...bytes, 0))).toThrow();
       }),
     );
   });

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ErrorCode } from "../../../src/core/errors.js";
 import { canonicalBytes, message, messageId, sha256Id, type Message } from "../../../src/core/message.js";
 import type { SlotResult } from "../../../src/core/result.js";
+import { decodeResult, encodeResult } from "../../../src/store/codec.js";
 import type { Store } from "../../../src/store/store.js";
 
 /** What a fixture hands each test: a fresh empty store, maybe a way to reopen it, cleanup. */
@@ -243,6 +244,20 @@ export function storeConformance(name: string, open: () => Promise<StoreFixture>
         expect(await slots(5n, 9n)).toEqual([]);
         expect(await slots(3n, 1n)).toEqual([]);
         expect(await store.readResults(pid, 4n, 4n)).toEqual([ok(pid, 4n)]);
+      });
+
+      it("reads results left encoded: the same results, range and limit, each as its stored bytes", async () => {
+        await store.putResults([3n, 1n, 2n, 0n, 4n].map((s) => (s === 2n ? failed(pid, s) : ok(pid, s))));
+        const encoded = await store.readEncodedResults(pid, 1n, MAX, 3);
+        const decoded = await store.readResults(pid, 1n, MAX, 3);
+        expect(encoded.map((r) => r.slot)).toEqual([1n, 2n, 3n]);
+        expect(encoded.map((r) => decodeResult(r.value))).toEqual(decoded);
+        expect(encoded.map((r) => Buffer.from(r.value).toString("hex"))).toEqual(
+          decoded.map((r) => Buffer.from(encodeResult(r)).toString("hex")),
+        );
+        expect(await store.readEncodedResults(pid, 5n, MAX)).toEqual([]);
+        expect(await store.readEncodedResults(messageId(spawnOf("nobody")), 0n, MAX)).toEqual([]);
+        await expectCode(store.readEncodedResults(pid, 0n, 1n, -1), "invalid_argument");
       });
 
       it("an unknown process has no results", async () => {

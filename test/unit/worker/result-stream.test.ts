@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { SlotResult } from "../../../src/core/result.js";
-import { ResultStream, type SlotConsumer } from "../../../src/worker/result-stream.js";
+import { decodeResult, encodeResult } from "../../../src/store/codec.js";
+import {
+  isEncodedResult,
+  ResultStream,
+  type SlotConsumer,
+  type StreamedResult,
+} from "../../../src/worker/result-stream.js";
 
 const processId = "P".repeat(43);
 const result = (slot: number): SlotResult => ({
@@ -73,5 +79,56 @@ describe("a result stream's slow consumer", () => {
       code: "resource_exhausted",
       message: "the client took no result while 9 completed; resubscribe from slot 1",
     });
+  });
+});
+
+describe("an encoded result stream", () => {
+  it("delivers what it reads back from the store left encoded, live results as they are, all in slot order", async () => {
+    const stored = [0, 1, 2].map((slot) => ({ slot: BigInt(slot), value: encodeResult(result(slot)) }));
+    const reads: string[] = [];
+    const source = {
+      results: () => (reads.push("decoded"), Promise.resolve([])),
+      encodedResults: (_p: string, from: bigint) => (
+        reads.push("encoded"),
+        Promise.resolve(stored.filter((r) => r.slot >= from))
+      ),
+    };
+    const delivered: StreamedResult[] = [];
+    const open = (encoded: boolean): ResultStream =>
+      new ResultStream(source, {
+        processId,
+        from: 0n,
+        buffer: 8,
+        leaderBound: false,
+        encoded,
+        onClose: () => undefined,
+      });
+    const stream = open(true);
+    stream.start({
+      deliver: (r) => (delivered.push(r), true),
+      end: () => undefined,
+      fail: (e) => {
+        throw e;
+      },
+    });
+    await new Promise((resolve) => setImmediate(resolve)); // the store read
+    stream.push(result(3));
+    expect(delivered.map((r) => [r.slot, isEncodedResult(r)])).toEqual([
+      [0n, true],
+      [1n, true],
+      [2n, true],
+      [3n, false],
+    ]);
+    expect(delivered.slice(0, 3).map((r) => isEncodedResult(r) && decodeResult(r.value))).toEqual(
+      [0, 1, 2].map(result),
+    );
+    expect(reads).toEqual(["encoded"]);
+    stream.close();
+    // A stream not opened encoded reads results decoded, whatever the source offers.
+    const plain = open(false);
+    plain.start({ deliver: () => true, end: () => undefined, fail: () => undefined });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads).toEqual(["encoded", "decoded"]);
+    plain.close();
   });
 });
