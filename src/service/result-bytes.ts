@@ -195,11 +195,10 @@ function varintSize(n: number): number {
  * either way.
  */
 export function encodeStoredResultResponse(value: Uint8Array): Buffer {
-  const src = value;
   // Every stored field has a 4- or 8-byte length or number where the response has at most
   // a tag and a 5-byte varint, plus the nested messages' headers: twice the value and a
   // little more is always enough.
-  const bound = 2 * src.length + 32;
+  const bound = 2 * value.length + 32;
   let out: Buffer;
   let start: number;
   if (bound > SLAB_BYTES / 8) {
@@ -213,7 +212,7 @@ export function encodeStoredResultResponse(value: Uint8Array): Buffer {
     out = slab;
     start = slabAt;
   }
-  const end = writeStoredResult(src, out, start);
+  const end = writeStoredResult(value, out, start);
   if (end < 0) return encodeResultResponse(decodeResult(value));
   if (out === slab) slabAt = end;
   return out.subarray(start, end);
@@ -246,9 +245,7 @@ function writeStoredResult(src: Uint8Array, out: Buffer, start: number): number 
     for (let i = 0; i < count; i++) {
       const nameLength = u32(src, read);
       const name = read + 4;
-      if (nameLength > 0 && nameLength <= 10 && (src[name] as number) >= 0x30 && (src[name] as number) <= 0x39) {
-        if (isArrayIndex(src, name, nameLength)) return -1;
-      }
+      if (nameLength > 0 && nameLength <= 10 && isArrayIndex(src, name, nameLength)) return -1;
       if (previous >= 0 && previousLength === nameLength && sameBytes(src, previous, name, nameLength)) return -1;
       previous = name;
       previousLength = nameLength;
@@ -323,7 +320,7 @@ function writeStoredU64(out: Buffer, at: number, tag: number, src: Uint8Array, f
   return writeU64(out, at, tag, (BigInt(high) << 32n) | BigInt(u32(src, from + 4)));
 }
 
-/** Whether a tag name of at most 10 bytes is an array index ("0", "7", "4294967294"). */
+/** Whether a tag name of 1 to 10 bytes is an array index ("0", "7", "4294967294"). */
 function isArrayIndex(src: Uint8Array, from: number, length: number): boolean {
   if (length > 1 && src[from] === 0x30) return false;
   let n = 0;
